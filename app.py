@@ -1,0 +1,254 @@
+"""The Chalice entry points: REST routes, the dispatcher, the worker, the authorizer.
+
+Each function parses its input, makes one service call and shapes the answer; the
+logic lives in ``chalicelib``. Importing this module builds nothing: the runtime is
+built on first use from the environment (``chalicelib.bootstrap``).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from functools import wraps
+from typing import Any, Callable
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+from chalice import AuthResponse, Chalice, Rate, Response
+
+from chalicelib import auth, bootstrap
+from chalicelib.core.errors import FieldError, ValidationFailed
+from chalicelib.core.model import parse_iso
+from chalicelib.core.views import execution_view, job_view
+from chalicelib.problems import (
+    PROBLEM_JSON,
+    parse_idempotency_key,
+    parse_json_body,
+    parse_limit,
+    parse_next_token,
+    parse_pause_body,
+    parse_trigger_body,
+    problem_for,
+)
+
+app = Chalice(app_name="nightly-scheduler")
+logger = Logger(service="nightly-scheduler")
+copy_config_to_registered_loggers(source_logger=logger, include={"chalicelib"})
+
+BASE = "/api/v1/scheduler"
+JSON_BODIES = ["application/json", "application/problem+json", "text/plain", "application/x-www-form-urlencoded"]
+
+
+def _runtime() -> bootstrap.Runtime:
+    return bootstrap.get_runtime()
+
+
+def _service() -> Any:
+    runtime = _runtime()
+    runtime.ensure_code_jobs()
+    return runtime.service
+
+
+# ---------------------------------------------------------------------- responses
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(body=json.dumps(body), status_code=status,
+                    headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def _empty(status: int) -> Response:
+    return Response(body="", status_code=status, headers={})
+
+
+def api(fn: Callable[..., Response]) -> Callable[..., Response]:
+    """Map domain errors to RFC 9457 problems; never let a stack trace out."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - every error becomes a problem document
+            result = problem_for(exc)
+            if result.status >= 500:
+                logger.exception("request failed")
+            return Response(body=json.dumps(result.body), status_code=result.status,
+                            headers={"Content-Type": PROBLEM_JSON})
+
+    return wrapper
+
+
+def _job_name(value: str) -> str:
+    from chalicelib.core.definitions import validate_job_name
+
+    return validate_job_name(value)
+
+
+def _body(required: bool = False) -> Any:
+    return parse_json_body(app.current_request.raw_body, required=required)
+
+
+@app.middleware("all")
+def flush_metrics(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """Powertools' decorators expect (event, context): Chalice flushes here instead."""
+    try:
+        return get_response(event)
+    finally:
+        runtime = bootstrap.current_runtime()
+        if runtime is not None:
+            runtime.metrics.flush()
+
+
+# ---------------------------------------------------------------------- authorizer
+
+
+@app.authorizer(ttl_seconds=0)
+def jwt_authorizer(auth_request: Any) -> AuthResponse:
+    """Valid HS256 JWT with role service_role or an admin app_metadata.role."""
+    runtime = _runtime()
+    secret = bootstrap.jwt_secret(runtime.settings, runtime.resolve_secret)
+    try:
+        token = auth.bearer_token(auth_request.token)
+        principal = auth.verify(token, secret=secret, admin_roles=runtime.settings.admin_roles)
+    except auth.InvalidToken as exc:
+        logger.info("token refused", extra={"reason": str(exc)})
+        _unauthorized()
+    except auth.ForbiddenRole:
+        return AuthResponse(routes=[], principal_id="forbidden")
+    return AuthResponse(routes=["*"], principal_id=principal.subject, context={"role": principal.role})
+
+
+def _unauthorized() -> None:
+    """401. API Gateway maps an authorizer raising 'Unauthorized' to 401; Chalice's local
+    gateway (local stack and test client) needs its own exception for the same answer."""
+    try:
+        from chalice.local import NotAuthorizedError
+    except ImportError:  # deployed: chalice.local is not packaged
+        raise Exception("Unauthorized")  # noqa: TRY002 - the exact message API Gateway expects
+    raise NotAuthorizedError({"x-amzn-ErrorType": "UnauthorizedException"}, b'{"message":"Unauthorized"}')
+
+
+# ---------------------------------------------------------------------- routes
+
+
+@app.route(f"{BASE}/health", methods=["GET"])
+def health() -> Response:
+    return _json(200, {"status": "ok"})
+
+
+@app.route(f"{BASE}/handlers", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def list_handlers() -> Response:
+    registry = _service().registry
+    return _json(200, {"handlers": [{"name": h.name, "description": h.description} for h in registry.all()]})
+
+
+@app.route(f"{BASE}/jobs", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def list_jobs() -> Response:
+    params = app.current_request.query_params
+    page = _service().list_jobs(limit=parse_limit(params, default=50), cursor=parse_next_token(params))
+    return _json(200, {"jobs": [job_view(j) for j in page.items], "nextToken": page.next_cursor})
+
+
+@app.route(f"{BASE}/jobs", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
+@api
+def register_job() -> Response:
+    service = _service()
+    job, created = service.register(service.parse_definition(_body(required=True)))
+    if created:
+        return _json(201, job_view(job), {"Location": f"{BASE}/jobs/{job.name}"})
+    return _json(200, job_view(job))
+
+
+@app.route(f"{BASE}/jobs/{{jobName}}", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def get_job(jobName: str) -> Response:
+    return _json(200, job_view(_service().get_job(_job_name(jobName))))
+
+
+@app.route(f"{BASE}/jobs/{{jobName}}", methods=["DELETE"], authorizer=jwt_authorizer)
+@api
+def cancel_job(jobName: str) -> Response:
+    _service().cancel_job(_job_name(jobName))
+    return _empty(204)
+
+
+@app.route(f"{BASE}/jobs/{{jobName}}/trigger", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
+@api
+def trigger_job(jobName: str) -> Response:
+    name = _job_name(jobName)
+    payload = parse_trigger_body(_body())
+    key = parse_idempotency_key(app.current_request.headers)
+    execution = _service().trigger_job(name, idempotency_key=key, payload=payload)
+    return _json(202, execution_view(execution), {"Location": f"{BASE}/jobs/{name}/executions"})
+
+
+@app.route(f"{BASE}/jobs/{{jobName}}/pause", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
+@api
+def pause_job(jobName: str) -> Response:
+    name = _job_name(jobName)
+    return _json(200, job_view(_service().pause_job(name, parse_pause_body(_body()))))
+
+
+@app.route(f"{BASE}/jobs/{{jobName}}/resume", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
+@api
+def resume_job(jobName: str) -> Response:
+    return _json(200, job_view(_service().resume_job(_job_name(jobName))))
+
+
+@app.route(f"{BASE}/jobs/{{jobName}}/last-result", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def last_result(jobName: str) -> Response:
+    execution = _service().get_last_execution_result(_job_name(jobName))
+    return _empty(204) if execution is None else _json(200, execution_view(execution))
+
+
+@app.route(f"{BASE}/jobs/{{jobName}}/executions", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def list_executions(jobName: str) -> Response:
+    params = app.current_request.query_params
+    page = _service().list_executions(_job_name(jobName), limit=parse_limit(params, default=20),
+                                      cursor=parse_next_token(params))
+    return _json(200, {"executions": [execution_view(e) for e in page.items], "nextToken": page.next_cursor})
+
+
+# ---------------------------------------------------------------------- dispatcher and worker
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="dispatch")
+def dispatch(event: Any) -> dict[str, Any]:
+    """Every minute: claim due slots and retries at the event's time, hand them to workers."""
+    raw = event.to_dict() if hasattr(event, "to_dict") else dict(event)
+    runtime = _runtime()
+    try:
+        now = parse_iso(raw["time"])
+    except (KeyError, TypeError, ValueError):
+        now = runtime.service.clock.now()
+        logger.warning("event has no usable 'time'; using the wall clock", extra={"event_id": raw.get("id")})
+    runtime.ensure_code_jobs()
+    report = runtime.service.dispatch(now)
+    runtime.metrics.flush()
+    return {"now": report.now.isoformat(), "dueJobs": report.due_jobs, "claimed": len(report.claimed),
+            "skipped": report.skipped, "missed": report.missed, "timedOut": report.timed_out,
+            "errors": report.errors}
+
+
+@app.lambda_function(name="run_execution")
+def run_execution(event: Any, context: Any) -> dict[str, Any]:
+    """The worker: run one claimed execution (invoked asynchronously by the dispatcher)."""
+    try:
+        job_name = _job_name(event["jobName"])
+        execution_id = event["executionId"]
+        if not isinstance(execution_id, str):
+            raise ValidationFailed([FieldError("executionId", "must be a string")])
+    except (KeyError, TypeError, ValidationFailed) as exc:
+        logger.error("worker event refused", extra={"error": str(exc)})
+        return {"status": "refused", "error": "event must be {\"jobName\": str, \"executionId\": str}"}
+    worker_id = getattr(context, "aws_request_id", None) or "worker"
+    runtime = _runtime()
+    final = runtime.service.run_execution(job_name, execution_id, worker_id=worker_id)
+    runtime.metrics.flush()
+    return {"jobName": job_name, "executionId": execution_id, "status": final.status.value if final else "not-run"}
+
+
+logging.getLogger("botocore").setLevel(logging.WARNING)

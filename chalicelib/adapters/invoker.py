@@ -1,0 +1,77 @@
+"""Ways to hand a claimed execution to a worker.
+
+* :class:`LambdaInvoker`: AWS; an asynchronous ``Invoke`` of the worker function.
+* :class:`ThreadInvoker`: the local stack; the worker runs in-process on a thread pool.
+* :class:`InlineInvoker`: tests; the worker runs before ``invoke`` returns.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable
+
+RunWorker = Callable[[str, str, str], Any]
+"""``(job_name, execution_id, worker_id)``: the worker entry point."""
+
+log = logging.getLogger("chalicelib.invoker")
+
+
+def worker_event(job_name: str, execution_id: str) -> dict[str, str]:
+    """The worker Lambda's event: names only, never a payload or a secret."""
+    return {"jobName": job_name, "executionId": execution_id}
+
+
+class LambdaInvoker:
+    def __init__(self, lambda_client: Any, function_name: str) -> None:
+        self._client = lambda_client
+        self._function = function_name
+
+    def invoke(self, job_name: str, execution_id: str) -> None:
+        self._client.invoke(
+            FunctionName=self._function,
+            InvocationType="Event",  # asynchronous: the dispatcher never waits for a run
+            Payload=json.dumps(worker_event(job_name, execution_id)).encode(),
+        )
+
+
+class ThreadInvoker:
+    def __init__(self, run_worker: RunWorker, max_workers: int = 8) -> None:
+        self._run = run_worker
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="worker")
+        self.futures: list[Future[Any]] = []
+
+    def invoke(self, job_name: str, execution_id: str) -> None:
+        future = self._pool.submit(self._safe_run, job_name, execution_id)
+        self.futures = [f for f in self.futures if not f.done()] + [future]
+
+    def _safe_run(self, job_name: str, execution_id: str) -> Any:
+        try:
+            return self._run(job_name, execution_id, f"local-{uuid.uuid4().hex[:12]}")
+        except Exception:  # noqa: BLE001 - like a crashed Lambda: the lease recovers it
+            log.exception("worker crashed", extra={"job_name": job_name, "execution_id": execution_id})
+            return None
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class InlineInvoker:
+    def __init__(self, run_worker: RunWorker) -> None:
+        self._run = run_worker
+        self.invocations: list[tuple[str, str]] = []
+
+    def invoke(self, job_name: str, execution_id: str) -> None:
+        self.invocations.append((job_name, execution_id))
+        self._run(job_name, execution_id, f"inline-{uuid.uuid4().hex[:12]}")
+
+
+class RecordingInvoker:
+    """Remembers invocations without running them (a worker that never starts)."""
+
+    def __init__(self) -> None:
+        self.invocations: list[tuple[str, str]] = []
+
+    def invoke(self, job_name: str, execution_id: str) -> None:
+        self.invocations.append((job_name, execution_id))

@@ -1,0 +1,188 @@
+"""Builds the object graph from one :class:`Settings`, once per process.
+
+Nothing here runs at import time: ``app.py`` imports with no environment set, and the
+first request, tick or run calls :func:`get_runtime`. Tests and the local stack call
+:func:`build_runtime` with their own settings (and may pass their own store, clock,
+notifier) and install it with :func:`set_runtime`.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .core.model import JobDefinition
+from .core.ports import Clock, Metrics, Notifier, RandomSource, Store
+from .core.service import SchedulerService
+from .handlers import builtin
+from .handlers import registry as default_registry
+from .handlers.registry import HandlerRegistry
+from .settings import Settings
+
+log = logging.getLogger("chalicelib.bootstrap")
+
+
+@dataclass
+class Runtime:
+    """Everything an entry point needs."""
+
+    settings: Settings
+    service: SchedulerService
+    metrics: Any
+    code_jobs: list[JobDefinition] = field(default_factory=list)
+    resolve_secret: Callable[[str], str] | None = None
+    _jobs_ensured: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def ensure_code_jobs(self) -> None:
+        """Register the code-defined jobs once per process (idempotent across processes)."""
+        if self._jobs_ensured:
+            return
+        with self._lock:
+            if self._jobs_ensured:
+                return
+            for definition in self.code_jobs:
+                self.service.ensure_job(definition)
+            self._jobs_ensured = True
+
+
+def _boto3_client(settings: Settings, service_name: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        service_name,
+        region_name=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url,
+        config=Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30),
+    )
+
+
+def build_secret_resolver(settings: Settings) -> Callable[[str], str]:
+    from .adapters.secrets import SecretResolver
+
+    return SecretResolver(
+        secretsmanager_factory=lambda: _boto3_client(settings, "secretsmanager"),
+        ssm_factory=lambda: _boto3_client(settings, "ssm"),
+    ).resolve
+
+
+def jwt_secret(settings: Settings, resolve_secret: Callable[[str], str]) -> str:
+    """The API's signing secret: from Secrets Manager/SSM when deployed, else the variable."""
+    if settings.jwt_secret_id:
+        return resolve_secret(settings.jwt_secret_id)
+    return settings.jwt_secret
+
+
+def install_handlers(registry: HandlerRegistry, settings: Settings, resolve_secret: Callable[[str], str]) -> list[JobDefinition]:
+    """Add the built-in handlers; return the code-defined jobs to register at startup."""
+    from .handlers import certification_expiry, http_request
+
+    builtin.install(registry)
+    if "http-request" not in registry:
+        registry.add(
+            "http-request",
+            http_request.build_http_request_handler(
+                allowed_hosts=settings.http_allowed_hosts,
+                local_mode=settings.local_mode,
+                resolve_secret=resolve_secret,
+            ),
+            "Calls an HTTPS endpoint (e.g. a Supabase Edge Function) with an Idempotency-Key header.",
+            http_request.make_http_request_validator(settings.http_allowed_hosts, settings.local_mode),
+        )
+    name = certification_expiry.CERTIFICATION_JOB_NAME
+    if name not in registry:
+        registry.add(
+            name,
+            certification_expiry.build_certification_handler_from_settings(settings, resolve_secret),
+            "Pauses peer mentors whose certification expired; records notices for those about to expire.",
+            certification_expiry.validate_certification_payload,
+        )
+    return [certification_expiry.certification_job_definition(settings)]
+
+
+def build_store(settings: Settings) -> Store:
+    from .adapters.dynamodb_store import DynamoDBStore
+
+    return DynamoDBStore(
+        jobs_table=settings.jobs_table,
+        executions_table=settings.executions_table,
+        region=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url,
+    )
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    clock: Clock | None = None,
+    rand: RandomSource | None = None,
+    notifier: Notifier | None = None,
+    metrics: Metrics | None = None,
+    registry: HandlerRegistry | None = None,
+    invoker: Any = None,
+) -> Runtime:
+    from .adapters.clock import SystemClock, SystemRandom
+    from .adapters.invoker import InlineInvoker, LambdaInvoker, ThreadInvoker
+    from .adapters.metrics import EmfMetrics
+    from .adapters.sns import SnsNotifier
+
+    registry = registry if registry is not None else default_registry
+    resolve_secret = build_secret_resolver(settings)
+    code_jobs = install_handlers(registry, settings, resolve_secret)
+    metrics = metrics or EmfMetrics(settings.metrics_namespace, settings.service_name)
+    holder: dict[str, SchedulerService] = {}
+
+    def run_worker(job_name: str, execution_id: str, worker_id: str) -> Any:
+        return holder["service"].run_execution(job_name, execution_id, worker_id=worker_id)
+
+    if invoker is None:
+        if settings.worker_mode == "inline":
+            invoker = InlineInvoker(run_worker)
+        elif settings.worker_mode == "thread":
+            invoker = ThreadInvoker(run_worker)
+        else:
+            invoker = LambdaInvoker(_boto3_client(settings, "lambda"), settings.worker_function_name)
+    service = SchedulerService(
+        store=store or build_store(settings),
+        registry=registry,
+        invoker=invoker,
+        notifier=notifier or SnsNotifier(_boto3_client(settings, "sns"), settings.alert_topic_arn),
+        metrics=metrics,
+        clock=clock or SystemClock(),
+        rand=rand or SystemRandom(),
+        logger=logging.getLogger("chalicelib.scheduler"),
+        retention_days=settings.execution_retention_days,
+        lease_margin_seconds=settings.lease_margin_seconds,
+        dispatch_batch=settings.dispatch_batch,
+    )
+    holder["service"] = service
+    return Runtime(settings=settings, service=service, metrics=metrics, code_jobs=code_jobs, resolve_secret=resolve_secret)
+
+
+_runtime: Runtime | None = None
+_runtime_lock = threading.Lock()
+
+
+def get_runtime() -> Runtime:
+    """The process's runtime, built from the environment on first use."""
+    global _runtime
+    if _runtime is None:
+        with _runtime_lock:
+            if _runtime is None:
+                _runtime = build_runtime(Settings.from_env())
+    return _runtime
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    """Install (or with None, forget) the process's runtime: tests and the local stack."""
+    global _runtime
+    with _runtime_lock:
+        _runtime = runtime
+
+
+def current_runtime() -> Runtime | None:
+    """The runtime if one was built, without building it."""
+    return _runtime

@@ -1,0 +1,32 @@
+"""What a handler receives: :class:`RunContext`."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+from .model import Trigger
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """The context of one attempt, passed as ``handler(ctx)``.
+
+    ``idempotency_key`` is the same for every attempt of one slot
+    (``"{job_name}@{scheduled_for ISO}"``) or the caller's ``Idempotency-Key`` for a
+    manual run; side effects keyed on it are safe to retry. ``payload`` is the job's
+    payload with this run's override merged over it. ``remaining_time_ms()`` says how
+    long the handler may still run before its timeout.
+    """
+
+    job_name: str
+    execution_id: str
+    scheduled_for: datetime
+    attempt: int
+    trigger: Trigger
+    idempotency_key: str
+    payload: Mapping[str, Any]
+    timezone: str
+    logger: logging.Logger | logging.LoggerAdapter
+    remaining_time_ms: Callable[[], int] = field(default=lambda: 0)

@@ -1,0 +1,70 @@
+"""Domain errors. Each carries what a person needs to act; ``app.py`` maps them to HTTP."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SchedulerError(Exception):
+    """Base of every error the core raises on purpose."""
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+
+class ValidationFailed(SchedulerError):
+    """The caller's input is invalid; ``errors`` names every offending field."""
+
+    def __init__(self, errors: list[FieldError]):
+        self.errors = errors
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in errors))
+
+
+class JobNotFound(SchedulerError):
+    def __init__(self, job_name: str):
+        self.job_name = job_name
+        super().__init__(f"No job named '{job_name}' is registered.")
+
+
+class JobAlreadyExists(SchedulerError):
+    def __init__(self, job_name: str):
+        self.job_name = job_name
+        super().__init__(f"A job named '{job_name}' already exists.")
+
+
+class JobConflict(SchedulerError):
+    """Same name, another definition (409 on ``POST /jobs``)."""
+
+    def __init__(self, job_name: str):
+        self.job_name = job_name
+        super().__init__(
+            f"A job named '{job_name}' already exists with another definition. "
+            "Cancel it first or choose another name."
+        )
+
+
+class RunInProgress(SchedulerError):
+    def __init__(self, job_name: str, execution_id: str):
+        self.job_name = job_name
+        self.execution_id = execution_id
+        super().__init__(f"Job '{job_name}' has a run in progress ({execution_id}); try again when it ends.")
+
+
+class ConcurrentUpdate(SchedulerError):
+    """A conditional write lost: somebody else changed the job or execution first."""
+
+
+class InvalidCursor(SchedulerError):
+    def __init__(self, field: str = "nextToken"):
+        self.field = field
+        super().__init__(f"{field} is not a token this API issued.")
+
+
+class NotifierUnavailable(SchedulerError):
+    """Publishing a notice failed; it stays in the job's outbox."""
+
+
+class StoreUnavailable(SchedulerError):
+    """The store kept failing after its own retries (throttling, outage)."""

@@ -1,0 +1,209 @@
+"""Values of the scheduler's domain: jobs, executions, policies, notices.
+
+Everything here is a frozen dataclass or an enum. Every datetime is aware and in UTC;
+``dataclasses.replace`` is how a state change is expressed. The JSON shapes of API.md
+are produced by :mod:`chalicelib.core.views`, not here.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+UTC = timezone.utc
+
+
+class JobState(str, enum.Enum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+
+
+class AlertState(str, enum.Enum):
+    OK = "ok"
+    ALERTING = "alerting"
+
+
+class Trigger(str, enum.Enum):
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    RETRY = "retry"
+
+
+class ExecutionStatus(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    SKIPPED = "skipped"
+    MISSED = "missed"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
+
+    @property
+    def is_failure(self) -> bool:
+        """Failures count towards ``consecutiveFailures`` and alerting."""
+        return self in (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT, ExecutionStatus.MISSED)
+
+
+class NoticeKind(str, enum.Enum):
+    ALERT = "alert"
+    RECOVERY = "recovery"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Attempts of one slot: attempt n+1 waits ``initial * 2**(n-1)`` capped at ``max``."""
+
+    max_attempts: int = 3
+    initial_delay_seconds: int = 60
+    max_delay_seconds: int = 3600
+
+
+@dataclass(frozen=True)
+class ExecutionError:
+    type: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The claim on a job's one in-flight execution.
+
+    ``owner`` is ``None`` while the execution is queued (claimed by a dispatcher, not yet
+    started by a worker) and the worker's id once it runs. The lease is broken when
+    ``expires_at`` has passed: the dispatcher then records the run as ``timed_out``.
+    """
+
+    execution_id: str
+    expires_at: datetime
+    owner: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingRetry:
+    """The next attempt of a failed slot, due at ``due_at``."""
+
+    scheduled_for: datetime
+    attempt: int
+    due_at: datetime
+    payload_override: Mapping[str, Any] = field(default_factory=dict)
+    idempotency_key: str = ""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """An alert or recovery notice waiting in the job's outbox until it is published."""
+
+    notice_id: str
+    kind: NoticeKind
+    subject: str
+    message: Mapping[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Execution:
+    execution_id: str
+    job_name: str
+    trigger: Trigger
+    scheduled_for: datetime
+    attempt: int
+    status: ExecutionStatus
+    idempotency_key: str
+    created_at: datetime
+    payload_override: Mapping[str, Any] = field(default_factory=dict)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: int | None = None
+    result: Any = None
+    error: ExecutionError | None = None
+    lease_owner: str | None = None
+    expires_at: datetime | None = None  # retention (DynamoDB TTL)
+
+
+@dataclass(frozen=True)
+class JobDefinition:
+    """What a caller chooses about a job; everything else on :class:`Job` is state."""
+
+    job_name: str
+    cron_expression: str
+    handler: str
+    timezone: str = "UTC"
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout_seconds: int = 600
+    alert_after_failures: int = 3
+    misfire_grace_seconds: int = 21600
+    pause_after_failures: int | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Job:
+    definition: JobDefinition
+    created_at: datetime
+    updated_at: datetime
+    state: JobState = JobState.ACTIVE
+    pause_reason: str | None = None
+    next_run_at: datetime | None = None
+    consecutive_failures: int = 0
+    alert_state: AlertState = AlertState.OK
+    last_execution: Execution | None = None
+    last_success_at: datetime | None = None
+    lease: Lease | None = None
+    pending_retry: PendingRetry | None = None
+    outbox: tuple[Notice, ...] = ()
+    version: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.definition.job_name
+
+    @property
+    def due_at(self) -> datetime | None:
+        """The earliest instant at which a dispatcher has work on this job, or None.
+
+        Work is: the next slot (active jobs only), a pending retry, a lease to break,
+        or an unsent notice. Stores index jobs by this value so a tick reads only what
+        is due.
+        """
+        candidates: list[datetime] = []
+        if self.state is JobState.ACTIVE and self.next_run_at is not None:
+            candidates.append(self.next_run_at)
+        if self.pending_retry is not None:
+            candidates.append(self.pending_retry.due_at)
+        if self.lease is not None:
+            candidates.append(self.lease.expires_at)
+        if self.outbox:
+            candidates.append(min(n.created_at for n in self.outbox))
+        return min(candidates) if candidates else None
+
+
+def idempotency_key_for(job_name: str, scheduled_for: datetime) -> str:
+    """The key every attempt of one slot shares: ``"{job}@{slot ISO-8601}"``."""
+    return f"{job_name}@{iso(scheduled_for)}"
+
+
+def execution_id_for(scheduled_for: datetime, attempt: int) -> str:
+    """Deterministic, sortable id: one execution per (job, slot, attempt)."""
+    return f"{scheduled_for.astimezone(UTC).strftime('%Y%m%dT%H%M%S')}{scheduled_for.microsecond // 1000:03d}Z-a{attempt:02d}"
+
+
+def iso(moment: datetime) -> str:
+    """ISO-8601 UTC with a ``Z``; milliseconds only when present."""
+    moment = moment.astimezone(UTC)
+    if moment.microsecond:
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: str) -> datetime:
+    """Inverse of :func:`iso` (accepts any ISO-8601 with an offset or ``Z``)."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError(f"timestamp without offset: {text!r}")
+    return value.astimezone(UTC)

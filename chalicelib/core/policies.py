@@ -1,0 +1,177 @@
+"""Pure decisions: retry backoff, misfire/coalesce, failure accounting and alerting.
+
+Nothing here reads a clock or a random source of its own: both are passed in.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from .model import (
+    AlertState,
+    Execution,
+    ExecutionStatus,
+    Job,
+    JobState,
+    Notice,
+    NoticeKind,
+    RetryPolicy,
+    iso,
+)
+from .ports import RandomSource
+
+JITTER_SHARE = 0.2
+"""A retry waits between 80% and 100% of its exponential delay ("equal-ish" jitter):
+never longer than the documented delay, and spread so a fleet of failing jobs does
+not retry in lockstep."""
+
+
+def retry_delay(policy: RetryPolicy, failed_attempt: int, rand: RandomSource) -> timedelta:
+    """Delay before the attempt after ``failed_attempt`` (1-based).
+
+    ``initial * 2**(failed_attempt-1)`` capped at ``max``, then jittered down by up to
+    :data:`JITTER_SHARE`, never below one second.
+    """
+    base = min(policy.initial_delay_seconds * (2 ** (failed_attempt - 1)), policy.max_delay_seconds)
+    jittered = base * (1 - JITTER_SHARE * rand.random())
+    return timedelta(seconds=max(1.0, jittered))
+
+
+def may_retry(policy: RetryPolicy, failed_attempt: int) -> bool:
+    return failed_attempt < policy.max_attempts
+
+
+class SlotDecision(enum.Enum):
+    RUN = "run"          # claim an execution for the slot
+    SKIP = "skip"        # overlap: previous run still in flight
+    MISS = "miss"        # found later than the misfire grace
+
+
+@dataclass(frozen=True)
+class LateSlots:
+    """What a dispatcher found for a job's schedule at ``now``.
+
+    ``slot`` is the latest slot at or before now (the one that runs, is skipped or
+    is recorded missed); ``coalesced`` counts the older slots folded into it.
+    """
+
+    slot: datetime
+    coalesced: int
+    lateness: timedelta
+
+
+def decide_slot(late: LateSlots, *, grace_seconds: int, in_flight: bool) -> SlotDecision:
+    """Overlap first (a running job is never doubled), then misfire grace."""
+    if in_flight:
+        return SlotDecision.SKIP
+    if late.lateness > timedelta(seconds=grace_seconds):
+        return SlotDecision.MISS
+    return SlotDecision.RUN
+
+
+def account_outcome(job: Job, execution: Execution, *, now: datetime) -> Job:
+    """Fold a final execution into the job's failure streak, alert state and outbox.
+
+    * success: the streak resets; a job that was alerting gets a recovery notice.
+    * failure (failed, timed_out, missed): the streak grows; reaching
+      ``alertAfterFailures`` while ``ok`` queues exactly one alert for the streak;
+      reaching ``pauseAfterFailures`` (when set) pauses the job.
+    * skipped: changes nothing but ``lastExecution``.
+    """
+    job = replace(job, last_execution=execution, updated_at=now)
+    status = execution.status
+    if status is ExecutionStatus.SUCCEEDED:
+        recovered = job.alert_state is AlertState.ALERTING
+        previous_failures = job.consecutive_failures
+        job = replace(job, consecutive_failures=0, alert_state=AlertState.OK, last_success_at=execution.finished_at or now)
+        if recovered:
+            job = replace(job, outbox=job.outbox + (recovery_notice(job, execution, previous_failures, now),))
+        return job
+    if not status.is_failure:
+        return job
+    failures = job.consecutive_failures + 1
+    job = replace(job, consecutive_failures=failures)
+    if failures >= job.definition.alert_after_failures and job.alert_state is AlertState.OK:
+        job = replace(job, alert_state=AlertState.ALERTING, outbox=job.outbox + (alert_notice(job, execution, now),))
+    limit = job.definition.pause_after_failures
+    if limit is not None and failures >= limit and job.state is JobState.ACTIVE:
+        job = replace(
+            job,
+            state=JobState.PAUSED,
+            pause_reason=f"paused automatically after {failures} consecutive failures",
+        )
+    return job
+
+
+def _inspect_hints(job_name: str) -> dict[str, str]:
+    base = "/api/v1/scheduler/jobs/" + job_name
+    return {
+        "history": f"GET {base}/executions",
+        "lastResult": f"GET {base}/last-result",
+        "rerun": f"POST {base}/trigger",
+    }
+
+
+def _error_of(execution: Execution) -> dict[str, Any] | None:
+    if execution.error is None:
+        return None
+    return {"type": execution.error.type, "message": execution.error.message}
+
+
+def alert_notice(job: Job, execution: Execution, now: datetime) -> Notice:
+    name = job.name
+    failures = job.consecutive_failures
+    subject = f"[ALERT] Scheduled job '{name}' has failed {failures} times in a row"
+    return Notice(
+        notice_id=f"{name}#alert#{execution.execution_id}",
+        kind=NoticeKind.ALERT,
+        subject=subject[:100],
+        message={
+            "kind": NoticeKind.ALERT.value,
+            "jobName": name,
+            "consecutiveFailures": failures,
+            "alertAfterFailures": job.definition.alert_after_failures,
+            "lastExecutionId": execution.execution_id,
+            "lastStatus": execution.status.value,
+            "lastScheduledFor": iso(execution.scheduled_for),
+            "lastError": _error_of(execution),
+            "lastSuccessAt": iso(job.last_success_at) if job.last_success_at else None,
+            "jobState": job.state.value,
+            "howToInspect": _inspect_hints(name),
+            "at": iso(now),
+        },
+        created_at=now,
+    )
+
+
+def recovery_notice(job: Job, execution: Execution, failures: int, now: datetime) -> Notice:
+    name = job.name
+    subject = f"[RECOVERED] Scheduled job '{name}' succeeded after {failures} failures"
+    return Notice(
+        notice_id=f"{name}#recovery#{execution.execution_id}",
+        kind=NoticeKind.RECOVERY,
+        subject=subject[:100],
+        message={
+            "kind": NoticeKind.RECOVERY.value,
+            "jobName": name,
+            "failuresInStreak": failures,
+            "recoveredBy": execution.execution_id,
+            "scheduledFor": iso(execution.scheduled_for),
+            "at": iso(now),
+            "howToInspect": _inspect_hints(name),
+        },
+        created_at=now,
+    )
+
+
+def bounded_result(result: Any, *, limit_bytes: int, dumps: Any) -> Any:
+    """Keep a handler's summary when it fits, else a marker saying it was cut."""
+    try:
+        text = dumps(result)
+    except (TypeError, ValueError) as exc:
+        return {"truncated": True, "reason": f"result is not JSON-serialisable: {exc}"[:300]}
+    if len(text.encode()) <= limit_bytes:
+        return result
+    return {"truncated": True, "excerpt": text[: limit_bytes // 2]}

@@ -1,0 +1,153 @@
+"""The ports: every interface the core needs from the outside, with its contract.
+
+Implementations live in :mod:`chalicelib.adapters`; the in-memory and the DynamoDB
+store pass one contract suite (``tests/contract``).
+
+Vocabulary
+----------
+slot
+    An instant named by a job's cron expression (aware UTC).
+claim
+    The one conditional write that makes an execution exist. Whoever's write lands
+    runs it; every other writer gets :class:`~chalicelib.core.errors.ConcurrentUpdate`.
+lease
+    The in-flight execution recorded on the job (:class:`~chalicelib.core.model.Lease`)
+    with an expiry; a dispatcher that finds it expired records the run ``timed_out``.
+due
+    A job is due at ``now`` when ``job.due_at <= now``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Protocol, Sequence
+
+from .model import Execution, ExecutionStatus, Job, Notice
+
+
+@dataclass(frozen=True)
+class ExecutionUpdate:
+    """Replace a stored execution, on condition that it is still as the caller saw it.
+
+    The write lands only if the stored execution has status ``expected_status`` and
+    lease owner ``expected_owner`` (``None`` meaning "no owner"): a worker whose lease
+    was taken over can never overwrite the newer state.
+    """
+
+    execution: Execution
+    expected_status: ExecutionStatus
+    expected_owner: str | None = None
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """A caller's ``Idempotency-Key`` bound to the execution it created."""
+
+    job_name: str
+    key: str
+    execution_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    next_cursor: str | None
+
+
+class Store(Protocol):
+    """Jobs and executions, with atomic compare-and-swap commits.
+
+    Every write that changes a job goes through :meth:`create_job` or :meth:`commit`;
+    both are conditional, so two dispatchers, a dispatcher and a worker, or the same
+    event delivered twice can never both win.
+    """
+
+    def get_job(self, job_name: str) -> Job | None:
+        """The job as last committed (strongly consistent), or None."""
+
+    def create_job(self, job: Job) -> None:
+        """Store a new job. Raises ``JobAlreadyExists`` if the name is taken."""
+
+    def delete_job(self, job_name: str) -> None:
+        """Remove the job; its executions stay until their retention expires.
+
+        Raises ``JobNotFound`` if there is no such job.
+        """
+
+    def commit(
+        self,
+        job: Job,
+        *,
+        expected_version: int,
+        new_executions: Sequence[Execution] = (),
+        execution_updates: Sequence[ExecutionUpdate] = (),
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Job:
+        """Atomically: replace the job, insert executions, update executions.
+
+        Lands only if the stored job has ``version == expected_version``, no
+        ``new_executions`` already exist (same job and execution id), every
+        ``execution_updates`` condition holds, and ``idempotency`` is not already
+        bound. Otherwise nothing is written and ``ConcurrentUpdate`` is raised.
+        Returns the job as stored (``version = expected_version + 1``).
+        """
+
+    def list_jobs(self, *, limit: int, cursor: str | None) -> Page:
+        """Jobs by name; ``cursor`` is the opaque ``next_cursor`` of the page before.
+
+        Raises ``InvalidCursor`` for a cursor this store did not issue.
+        """
+
+    def due_jobs(self, now: datetime, *, limit: int) -> list[Job]:
+        """Jobs with ``due_at <= now``, earliest first, at most ``limit``.
+
+        Served by an index of due work: the cost depends on the number of due jobs,
+        never on the number registered. May be slightly stale: callers re-check with
+        :meth:`commit`.
+        """
+
+    def get_execution(self, job_name: str, execution_id: str) -> Execution | None:
+        """One execution (strongly consistent), or None."""
+
+    def list_executions(self, job_name: str, *, limit: int, cursor: str | None) -> Page:
+        """Executions of one job, newest slot first (a query, never a scan)."""
+
+    def find_idempotency(self, job_name: str, key: str, now: datetime) -> IdempotencyRecord | None:
+        """The unexpired record for (job, key), or None."""
+
+
+class Invoker(Protocol):
+    """Hands a claimed execution to a worker, without waiting for it to run."""
+
+    def invoke(self, job_name: str, execution_id: str) -> None:
+        """Start the worker for this execution. May raise; the lease then runs out."""
+
+
+class Notifier(Protocol):
+    """Publishes alerts and recovery notices to operators (SNS in AWS)."""
+
+    def publish(self, notice: Notice) -> None:
+        """Deliver one notice or raise ``NotifierUnavailable``."""
+
+
+class Metrics(Protocol):
+    """Counts and timings for dashboards and alarms."""
+
+    def record(self, name: str, value: float, *, unit: str = "Count", job_name: str | None = None) -> None:
+        """Add one data point; ``job_name`` adds a ``JobName`` dimension."""
+
+
+class Clock(Protocol):
+    """The only way the core learns the time."""
+
+    def now(self) -> datetime:
+        """An aware UTC datetime."""
+
+
+class RandomSource(Protocol):
+    def random(self) -> float:
+        """A float in [0, 1)."""
+
+
+Handler = Callable[[Any], Any]

@@ -1,0 +1,16 @@
+"""Handlers run by the worker.
+
+``registry`` is the process-wide registry. A backend feature adds its handler at
+import time, in a module that ``app.py`` imports (so every Lambda has it):
+
+    from chalicelib.handlers import registry
+
+    @registry.handler("nightly-report", "Builds the nightly report")
+    def nightly_report(ctx): ...
+
+Built-in handlers that need settings (``http-request``,
+``certification-expiry-check``) are added by :mod:`chalicelib.bootstrap`.
+"""
+from .registry import HandlerRegistry
+
+registry = HandlerRegistry()

@@ -1,0 +1,18 @@
+"""Small built-in handlers that need no settings."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.context import RunContext
+from .registry import HandlerRegistry
+
+
+def noop(ctx: RunContext) -> dict[str, Any]:
+    """Does nothing but log and report the run: for trying schedules and alerts."""
+    ctx.logger.info("noop handler ran")
+    return {"ok": True, "scheduledFor": ctx.scheduled_for.isoformat(), "attempt": ctx.attempt,
+            "payloadKeys": sorted(ctx.payload)}
+
+
+def install(registry: HandlerRegistry) -> None:
+    registry.add("noop", noop, "Does nothing but record the run: for trying schedules.")

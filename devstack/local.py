@@ -1,0 +1,254 @@
+"""``make run``: the whole scheduler on this machine, nothing to configure.
+
+* an in-process moto server on 127.0.0.1 stands in for DynamoDB, SNS, Secrets Manager
+  (its state lives in memory: stopping the stack forgets every job and execution);
+* the tables are created from ``infra/template.json``;
+* the API is served by Chalice's local server on 127.0.0.1:${PORT:-8000};
+* the dispatcher ticks at each wall-clock minute with an EventBridge-shaped event;
+* workers run in-process on a thread pool;
+* alerts and recovery notices published to the SNS topic are printed here;
+* without ``SUPABASE_URL``, a throwaway PostgreSQL with the migrations and demo data
+  is served through the PostgREST-protocol server, for ``certification-expiry-check``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+HOST = "127.0.0.1"
+REGION = "eu-north-1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+class AlertSink:
+    """An HTTP endpoint subscribed to the alert topic: prints each notice."""
+
+    def __init__(self) -> None:
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length") or 0)
+                sink.receive(self.rfile.read(length))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((HOST, free_port()), Handler)
+        self.url = f"http://{HOST}:{self.server.server_address[1]}/alerts"
+        self.received: list[dict[str, Any]] = []
+        threading.Thread(target=self.server.serve_forever, name="alert-sink", daemon=True).start()
+
+    def receive(self, raw: bytes) -> None:
+        try:
+            envelope = json.loads(raw)
+        except json.JSONDecodeError:
+            return
+        if envelope.get("Type") != "Notification":
+            return
+        self.received.append(envelope)
+        try:
+            message = json.dumps(json.loads(envelope.get("Message", "")), indent=2)
+        except json.JSONDecodeError:
+            message = envelope.get("Message", "")
+        bar = "=" * 72
+        say(f"\n{bar}\nSNS NOTICE  {envelope.get('Subject', '')}\n{message}\n{bar}\n")
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+def eventbridge_event(now: datetime, rule_arn: str) -> dict[str, Any]:
+    """A scheduled event as EventBridge delivers it."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [rule_arn],
+        "detail": {},
+    }
+
+
+class MinuteTicker:
+    """Calls ``tick(now)`` at each wall-clock minute until stopped."""
+
+    def __init__(self, tick: Callable[[datetime], None]) -> None:
+        self._tick = tick
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dispatch-ticker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            wait = 60 - (time.time() % 60)
+            if self._stop.wait(wait):
+                return
+            now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+            try:
+                self._tick(now)
+            except Exception as exc:  # noqa: BLE001 - a failed tick must not stop the clock
+                say(f"dispatch tick failed: {type(exc).__name__}: {exc}")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def start_supabase(env: dict[str, str], stack: list[Callable[[], None]]) -> None:
+    """A local PostgreSQL + PostgREST-protocol server with demo data, when possible."""
+    if os.environ.get("SUPABASE_URL"):
+        say(f"Supabase: using SUPABASE_URL={os.environ['SUPABASE_URL']}")
+        return
+    try:
+        from devstack import demo_data, postgres, postgrest
+    except ImportError as exc:  # pragma: no cover - shipped together
+        say(f"Supabase: local stand-in unavailable ({exc}); certification-expiry-check will fail until SUPABASE_URL is set.")
+        return
+    try:
+        cluster = postgres.start_cluster()
+    except postgres.PostgresUnavailable as exc:
+        say(f"Supabase: {exc}\n  The rest of the stack runs; certification-expiry-check fails until PostgreSQL is installed or SUPABASE_URL is set.")
+        return
+    stack.append(cluster.stop)
+    demo = demo_data.seed(cluster.dsn, today=datetime.now(timezone.utc).date())
+    key = "local-service-key-" + secrets.token_hex(8)
+    server = postgrest.start_server(cluster.dsn, service_key=key)
+    stack.append(server.stop)
+    env["SUPABASE_URL"] = server.url
+    env["SUPABASE_SERVICE_KEY"] = key
+    say(f"Supabase: local PostgreSQL 15 + PostgREST-protocol server at {server.url} with demo data ({demo})")
+
+
+def main() -> int:
+    port = int(os.environ.get("PORT", "8000"))
+    stack: list[Callable[[], None]] = []
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    from moto.server import ThreadedMotoServer
+
+    moto_port = free_port()
+    moto = ThreadedMotoServer(ip_address=HOST, port=moto_port, verbose=False)
+    moto.start()
+    stack.append(moto.stop)
+    endpoint = f"http://{HOST}:{moto_port}"
+
+    jwt_secret = os.environ.get("SCHEDULER_JWT_SECRET") or secrets.token_urlsafe(32)
+    env = {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "SCHEDULER_AWS_ENDPOINT_URL": endpoint,
+        "SCHEDULER_LOCAL_MODE": "true",
+        "SCHEDULER_WORKER_MODE": "thread",
+        "SCHEDULER_JWT_SECRET": jwt_secret,
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_DEV": "true",
+        "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+    }
+    start_supabase(env, stack)
+    os.environ.update(env)
+
+    import boto3
+
+    from chalicelib import auth, bootstrap
+    from chalicelib.settings import Settings
+    from devstack.tables import create_tables
+
+    settings = Settings.from_env()
+    create_tables(settings)
+    sns = boto3.client("sns", region_name=REGION, endpoint_url=endpoint)
+    topic_arn = sns.create_topic(Name="scheduler-alerts")["TopicArn"]
+    sink = AlertSink()
+    stack.append(sink.stop)
+    sns.subscribe(TopicArn=topic_arn, Protocol="http", Endpoint=sink.url)
+    os.environ["SCHEDULER_ALERT_TOPIC_ARN"] = topic_arn
+
+    import app as chalice_app
+    from chalice.config import Config
+    from chalice.local import create_local_server
+
+    runtime = bootstrap.get_runtime()
+    runtime.ensure_code_jobs()
+
+    config = Config.create(chalice_stage="dev", app_name="nightly-scheduler", environment_variables={})
+    server = create_local_server(chalice_app.app, config, HOST, port)
+    threading.Thread(target=server.serve_forever, name="api", daemon=True).start()
+    stack.append(server.shutdown)
+
+    rule_arn = f"arn:aws:events:{REGION}:123456789012:rule/nightly-scheduler-dev-dispatch"
+
+    def tick(now: datetime) -> None:
+        result = chalice_app.dispatch(eventbridge_event(now, rule_arn), None)
+        if result.get("claimed") or result.get("missed") or result.get("timedOut") or result.get("errors"):
+            say(f"tick {now:%H:%M}Z  {json.dumps(result)}")
+
+    ticker = MinuteTicker(tick)
+    ticker.start()
+    stack.append(ticker.stop)
+
+    token = auth.issue_token(jwt_secret, subject="local-operator", now_epoch=int(time.time()), ttl_seconds=7 * 24 * 3600)
+    base = f"http://{HOST}:{port}/api/v1/scheduler"
+    say(f"""
+Nightly scheduler running locally (state in memory: it is gone when you stop).
+  API:    {base}
+  Token:  {token}
+
+Try:
+  export TOKEN={token}
+  curl -s {base}/jobs -H "Authorization: Bearer $TOKEN"
+  curl -s -X POST {base}/jobs -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
+       -d '{{"jobName": "every-minute", "cronExpression": "* * * * *", "handler": "noop"}}'
+  curl -s -X POST {base}/jobs/certification-expiry-check/trigger -H "Authorization: Bearer $TOKEN"
+  curl -s {base}/jobs/every-minute/executions -H "Authorization: Bearer $TOKEN"
+
+The dispatcher ticks at every wall-clock minute. Ctrl-C stops everything.
+""")
+    stopping.wait()
+    say("Stopping…")
+    invoker = runtime.service.invoker
+    if hasattr(invoker, "shutdown"):
+        invoker.shutdown()
+    for stop in reversed(stack):
+        try:
+            stop()
+        except Exception as exc:  # noqa: BLE001 - keep stopping the rest
+            say(f"  while stopping: {type(exc).__name__}: {exc}")
+    say("Stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

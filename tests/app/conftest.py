@@ -1,0 +1,78 @@
+"""The Chalice app wired to the memory store, a fake clock and fake notifier."""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+import app as chalice_app
+from chalicelib import auth, bootstrap
+from chalicelib.adapters.memory_store import MemoryStore
+from chalicelib.adapters.metrics import RecordingMetrics
+from chalicelib.handlers.registry import HandlerRegistry
+from chalicelib.settings import Settings
+from tests.fakes import FakeClock, FakeNotifier, FixedRandom, utc
+
+SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
+BASE = "/api/v1/scheduler"
+
+
+def token(role: str = "service_role", *, app_role: str | None = None, exp_in: int = 3600, secret: str = SECRET) -> str:
+    import jwt
+
+    claims: dict[str, Any] = {"sub": "tester", "exp": int(time.time()) + exp_in}
+    if role:
+        claims["role"] = role
+    if app_role:
+        claims["app_metadata"] = {"role": app_role}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+class Api:
+    def __init__(self, client: Client, runtime: bootstrap.Runtime, clock: FakeClock, notifier: FakeNotifier,
+                 registry: HandlerRegistry) -> None:
+        self.client = client
+        self.runtime = runtime
+        self.clock = clock
+        self.notifier = notifier
+        self.registry = registry
+        self.headers = {"Authorization": f"Bearer {token()}", "Content-Type": "application/json"}
+
+    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None, raw: bytes | None = None):
+        data = raw if raw is not None else (b"" if body is None else json.dumps(body).encode())
+        response = self.client.http.request(method, BASE + path, headers={**self.headers, **(headers or {})}, body=data)
+        response.json = json.loads(response.body) if response.body else None
+        return response
+
+    def dispatch(self, time_iso: str) -> Any:
+        event = {"version": "0", "id": "e-" + time_iso, "detail-type": "Scheduled Event", "source": "aws.events",
+                 "account": "123456789012", "time": time_iso, "region": "eu-north-1",
+                 "resources": ["arn:aws:events:eu-north-1:123456789012:rule/dispatch"], "detail": {}}
+        return self.client.lambda_.invoke("dispatch", event)
+
+
+@pytest.fixture
+def api(monkeypatch) -> Api:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-north-1")
+    settings = Settings.from_env({"SCHEDULER_JWT_SECRET": SECRET, "SCHEDULER_WORKER_MODE": "inline",
+                                  "SUPABASE_URL": "http://127.0.0.1:9", "SUPABASE_SERVICE_KEY": "unused"})
+    clock = FakeClock(utc(2026, 11, 28, 20, 0))
+    notifier = FakeNotifier()
+    registry = HandlerRegistry()
+    registry.add("ok", lambda ctx: {"attempt": ctx.attempt, "payload": dict(ctx.payload)}, "Always succeeds")
+
+    def boom(ctx):
+        raise RuntimeError("handler exploded")
+
+    registry.add("boom", boom, "Always fails")
+    runtime = bootstrap.build_runtime(settings, store=MemoryStore(clock=clock), clock=clock, rand=FixedRandom(0.0),
+                                      notifier=notifier, metrics=RecordingMetrics(), registry=registry)
+    bootstrap.set_runtime(runtime)
+    with Client(chalice_app.app, stage_name="dev") as client:
+        yield Api(client, runtime, clock, notifier, registry)
+    bootstrap.set_runtime(None)

@@ -1,0 +1,100 @@
+"""Fakes for the service's ports (cosmicpython style: fakes, not mocks)."""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from chalicelib.adapters.invoker import InlineInvoker, RecordingInvoker
+from chalicelib.adapters.memory_store import MemoryStore
+from chalicelib.adapters.metrics import RecordingMetrics
+from chalicelib.core.errors import NotifierUnavailable
+from chalicelib.core.model import UTC, Notice
+from chalicelib.core.service import SchedulerService
+from chalicelib.handlers.registry import HandlerRegistry
+
+
+class FakeClock:
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def set(self, moment: datetime) -> None:
+        with self._lock:
+            self._now = moment
+
+    def advance(self, **delta: float) -> datetime:
+        with self._lock:
+            self._now = self._now + timedelta(**delta)
+            return self._now
+
+
+class FixedRandom:
+    def __init__(self, value: float = 0.0) -> None:
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
+
+
+class FakeNotifier:
+    """Records what was published; ``failing`` makes every publish raise."""
+
+    def __init__(self) -> None:
+        self.sent: list[Notice] = []
+        self.failing = False
+        self.attempts = 0
+
+    def publish(self, notice: Notice) -> None:
+        self.attempts += 1
+        if self.failing:
+            raise NotifierUnavailable("fake SNS is down")
+        self.sent.append(notice)
+
+    def kinds(self) -> list[str]:
+        return [n.kind.value for n in self.sent]
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+class Harness:
+    """A service on the memory store with a fake clock, notifier and metrics."""
+
+    def __init__(self, start: datetime, *, inline: bool = True, store: Any = None, registry: HandlerRegistry | None = None) -> None:
+        self.clock = FakeClock(start)
+        self.store = store if store is not None else MemoryStore(clock=self.clock)
+        self.notifier = FakeNotifier()
+        self.metrics = RecordingMetrics()
+        self.registry = registry or HandlerRegistry()
+        self.invoker: Any = InlineInvoker(self._run) if inline else RecordingInvoker()
+        self.service = SchedulerService(
+            store=self.store, registry=self.registry, invoker=self.invoker, notifier=self.notifier,
+            metrics=self.metrics, clock=self.clock, rand=FixedRandom(0.0), lease_margin_seconds=60,
+        )
+
+    def _run(self, job_name: str, execution_id: str, worker_id: str) -> Any:
+        return self.service.run_execution(job_name, execution_id, worker_id=worker_id)
+
+    def handler(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self.registry.handler(name)
+
+    def tick(self, moment: datetime | None = None) -> Any:
+        if moment is not None:
+            self.clock.set(moment)
+        return self.service.dispatch(self.clock.now())
+
+    def executions(self, job_name: str) -> list[Any]:
+        out: list[Any] = []
+        cursor = None
+        while True:
+            page = self.store.list_executions(job_name, limit=100, cursor=cursor)
+            out.extend(page.items)
+            if not page.next_cursor:
+                return out
+            cursor = page.next_cursor

@@ -1,0 +1,317 @@
+"""The service's behaviour on the memory store, with pinned instants."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+
+from chalicelib.core.errors import JobConflict, JobNotFound, RunInProgress, ValidationFailed
+from chalicelib.core.model import AlertState, ExecutionStatus, JobState, Trigger
+from tests.fakes import Harness, utc
+
+
+def ok(ctx):
+    return {"ran": ctx.execution_id}
+
+
+def boom(ctx):
+    raise RuntimeError("database said no")
+
+
+@pytest.fixture
+def h() -> Harness:
+    harness = Harness(utc(2026, 11, 28, 20, 0, 0))
+    harness.registry.add("ok", ok)
+    harness.registry.add("boom", boom)
+    return harness
+
+
+def test_register_computes_next_slot_in_the_jobs_time_zone(h):
+    job = h.service.register_job("nightly", "0 2 * * *", "ok", timezone="Europe/Oslo")
+    assert job.next_run_at == utc(2026, 11, 29, 1, 0)
+    assert job.state is JobState.ACTIVE and job.consecutive_failures == 0
+
+
+def test_register_is_idempotent_for_the_same_definition_and_conflicts_for_another(h):
+    first = h.service.register_job("nightly", "0 2 * * *", "ok")
+    again, created = h.service.register(first.definition)
+    assert created is False and again.version == first.version
+    with pytest.raises(JobConflict):
+        h.service.register_job("nightly", "0 3 * * *", "ok")
+
+
+def test_register_refuses_bad_input_naming_every_field(h):
+    with pytest.raises(ValidationFailed) as err:
+        h.service.register_job("Bad_Name", "0 2 * * * *", "nope", timezone="Mars/Base", timeout_seconds=0)
+    fields = {e.field for e in err.value.errors}
+    assert {"jobName", "cronExpression", "handler", "timezone", "timeoutSeconds"} <= fields
+    assert h.store.list_jobs(limit=10, cursor=None).items == []
+
+
+def test_register_accepts_a_callable_handler(h):
+    calls = []
+    h.service.register_job("inline-fn", "* * * * *", lambda ctx: calls.append(ctx.attempt))
+    h.tick(utc(2026, 11, 28, 20, 1))
+    assert calls == [1]
+
+
+def test_a_due_slot_is_claimed_once_and_run_by_the_worker(h):
+    h.service.register_job("every-minute", "* * * * *", "ok")
+    report = h.tick(utc(2026, 11, 28, 20, 1))
+    assert len(report.claimed) == 1
+    again = h.tick(utc(2026, 11, 28, 20, 1))  # the same event delivered twice
+    assert again.claimed == []
+    [execution] = h.executions("every-minute")
+    assert execution.status is ExecutionStatus.SUCCEEDED
+    assert execution.scheduled_for == utc(2026, 11, 28, 20, 1)
+    assert execution.idempotency_key == "every-minute@2026-11-28T20:01:00Z"
+    assert execution.result == {"ran": execution.execution_id}
+    job = h.service.get_job("every-minute")
+    assert job.last_execution.status is ExecutionStatus.SUCCEEDED
+    assert job.next_run_at == utc(2026, 11, 28, 20, 2)
+    assert job.lease is None
+
+
+def test_concurrent_ticks_claim_each_slot_once(h):
+    h.service.register_job("every-minute", "* * * * *", "ok")
+    h.clock.set(utc(2026, 11, 28, 20, 1))
+    barrier = threading.Barrier(8)
+
+    def tick():
+        barrier.wait()
+        h.service.dispatch(utc(2026, 11, 28, 20, 1))
+
+    threads = [threading.Thread(target=tick) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(h.executions("every-minute")) == 1
+
+
+def test_failed_attempts_retry_with_backoff_then_alert_once_and_recover(h):
+    h.service.register_job("flaky", "0 2 * * *", "boom", retry={"maxAttempts": 3, "initialDelaySeconds": 60,
+                                                                 "maxDelaySeconds": 3600}, alert_after_failures=3)
+    h.tick(utc(2026, 11, 29, 2, 0))
+    job = h.service.get_job("flaky")
+    assert job.consecutive_failures == 1
+    assert job.pending_retry.attempt == 2
+    assert job.pending_retry.due_at == utc(2026, 11, 29, 2, 1)  # 60 s, no jitter with random()=0
+    h.tick(utc(2026, 11, 29, 2, 0, 59))
+    assert len(h.executions("flaky")) == 1  # not before its time
+    h.tick(utc(2026, 11, 29, 2, 1))
+    job = h.service.get_job("flaky")
+    assert job.pending_retry.due_at == utc(2026, 11, 29, 2, 3)  # 120 s after the second failure
+    h.tick(utc(2026, 11, 29, 2, 3))
+    job = h.service.get_job("flaky")
+    assert job.consecutive_failures == 3 and job.pending_retry is None
+    assert job.alert_state is AlertState.ALERTING
+    runs = sorted(h.executions("flaky"), key=lambda e: e.attempt)
+    assert [(e.attempt, e.trigger, e.status) for e in runs] == [
+        (1, Trigger.SCHEDULE, ExecutionStatus.FAILED),
+        (2, Trigger.RETRY, ExecutionStatus.FAILED),
+        (3, Trigger.RETRY, ExecutionStatus.FAILED),
+    ]
+    assert {e.idempotency_key for e in runs} == {"flaky@2026-11-29T02:00:00Z"}
+    assert runs[0].error.type == "RuntimeError" and "database said no" in runs[0].error.message
+    assert h.notifier.kinds() == ["alert"]
+    alert = h.notifier.sent[0]
+    assert alert.message["consecutiveFailures"] == 3 and alert.message["lastError"]["type"] == "RuntimeError"
+    assert "flaky" in alert.subject
+
+    # the next night fails again: still one alert for the streak
+    h.tick(utc(2026, 11, 30, 2, 0))
+    assert h.notifier.kinds() == ["alert"]
+    h.registry._handlers["boom"] = h.registry.get("ok").__class__("boom", "", ok)  # the fix is deployed
+    h.tick(utc(2026, 11, 30, 2, 1))
+    job = h.service.get_job("flaky")
+    assert job.consecutive_failures == 0 and job.alert_state is AlertState.OK
+    assert h.notifier.kinds() == ["alert", "recovery"]
+    assert h.metrics.total("ExecutionFailed", "flaky") == 4
+    assert h.metrics.total("ExecutionSucceeded", "flaky") == 1
+
+
+def test_a_slot_that_comes_due_while_a_run_is_in_flight_is_skipped():
+    h = Harness(utc(2026, 11, 28, 20, 0), inline=False)  # the worker never starts
+    h.registry.add("ok", ok)
+    h.service.register_job("every-minute", "* * * * *", "ok", timeout_seconds=300)
+    h.tick(utc(2026, 11, 28, 20, 1))
+    h.tick(utc(2026, 11, 28, 20, 2))
+    statuses = sorted((e.scheduled_for, e.status) for e in h.executions("every-minute"))
+    assert statuses == [(utc(2026, 11, 28, 20, 1), ExecutionStatus.QUEUED),
+                        (utc(2026, 11, 28, 20, 2), ExecutionStatus.SKIPPED)]
+    assert h.service.get_last_execution_result("every-minute").status is ExecutionStatus.QUEUED
+
+
+def test_an_expired_lease_is_timed_out_and_retried_and_the_late_worker_cannot_overwrite_it():
+    h = Harness(utc(2026, 11, 28, 20, 0), inline=False)
+    h.registry.add("ok", ok)
+    h.service.register_job("nightly", "0 21 * * *", "ok", timeout_seconds=60,
+                           retry={"maxAttempts": 2, "initialDelaySeconds": 30, "maxDelaySeconds": 30})
+    h.tick(utc(2026, 11, 28, 21, 0))
+    [(job_name, execution_id)] = h.invoker.invocations
+    # 60 s timeout + 60 s margin: at 21:02 the lease has run out.
+    h.tick(utc(2026, 11, 28, 21, 2))
+    first = h.store.get_execution("nightly", execution_id)
+    assert first.status is ExecutionStatus.TIMED_OUT and first.error.type == "LeaseExpired"
+    job = h.service.get_job("nightly")
+    assert job.consecutive_failures == 1 and job.pending_retry.attempt == 2
+    # the original worker wakes up now: nothing it does changes the recorded state
+    assert h.service.run_execution(job_name, execution_id, worker_id="zombie") is None
+    assert h.store.get_execution("nightly", execution_id).status is ExecutionStatus.TIMED_OUT
+    h.tick(utc(2026, 11, 28, 21, 2, 30))
+    retry_id = h.invoker.invocations[-1][1]
+    final = h.service.run_execution("nightly", retry_id, worker_id="w2")
+    assert final.status is ExecutionStatus.SUCCEEDED and final.attempt == 2
+
+
+def test_a_worker_that_finishes_after_its_lease_was_broken_keeps_the_newer_state():
+    h = Harness(utc(2026, 11, 28, 20, 0), inline=False)
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow(ctx):
+        started.set()
+        release.wait(5)
+        return {"late": True}
+
+    h.registry.add("slow", slow)
+    h.service.register_job("slow-job", "0 21 * * *", "slow", timeout_seconds=30,
+                           retry={"maxAttempts": 1, "initialDelaySeconds": 1, "maxDelaySeconds": 1})
+    h.tick(utc(2026, 11, 28, 21, 0))
+    _, execution_id = h.invoker.invocations[0]
+    result: dict = {}
+    worker = threading.Thread(target=lambda: result.setdefault("final", h.service.run_execution(
+        "slow-job", execution_id, worker_id="w1")))
+    worker.start()
+    assert started.wait(5)
+    h.tick(utc(2026, 11, 28, 21, 5))  # lease (30 s + 60 s) long gone
+    release.set()
+    worker.join(5)
+    assert result["final"] is None
+    assert h.store.get_execution("slow-job", execution_id).status is ExecutionStatus.TIMED_OUT
+
+
+def test_a_handler_past_its_timeout_is_recorded_timed_out(h):
+    def sleepy(ctx):
+        time.sleep(3)
+
+    h.registry.add("sleepy", sleepy)
+    h.service.register_job("sleepy-job", "* * * * *", "sleepy", timeout_seconds=1,
+                           retry={"maxAttempts": 1, "initialDelaySeconds": 1, "maxDelaySeconds": 1})
+    h.tick(utc(2026, 11, 28, 20, 1))
+    [execution] = h.executions("sleepy-job")
+    assert execution.status is ExecutionStatus.TIMED_OUT and execution.error.type == "Timeout"
+    assert h.service.get_job("sleepy-job").consecutive_failures == 1
+
+
+def test_three_hours_of_downtime_coalesce_within_grace_and_are_missed_beyond_it(h):
+    h.service.register_job("within-grace", "*/5 * * * *", "ok", misfire_grace_seconds=600)
+    h.service.register_job("beyond-grace", "0 * * * *", "ok", misfire_grace_seconds=60, alert_after_failures=1)
+    h.tick(utc(2026, 11, 28, 23, 2))  # last tick was at 20:00: three hours down
+    [run] = h.executions("within-grace")
+    assert run.status is ExecutionStatus.SUCCEEDED and run.scheduled_for == utc(2026, 11, 28, 23, 0)
+    [missed] = h.executions("beyond-grace")
+    assert missed.status is ExecutionStatus.MISSED and missed.scheduled_for == utc(2026, 11, 28, 23, 0)
+    assert "2 older slot(s) coalesced" in missed.error.message
+    job = h.service.get_job("beyond-grace")
+    assert job.consecutive_failures == 1 and job.alert_state is AlertState.ALERTING
+    assert job.next_run_at == utc(2026, 11, 29, 0, 0)
+    assert h.service.get_job("within-grace").next_run_at == utc(2026, 11, 28, 23, 5)
+
+
+def test_manual_trigger_runs_now_and_an_idempotency_key_returns_the_same_execution(h):
+    h.service.register_job("report", "0 2 * * *", "ok", payload={"a": 1})
+    seen = []
+    h.registry._handlers["ok"] = h.registry.get("ok").__class__("ok", "", lambda ctx: seen.append(dict(ctx.payload)))
+    first = h.service.trigger_job("report", idempotency_key="abc", payload={"b": 2})
+    again = h.service.trigger_job("report", idempotency_key="abc", payload={"b": 2})
+    assert first.execution_id == again.execution_id
+    assert first.trigger is Trigger.MANUAL
+    assert seen == [{"a": 1, "b": 2}]
+    assert h.service.get_job("report").definition.payload == {"a": 1}
+
+
+def test_manual_trigger_is_refused_while_a_run_is_in_flight():
+    h = Harness(utc(2026, 11, 28, 20, 0), inline=False)
+    h.registry.add("ok", ok)
+    h.service.register_job("report", "0 2 * * *", "ok")
+    h.service.trigger_job("report")
+    with pytest.raises(RunInProgress):
+        h.service.trigger_job("report")
+
+
+def test_pause_stops_schedules_but_not_manual_runs_and_resume_replays_nothing(h):
+    h.service.register_job("every-minute", "* * * * *", "ok")
+    paused = h.service.pause_job("every-minute", "maintenance")
+    assert paused.state is JobState.PAUSED and paused.pause_reason == "maintenance"
+    h.tick(utc(2026, 11, 28, 20, 5))
+    assert h.executions("every-minute") == []
+    h.service.trigger_job("every-minute")
+    assert len(h.executions("every-minute")) == 1
+    h.clock.set(utc(2026, 11, 28, 21, 0, 30))
+    resumed = h.service.resume_job("every-minute")
+    assert resumed.state is JobState.ACTIVE and resumed.next_run_at == utc(2026, 11, 28, 21, 1)
+    h.tick(utc(2026, 11, 28, 21, 1))
+    assert len(h.executions("every-minute")) == 2
+
+
+def test_pause_after_failures_pauses_the_job_with_a_reason(h):
+    h.service.register_job("fragile", "* * * * *", "boom", pause_after_failures=2,
+                           retry={"maxAttempts": 1, "initialDelaySeconds": 1, "maxDelaySeconds": 1})
+    h.tick(utc(2026, 11, 28, 20, 1))
+    h.tick(utc(2026, 11, 28, 20, 2))
+    job = h.service.get_job("fragile")
+    assert job.state is JobState.PAUSED and "2 consecutive failures" in job.pause_reason
+    h.tick(utc(2026, 11, 28, 20, 3))
+    assert len(h.executions("fragile")) == 2
+
+
+def test_an_alert_that_cannot_be_published_stays_in_the_outbox_until_it_is_sent(h):
+    h.notifier.failing = True
+    h.service.register_job("fragile", "* * * * *", "boom", alert_after_failures=1,
+                           retry={"maxAttempts": 1, "initialDelaySeconds": 1, "maxDelaySeconds": 1})
+    h.tick(utc(2026, 11, 28, 20, 1))
+    job = h.service.get_job("fragile")
+    assert job.alert_state is AlertState.ALERTING and len(job.outbox) == 1 and h.notifier.sent == []
+    h.service.pause_job("fragile")
+    h.tick(utc(2026, 11, 28, 20, 2))  # still failing: kept
+    assert len(h.service.get_job("fragile").outbox) == 1
+    h.notifier.failing = False
+    h.tick(utc(2026, 11, 28, 20, 3))
+    assert h.notifier.kinds() == ["alert"]
+    assert h.service.get_job("fragile").outbox == ()
+    h.tick(utc(2026, 11, 28, 20, 4))
+    assert h.notifier.kinds() == ["alert"]
+
+
+def test_cancel_removes_the_job_but_keeps_its_history(h):
+    h.service.register_job("every-minute", "* * * * *", "ok")
+    h.tick(utc(2026, 11, 28, 20, 1))
+    h.service.cancel_job("every-minute")
+    with pytest.raises(JobNotFound):
+        h.service.get_job("every-minute")
+    h.tick(utc(2026, 11, 28, 20, 2))
+    assert len(h.executions("every-minute")) == 1
+    with pytest.raises(JobNotFound):
+        h.service.cancel_job("every-minute")
+
+
+def test_list_scheduled_jobs_returns_every_job(h):
+    for i in range(120):
+        h.service.register_job(f"job-{i:03d}", "0 2 * * *", "ok")
+    names = [j.name for j in h.service.list_scheduled_jobs()]
+    assert names == sorted(names) and len(names) == 120
+
+
+def test_retry_backoff_is_capped_and_jittered_down_only():
+    from chalicelib.core.model import RetryPolicy
+    from chalicelib.core.policies import retry_delay
+    from tests.fakes import FixedRandom
+
+    policy = RetryPolicy(max_attempts=10, initial_delay_seconds=60, max_delay_seconds=600)
+    assert [retry_delay(policy, n, FixedRandom(0.0)).total_seconds() for n in range(1, 6)] == [60, 120, 240, 480, 600]
+    assert retry_delay(policy, 1, FixedRandom(0.999)).total_seconds() == pytest.approx(48.01, abs=0.01)
+    assert retry_delay(policy, 9, FixedRandom(0.5)) == timedelta(seconds=540)

@@ -65,7 +65,7 @@ def build_secret_resolver(settings: Settings) -> Callable[[str], str]:
     return SecretResolver(
         secretsmanager_factory=lambda: _boto3_client(settings, "secretsmanager"),
         ssm_factory=lambda: _boto3_client(settings, "ssm"),
-    ).resolve
+    ).get
 
 
 def jwt_secret(settings: Settings, resolve_secret: Callable[[str], str]) -> str:

@@ -122,3 +122,20 @@ class Settings:
     @property
     def dynamodb_endpoint(self) -> str | None:
         return self.aws_endpoint_url
+
+
+# Every environment variable ``Settings.from_env`` reads. ``tests/infra`` checks that each
+# deployed stage sets all of them except the local-only ones below and the region, which
+# Lambda sets itself (and that this list and ``from_env`` agree).
+SETTINGS_VARIABLES: tuple[str, ...] = (
+    "SCHEDULER_JOBS_TABLE", "SCHEDULER_EXECUTIONS_TABLE", "AWS_REGION", "AWS_DEFAULT_REGION",
+    "SCHEDULER_AWS_ENDPOINT_URL", "SCHEDULER_EXECUTION_RETENTION_DAYS", "SCHEDULER_LEASE_MARGIN_SECONDS",
+    "SCHEDULER_DISPATCH_BATCH", "SCHEDULER_ALERT_TOPIC_ARN", "SCHEDULER_METRICS_NAMESPACE",
+    "POWERTOOLS_SERVICE_NAME", "SCHEDULER_JWT_SECRET", "SCHEDULER_JWT_SECRET_ID", "SCHEDULER_ADMIN_ROLES",
+    "SCHEDULER_WORKER_FUNCTION", "SCHEDULER_WORKER_MODE", "SCHEDULER_LOCAL_MODE",
+    "SCHEDULER_HTTP_ALLOWED_HOSTS", "SUPABASE_URL", "SUPABASE_SERVICE_KEY", "SUPABASE_SERVICE_KEY_ID",
+    "SUPABASE_CONNECT_TIMEOUT", "SUPABASE_READ_TIMEOUT", "CERT_CHECK_CRON", "CERT_CHECK_TIMEZONE",
+    "CERT_CHECK_NOTICE_DAYS", "CERT_CHECK_MAX_PAUSE_SHARE", "CERT_CHECK_MAX_PAUSE_COUNT",
+)
+# Plain secret values and the emulator endpoint: the local stack and tests only, never deployed.
+LOCAL_ONLY_VARIABLES: tuple[str, ...] = ("SCHEDULER_JWT_SECRET", "SUPABASE_SERVICE_KEY", "SCHEDULER_AWS_ENDPOINT_URL")

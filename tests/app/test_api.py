@@ -217,9 +217,9 @@ def test_delete_cancels_the_job(api):
 def test_dispatch_uses_the_event_time_and_the_same_event_twice_runs_once(api):
     api.call("POST", "/jobs", JOB)
     first = api.dispatch("2026-11-28T20:01:00Z")
-    assert json.loads(first.payload)["claimed"] == 1
+    assert first.payload["claimed"] == 1
     second = api.dispatch("2026-11-28T20:01:00Z")
-    assert json.loads(second.payload)["claimed"] == 0
+    assert second.payload["claimed"] == 0
     history = api.call("GET", "/jobs/every-minute/executions").json["executions"]
     assert [(e["scheduledFor"], e["status"]) for e in history] == [("2026-11-28T20:01:00Z", "succeeded")]
 
@@ -263,4 +263,4 @@ def test_failures_show_alert_state_and_send_one_alert(api):
 
 def test_worker_refuses_a_malformed_event(api):
     response = api.client.lambda_.invoke("run_execution", {"nope": 1})
-    assert json.loads(response.payload)["status"] == "refused"
+    assert response.payload["status"] == "refused"

@@ -1,0 +1,465 @@
+"""The DynamoDB :class:`~chalicelib.core.ports.Store` (PynamoDB).
+
+Two tables, defined once in ``infra/template.json`` (the local stack creates them from
+there: :mod:`devstack.tables`); the key layout is written on the models below.
+
+Every request goes through one botocore client per store, configured with botocore's
+*standard* retry mode; :attr:`DynamoDBStore.request_count` counts what it sends.
+Storage errors are translated here: a lost condition becomes ``ConcurrentUpdate`` (or
+``JobAlreadyExists`` / ``JobNotFound``), throttling or an outage that outlasts the
+retries becomes ``StoreUnavailable``; anything else (a bug, a missing table) propagates.
+"""
+from __future__ import annotations
+
+import collections
+import math
+import threading
+import uuid
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Iterator, Sequence
+
+from botocore.exceptions import BotoCoreError
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
+from pynamodb.expressions.operand import Path
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from ..core.codec import encode_time, execution_from_document, execution_to_document, job_from_document, job_to_document
+from ..core.errors import ConcurrentUpdate, JobAlreadyExists, JobNotFound, StoreUnavailable
+from ..core.model import UTC, Execution, Job, parse_iso
+from ..core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page
+from ..settings import Settings
+from .store_support import (
+    check_limit,
+    commit_instant,
+    executions_cursor,
+    executions_cursor_position,
+    jobs_cursor,
+    jobs_cursor_position,
+    reject_repeated_executions,
+)
+
+DUE_SHARD = "due"
+"""The one partition of ``due-index``: every job with work has ``dueShard = "due"``."""
+
+EXECUTION_PREFIX = "X#"
+IDEMPOTENCY_PREFIX = "K#"
+
+
+def due_index_key(moment: datetime) -> str:
+    """``dueAt``: fixed-width UTC with microseconds, so string order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _epoch_seconds(moment: datetime) -> int:
+    """TTL value: whole seconds, rounded up so DynamoDB never expires an item early."""
+    return math.ceil(moment.timestamp())
+
+
+# --- the models: declared once, bound to a table per store --------------------------
+
+
+class _DueIndex(GlobalSecondaryIndex):
+    """``due-index`` (sparse): HASH ``dueShard`` = "due", RANGE ``dueAt``; projects ALL.
+
+    Only jobs with work (``Job.due_at`` not None) carry these attributes, so a tick
+    queries ``dueShard = "due" AND dueAt <= now`` and reads only what is due.
+    """
+
+    class Meta:
+        index_name = "due-index"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True, attr_name="dueShard")
+    due_at = UnicodeAttribute(range_key=True, attr_name="dueAt")
+
+
+class JobItem(Model):
+    """Jobs table. One item per job.
+
+    - PK ``jobName`` (S): the job's name.
+    - ``version`` (N): compare-and-swap counter; every write is conditional on it.
+    - ``doc`` (S, JSON): :func:`~chalicelib.core.codec.job_to_document`.
+    - ``dueShard`` (S) = "due" and ``dueAt`` (S, :func:`due_index_key` of ``Job.due_at``):
+      present only while the job has work; keys of the sparse GSI ``due-index``.
+
+    Unbound: :func:`_bind_models` makes a subclass with the table's name and location.
+    """
+
+    job_name = UnicodeAttribute(hash_key=True, attr_name="jobName")
+    version = NumberAttribute(attr_name="version")
+    doc = JSONAttribute(attr_name="doc")
+    due_shard = UnicodeAttribute(null=True, attr_name="dueShard")
+    due_at = UnicodeAttribute(null=True, attr_name="dueAt")
+    due_index = _DueIndex()
+
+
+class ExecutionItem(Model):
+    """Executions table: a job's executions and its idempotency records.
+
+    - PK ``jobName`` (S).
+    - SK ``sk`` (S): ``"X#" + execution_id`` for an execution. Execution ids
+      (:func:`~chalicelib.core.model.execution_id_for`) sort by slot then attempt, so a
+      descending query on ``begins_with(sk, "X#")`` lists newest first.
+      ``"K#" + key`` for an idempotency record (``Idempotency-Key`` of a manual run).
+    - ``status`` (S), ``leaseOwner`` (S, absent when none): executions only, copies of
+      the document's fields for conditions.
+    - ``expiresAt`` (N, epoch seconds): the table's TTL attribute. Executions: their
+      retention (``Execution.expires_at``); idempotency records: their expiry.
+    - ``doc`` (S, JSON): :func:`~chalicelib.core.codec.execution_to_document`, or
+      ``{"execution_id", "expires_at"}`` for an idempotency record.
+
+    Unbound: :func:`_bind_models` makes a subclass with the table's name and location.
+    """
+
+    job_name = UnicodeAttribute(hash_key=True, attr_name="jobName")
+    sk = UnicodeAttribute(range_key=True, attr_name="sk")
+    status = UnicodeAttribute(null=True, attr_name="status")
+    lease_owner = UnicodeAttribute(null=True, attr_name="leaseOwner")
+    expires_at = NumberAttribute(null=True, attr_name="expiresAt")
+    doc = JSONAttribute(attr_name="doc")
+
+
+def _bind_models(
+    jobs_table: str, executions_table: str, region: str, host: str | None, connection: Connection
+) -> tuple[type[JobItem], type[ExecutionItem]]:
+    """Subclasses of the models bound to these tables, all sharing ``connection``.
+
+    Built per store, so two stores on different tables coexist in one process.
+    """
+
+    def bound(base: type[Model], table_name: str) -> Any:
+        meta = type("Meta", (), {"table_name": table_name, "region": region, "host": host})
+        model = type(base.__name__, (base,), {"Meta": meta, "__module__": __name__})
+        # PynamoDB gives each model its own connection (and botocore client); route this
+        # one through the store's, which carries the retry mode and the request counter.
+        table_connection = model._get_connection()
+        connection.add_meta_table(table_connection.get_meta_table())
+        table_connection.connection = connection
+        return model
+
+    return bound(JobItem, jobs_table), bound(ExecutionItem, executions_table)
+
+
+# --- error translation ----------------------------------------------------------------
+
+_UNAVAILABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TransactionInProgressException",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+_UNAVAILABLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
+_LOST_RACE_REASONS = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
+
+
+def _is_unavailable(exc: PynamoDBException) -> bool:
+    code = exc.cause_response_code
+    if code is None:  # no response at all: connection failures, timeouts
+        return isinstance(exc.cause, BotoCoreError)
+    return code in _UNAVAILABLE_CODES
+
+
+@contextmanager
+def _translated(operation: str) -> Iterator[None]:
+    """Throttling or an outage that outlasted botocore's retries becomes ``StoreUnavailable``."""
+    try:
+        yield
+    except PynamoDBException as exc:
+        if _is_unavailable(exc):
+            raise StoreUnavailable(
+                f"DynamoDB {operation} kept failing after retries "
+                f"({exc.cause_response_code or type(exc.cause).__name__}); try again shortly."
+            ) from exc
+        raise
+
+
+# --- the store ------------------------------------------------------------------------
+
+
+class DynamoDBStore:
+    """Implements :class:`~chalicelib.core.ports.Store` on the jobs and executions tables.
+
+    ``endpoint_url`` is for the local stack and tests only. ``max_attempts`` is botocore's
+    ``total_max_attempts`` (first try included) in standard retry mode. ``clock`` tells
+    :meth:`commit` when an existing idempotency record has expired and may be re-bound;
+    without one the commit's instant is the committed job's ``updated_at``.
+
+    Request counting (for benchmarks): :attr:`request_count` is the number of DynamoDB
+    API calls made, :attr:`requests_by_operation` the same per operation name,
+    :attr:`attempt_count` the HTTP sends including retries; :meth:`reset_request_count`
+    sets them to zero. They are kept by handlers on :attr:`client`'s events
+    (``before-call.dynamodb.*`` and ``before-send.dynamodb.*``).
+    """
+
+    def __init__(
+        self,
+        jobs_table: str,
+        executions_table: str,
+        region: str,
+        endpoint_url: str | None = None,
+        *,
+        clock: Clock | None = None,
+        max_attempts: int = 5,
+        connect_timeout_seconds: float = 5.0,
+        read_timeout_seconds: float = 10.0,
+        max_pool_connections: int = 10,
+    ) -> None:
+        self._clock = clock
+        self._connection = Connection(
+            region=region,
+            host=endpoint_url,
+            connect_timeout_seconds=connect_timeout_seconds,
+            read_timeout_seconds=read_timeout_seconds,
+            max_pool_connections=max_pool_connections,
+            retry_configuration={"mode": "standard", "total_max_attempts": max_attempts},
+        )
+        self._Job, self._Execution = _bind_models(jobs_table, executions_table, region, endpoint_url, self._connection)
+        self._count_lock = threading.Lock()
+        self._calls: collections.Counter[str] = collections.Counter()
+        self._attempts = 0
+        # Build the (thread-safe) botocore client now, once, rather than racing on first use.
+        events = self._connection.client.meta.events
+        events.register("before-call.dynamodb.*", self._count_call)
+        events.register_first("before-send.dynamodb.*", self._count_attempt)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> "DynamoDBStore":
+        return cls(
+            settings.jobs_table,
+            settings.executions_table,
+            settings.aws_region,
+            settings.dynamodb_endpoint,
+            clock=clock,
+        )
+
+    # --- instrumentation --------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        """The botocore client every request of this store goes through (for instrumentation)."""
+        return self._connection.client
+
+    @property
+    def request_count(self) -> int:
+        with self._count_lock:
+            return sum(self._calls.values())
+
+    @property
+    def requests_by_operation(self) -> dict[str, int]:
+        with self._count_lock:
+            return dict(self._calls)
+
+    @property
+    def attempt_count(self) -> int:
+        with self._count_lock:
+            return self._attempts
+
+    def reset_request_count(self) -> None:
+        with self._count_lock:
+            self._calls.clear()
+            self._attempts = 0
+
+    def _count_call(self, model: Any, **_: Any) -> None:
+        with self._count_lock:
+            self._calls[model.name] += 1
+
+    def _count_attempt(self, **_: Any) -> None:
+        with self._count_lock:
+            self._attempts += 1
+
+    # --- jobs -------------------------------------------------------------------------
+
+    def get_job(self, job_name: str) -> Job | None:
+        with _translated("GetItem"):
+            try:
+                item = self._Job.get(job_name, consistent_read=True)
+            except DoesNotExist:
+                return None
+        return self._job_from_item(item)
+
+    def create_job(self, job: Job) -> None:
+        with _translated("PutItem"):
+            try:
+                # The name must be free: no item with this key exists.
+                self._job_item(job).save(condition=self._Job.job_name.does_not_exist())
+            except PynamoDBException as exc:
+                if exc.cause_response_code == "ConditionalCheckFailedException":
+                    raise JobAlreadyExists(job.name) from exc
+                raise
+
+    def delete_job(self, job_name: str) -> None:
+        with _translated("DeleteItem"):
+            try:
+                # Only an existing job can be deleted (JobNotFound otherwise).
+                self._Job(job_name).delete(condition=self._Job.job_name.exists())
+            except PynamoDBException as exc:
+                if exc.cause_response_code == "ConditionalCheckFailedException":
+                    raise JobNotFound(job_name) from exc
+                raise
+
+    def commit(
+        self,
+        job: Job,
+        *,
+        expected_version: int,
+        new_executions: Sequence[Execution] = (),
+        execution_updates: Sequence[ExecutionUpdate] = (),
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Job:
+        reject_repeated_executions(new_executions, execution_updates)
+        stored_job = replace(job, version=expected_version + 1)
+        Job_, Execution_ = self._Job, self._Execution
+        with _translated("TransactWriteItems"):
+            try:
+                # The token makes botocore's retry of a commit whose reply was lost a no-op
+                # instead of a false ConcurrentUpdate (DynamoDB remembers it for 10 minutes).
+                with TransactWrite(connection=self._connection, client_request_token=uuid.uuid4().hex) as tx:
+                    # Compare-and-swap: the job exists and is still at the version the caller read.
+                    tx.save(self._job_item(stored_job), condition=Job_.version == expected_version)
+                    for ex in new_executions:
+                        # A claim: this (job, execution id) must not exist yet.
+                        tx.save(self._execution_item(ex), condition=Execution_.sk.does_not_exist())
+                    for update in execution_updates:
+                        # Still as the caller saw it: same status and lease owner ("no owner" =
+                        # attribute absent or null), so a worker whose lease was taken over
+                        # cannot overwrite the newer state.
+                        if update.expected_owner is None:
+                            owner = Execution_.lease_owner.does_not_exist() | Path(Execution_.lease_owner).is_type("NULL")
+                        else:
+                            owner = Execution_.lease_owner == update.expected_owner
+                        tx.save(
+                            self._execution_item(update.execution),
+                            condition=(Execution_.status == update.expected_status.value) & owner,
+                        )
+                    if idempotency is not None:
+                        now = _epoch_seconds(commit_instant(job, self._clock))
+                        # The key is free: never bound, or its record has expired (expiresAt
+                        # is rounded up, so "<= now" means expired for certain).
+                        tx.save(
+                            self._idempotency_item(idempotency),
+                            condition=Execution_.sk.does_not_exist() | (Execution_.expires_at <= now),
+                        )
+            except TransactWriteError as exc:
+                reasons = {reason.code for reason in exc.cancellation_reasons if reason is not None}
+                if reasons & _LOST_RACE_REASONS:
+                    raise ConcurrentUpdate(
+                        f"Commit of job '{job.name}' at version {expected_version} lost to another writer "
+                        f"({', '.join(sorted(reasons))}); re-read and retry."
+                    ) from exc
+                if reasons & _UNAVAILABLE_REASONS:
+                    raise StoreUnavailable(
+                        f"DynamoDB throttled the commit of job '{job.name}'; try again shortly."
+                    ) from exc
+                raise
+        return stored_job
+
+    def list_jobs(self, *, limit: int, cursor: str | None) -> Page:
+        """A Scan (an admin listing, not a hot path): pages in table order, not by name."""
+        check_limit(limit)
+        start = {"jobName": {"S": jobs_cursor_position(cursor)}} if cursor else None
+        with _translated("Scan"):
+            results = self._Job.scan(limit=limit, last_evaluated_key=start)
+            jobs = [self._job_from_item(item) for item in results]
+            last_key = results.last_evaluated_key
+        return Page(items=jobs, next_cursor=jobs_cursor(last_key["jobName"]["S"]) if last_key else None)
+
+    def due_jobs(self, now: datetime, *, limit: int) -> list[Job]:
+        check_limit(limit)
+        with _translated("Query"):
+            results = self._Job.due_index.query(
+                DUE_SHARD,
+                range_key_condition=self._Job.due_at <= due_index_key(now),
+                scan_index_forward=True,
+                limit=limit,
+            )
+            return [self._job_from_item(item) for item in results]
+
+    # --- executions ----------------------------------------------------------------------
+
+    def get_execution(self, job_name: str, execution_id: str) -> Execution | None:
+        with _translated("GetItem"):
+            try:
+                item = self._Execution.get(job_name, EXECUTION_PREFIX + execution_id, consistent_read=True)
+            except DoesNotExist:
+                return None
+        return execution_from_document(item.doc)
+
+    def list_executions(self, job_name: str, *, limit: int, cursor: str | None) -> Page:
+        check_limit(limit)
+        start = None
+        if cursor:
+            before = executions_cursor_position(cursor, job_name)
+            start = {"jobName": {"S": job_name}, "sk": {"S": EXECUTION_PREFIX + before}}
+        with _translated("Query"):
+            results = self._Execution.query(
+                job_name,
+                range_key_condition=self._Execution.sk.startswith(EXECUTION_PREFIX),
+                scan_index_forward=False,
+                limit=limit,
+                last_evaluated_key=start,
+            )
+            executions = [execution_from_document(item.doc) for item in results]
+            last_key = results.last_evaluated_key
+        next_cursor = None
+        if last_key:
+            next_cursor = executions_cursor(job_name, last_key["sk"]["S"][len(EXECUTION_PREFIX) :])
+        return Page(items=executions, next_cursor=next_cursor)
+
+    def find_idempotency(self, job_name: str, key: str, now: datetime) -> IdempotencyRecord | None:
+        with _translated("GetItem"):
+            try:
+                item = self._Execution.get(job_name, IDEMPOTENCY_PREFIX + key, consistent_read=True)
+            except DoesNotExist:
+                return None
+        # TTL deletion lags by up to days: expiry is decided here, on the exact instant.
+        record = IdempotencyRecord(
+            job_name=job_name,
+            key=key,
+            execution_id=item.doc["execution_id"],
+            expires_at=parse_iso(item.doc["expires_at"]),
+        )
+        return record if record.expires_at > now else None
+
+    # --- items -------------------------------------------------------------------------
+
+    def _job_item(self, job: Job) -> JobItem:
+        due_at = job.due_at
+        return self._Job(
+            job.name,
+            version=job.version,
+            doc=job_to_document(job),
+            due_shard=DUE_SHARD if due_at is not None else None,
+            due_at=due_index_key(due_at) if due_at is not None else None,
+        )
+
+    @staticmethod
+    def _job_from_item(item: JobItem) -> Job:
+        return replace(job_from_document(item.doc), version=int(item.version))
+
+    def _execution_item(self, ex: Execution) -> ExecutionItem:
+        return self._Execution(
+            ex.job_name,
+            EXECUTION_PREFIX + ex.execution_id,
+            status=ex.status.value,
+            lease_owner=ex.lease_owner,
+            expires_at=_epoch_seconds(ex.expires_at) if ex.expires_at is not None else None,
+            doc=execution_to_document(ex),
+        )
+
+    def _idempotency_item(self, record: IdempotencyRecord) -> ExecutionItem:
+        return self._Execution(
+            record.job_name,
+            IDEMPOTENCY_PREFIX + record.key,
+            expires_at=_epoch_seconds(record.expires_at),
+            doc={"execution_id": record.execution_id, "expires_at": encode_time(record.expires_at)},
+        )

@@ -1,0 +1,180 @@
+"""An in-process :class:`~chalicelib.core.ports.Store`: tests, simulations, the local stack.
+
+Same semantics as the DynamoDB store, checked by the same contract suite
+(``tests/contract``). Jobs and executions are kept as codec documents, so every read
+goes through :mod:`chalicelib.core.codec` exactly as it does against DynamoDB and no
+caller ever shares an object with the store. One lock serialises all access: a commit
+checks every condition and then writes everything, or writes nothing.
+"""
+from __future__ import annotations
+
+import bisect
+import threading
+from dataclasses import replace
+from datetime import datetime
+from typing import Sequence
+
+from ..core.codec import Document, execution_from_document, execution_to_document, job_from_document, job_to_document
+from ..core.errors import ConcurrentUpdate, JobAlreadyExists, JobNotFound
+from ..core.model import Execution, Job
+from ..core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page
+from .store_support import (
+    check_limit,
+    commit_instant,
+    executions_cursor,
+    executions_cursor_position,
+    jobs_cursor,
+    jobs_cursor_position,
+    reject_repeated_executions,
+)
+
+
+class MemoryStore:
+    """Implements :class:`~chalicelib.core.ports.Store` in memory, thread-safe.
+
+    ``clock`` tells :meth:`commit` when an existing idempotency record has expired and
+    may be re-bound. Without one, the commit's instant is the committed job's
+    ``updated_at`` (the service stamps every commit with its ``now``).
+    """
+
+    def __init__(self, *, clock: Clock | None = None) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._jobs: dict[str, Document] = {}
+        # The due index: (due_at, job_name) kept sorted; _due_at says where each job sits.
+        self._due: list[tuple[datetime, str]] = []
+        self._due_at: dict[str, datetime] = {}
+        self._executions: dict[str, dict[str, Document]] = {}
+        self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
+
+    # --- jobs ---------------------------------------------------------------------
+
+    def get_job(self, job_name: str) -> Job | None:
+        with self._lock:
+            doc = self._jobs.get(job_name)
+        return None if doc is None else job_from_document(doc)
+
+    def create_job(self, job: Job) -> None:
+        doc = job_to_document(job)
+        with self._lock:
+            if job.name in self._jobs:
+                raise JobAlreadyExists(job.name)
+            self._put_job(job.name, doc, job.due_at)
+
+    def delete_job(self, job_name: str) -> None:
+        with self._lock:
+            if self._jobs.pop(job_name, None) is None:
+                raise JobNotFound(job_name)
+            self._unindex(job_name)
+
+    def commit(
+        self,
+        job: Job,
+        *,
+        expected_version: int,
+        new_executions: Sequence[Execution] = (),
+        execution_updates: Sequence[ExecutionUpdate] = (),
+        idempotency: IdempotencyRecord | None = None,
+    ) -> Job:
+        reject_repeated_executions(new_executions, execution_updates)
+        stored_job = replace(job, version=expected_version + 1)
+        job_doc = job_to_document(stored_job)
+        new_docs = [(ex.job_name, ex.execution_id, execution_to_document(ex)) for ex in new_executions]
+        update_docs = [
+            (u.execution.job_name, u.execution.execution_id, execution_to_document(u.execution))
+            for u in execution_updates
+        ]
+        now = commit_instant(job, self._clock)
+        with self._lock:
+            # Check every condition first; write only when all hold.
+            current = self._jobs.get(job.name)
+            if current is None or current["version"] != expected_version:
+                raise ConcurrentUpdate(
+                    f"Job '{job.name}' is no longer at version {expected_version}; re-read it and retry."
+                )
+            for job_name, execution_id, _ in new_docs:
+                if execution_id in self._executions.get(job_name, {}):
+                    raise ConcurrentUpdate(f"Execution {job_name}/{execution_id} already exists.")
+            for update in execution_updates:
+                stored = self._executions.get(update.execution.job_name, {}).get(update.execution.execution_id)
+                if (
+                    stored is None
+                    or stored["status"] != update.expected_status.value
+                    or stored["lease_owner"] != update.expected_owner
+                ):
+                    raise ConcurrentUpdate(
+                        f"Execution {update.execution.job_name}/{update.execution.execution_id} is no longer "
+                        f"{update.expected_status.value} with owner {update.expected_owner!r}."
+                    )
+            if idempotency is not None:
+                bound = self._idempotency.get((idempotency.job_name, idempotency.key))
+                if bound is not None and bound.expires_at > now:
+                    raise ConcurrentUpdate(f"Idempotency key {idempotency.key!r} is already bound.")
+
+            self._put_job(job.name, job_doc, stored_job.due_at)
+            for job_name, execution_id, doc in new_docs + update_docs:
+                self._executions.setdefault(job_name, {})[execution_id] = doc
+            if idempotency is not None:
+                self._idempotency[(idempotency.job_name, idempotency.key)] = idempotency
+        return job_from_document(job_doc)
+
+    def list_jobs(self, *, limit: int, cursor: str | None) -> Page:
+        check_limit(limit)
+        after = jobs_cursor_position(cursor) if cursor else None
+        with self._lock:
+            names = sorted(self._jobs)
+            start = 0 if after is None else bisect.bisect_right(names, after)
+            chosen = names[start : start + limit]
+            docs = [self._jobs[name] for name in chosen]
+            more = start + limit < len(names)
+        next_cursor = jobs_cursor(chosen[-1]) if more and chosen else None
+        return Page(items=[job_from_document(doc) for doc in docs], next_cursor=next_cursor)
+
+    def due_jobs(self, now: datetime, *, limit: int) -> list[Job]:
+        check_limit(limit)
+        with self._lock:
+            docs: list[Document] = []
+            for due_at, job_name in self._due:  # sorted: stops at the first job not yet due
+                if due_at > now or len(docs) == limit:
+                    break
+                docs.append(self._jobs[job_name])
+        return [job_from_document(doc) for doc in docs]
+
+    # --- executions -----------------------------------------------------------------
+
+    def get_execution(self, job_name: str, execution_id: str) -> Execution | None:
+        with self._lock:
+            doc = self._executions.get(job_name, {}).get(execution_id)
+        return None if doc is None else execution_from_document(doc)
+
+    def list_executions(self, job_name: str, *, limit: int, cursor: str | None) -> Page:
+        check_limit(limit)
+        before = executions_cursor_position(cursor, job_name) if cursor else None
+        with self._lock:
+            ids = sorted(self._executions.get(job_name, {}), reverse=True)
+            if before is not None:
+                ids = [i for i in ids if i < before]
+            chosen = ids[:limit]
+            docs = [self._executions[job_name][i] for i in chosen]
+            more = len(ids) > limit
+        next_cursor = executions_cursor(job_name, chosen[-1]) if more else None
+        return Page(items=[execution_from_document(doc) for doc in docs], next_cursor=next_cursor)
+
+    def find_idempotency(self, job_name: str, key: str, now: datetime) -> IdempotencyRecord | None:
+        with self._lock:
+            record = self._idempotency.get((job_name, key))
+        return record if record is not None and record.expires_at > now else None
+
+    # --- the due index (callers hold the lock) --------------------------------------
+
+    def _put_job(self, job_name: str, doc: Document, due_at: datetime | None) -> None:
+        self._jobs[job_name] = doc
+        self._unindex(job_name)
+        if due_at is not None:  # sparse: a job with no work is not in the index
+            bisect.insort(self._due, (due_at, job_name))
+            self._due_at[job_name] = due_at
+
+    def _unindex(self, job_name: str) -> None:
+        due_at = self._due_at.pop(job_name, None)
+        if due_at is not None:
+            del self._due[bisect.bisect_left(self._due, (due_at, job_name))]

@@ -1,0 +1,241 @@
+"""The stored form of jobs and executions: JSON-compatible documents.
+
+Both stores keep exactly these documents (the memory store too, so the contract suite
+proves the round trip). Field names are spelled out here rather than derived from the
+dataclasses, so renaming a Python field never silently changes what is stored.
+
+Datetimes are ISO-8601 UTC strings: :func:`~chalicelib.core.model.iso` when the value
+has whole milliseconds (the usual case), otherwise microsecond precision, so that
+``decode(encode(x)) == x`` always. Enums are stored by value; ``None`` as ``null``.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+from .model import (
+    UTC,
+    AlertState,
+    Execution,
+    ExecutionError,
+    ExecutionStatus,
+    Job,
+    JobDefinition,
+    JobState,
+    Lease,
+    Notice,
+    NoticeKind,
+    PendingRetry,
+    RetryPolicy,
+    Trigger,
+    iso,
+    parse_iso,
+)
+
+SCHEMA_VERSION = 1
+"""Written as ``"schema"`` in every job document; bump with a migration on change."""
+
+Document = dict[str, Any]
+
+
+def encode_time(moment: datetime) -> str:
+    """A datetime as stored: :func:`iso` unless it has sub-millisecond precision."""
+    if moment.microsecond % 1000 == 0:
+        return iso(moment)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _time_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else encode_time(moment)
+
+
+def _parse_or_none(text: str | None) -> datetime | None:
+    return None if text is None else parse_iso(text)
+
+
+# --- executions -------------------------------------------------------------------
+
+
+def execution_to_document(ex: Execution) -> Document:
+    return {
+        "execution_id": ex.execution_id,
+        "job_name": ex.job_name,
+        "trigger": ex.trigger.value,
+        "scheduled_for": encode_time(ex.scheduled_for),
+        "attempt": ex.attempt,
+        "status": ex.status.value,
+        "idempotency_key": ex.idempotency_key,
+        "created_at": encode_time(ex.created_at),
+        "payload_override": dict(ex.payload_override),
+        "started_at": _time_or_none(ex.started_at),
+        "finished_at": _time_or_none(ex.finished_at),
+        "duration_ms": ex.duration_ms,
+        "result": ex.result,
+        "error": None if ex.error is None else {"type": ex.error.type, "message": ex.error.message},
+        "lease_owner": ex.lease_owner,
+        "expires_at": _time_or_none(ex.expires_at),
+    }
+
+
+def execution_from_document(doc: Mapping[str, Any]) -> Execution:
+    error = doc.get("error")
+    return Execution(
+        execution_id=doc["execution_id"],
+        job_name=doc["job_name"],
+        trigger=Trigger(doc["trigger"]),
+        scheduled_for=parse_iso(doc["scheduled_for"]),
+        attempt=int(doc["attempt"]),
+        status=ExecutionStatus(doc["status"]),
+        idempotency_key=doc["idempotency_key"],
+        created_at=parse_iso(doc["created_at"]),
+        payload_override=dict(doc.get("payload_override") or {}),
+        started_at=_parse_or_none(doc.get("started_at")),
+        finished_at=_parse_or_none(doc.get("finished_at")),
+        duration_ms=doc.get("duration_ms"),
+        result=doc.get("result"),
+        error=None if error is None else ExecutionError(type=error["type"], message=error["message"]),
+        lease_owner=doc.get("lease_owner"),
+        expires_at=_parse_or_none(doc.get("expires_at")),
+    )
+
+
+# --- jobs -------------------------------------------------------------------------
+
+
+def _definition_to_document(d: JobDefinition) -> Document:
+    return {
+        "job_name": d.job_name,
+        "cron_expression": d.cron_expression,
+        "handler": d.handler,
+        "timezone": d.timezone,
+        "payload": dict(d.payload),
+        "retry": {
+            "max_attempts": d.retry.max_attempts,
+            "initial_delay_seconds": d.retry.initial_delay_seconds,
+            "max_delay_seconds": d.retry.max_delay_seconds,
+        },
+        "timeout_seconds": d.timeout_seconds,
+        "alert_after_failures": d.alert_after_failures,
+        "misfire_grace_seconds": d.misfire_grace_seconds,
+        "pause_after_failures": d.pause_after_failures,
+        "description": d.description,
+    }
+
+
+def _definition_from_document(doc: Mapping[str, Any]) -> JobDefinition:
+    retry = doc["retry"]
+    return JobDefinition(
+        job_name=doc["job_name"],
+        cron_expression=doc["cron_expression"],
+        handler=doc["handler"],
+        timezone=doc["timezone"],
+        payload=dict(doc.get("payload") or {}),
+        retry=RetryPolicy(
+            max_attempts=int(retry["max_attempts"]),
+            initial_delay_seconds=int(retry["initial_delay_seconds"]),
+            max_delay_seconds=int(retry["max_delay_seconds"]),
+        ),
+        timeout_seconds=int(doc["timeout_seconds"]),
+        alert_after_failures=int(doc["alert_after_failures"]),
+        misfire_grace_seconds=int(doc["misfire_grace_seconds"]),
+        pause_after_failures=doc.get("pause_after_failures"),
+        description=doc.get("description", ""),
+    )
+
+
+def _lease_to_document(lease: Lease | None) -> Document | None:
+    if lease is None:
+        return None
+    return {"execution_id": lease.execution_id, "expires_at": encode_time(lease.expires_at), "owner": lease.owner}
+
+
+def _lease_from_document(doc: Mapping[str, Any] | None) -> Lease | None:
+    if doc is None:
+        return None
+    return Lease(execution_id=doc["execution_id"], expires_at=parse_iso(doc["expires_at"]), owner=doc.get("owner"))
+
+
+def _pending_retry_to_document(retry: PendingRetry | None) -> Document | None:
+    if retry is None:
+        return None
+    return {
+        "scheduled_for": encode_time(retry.scheduled_for),
+        "attempt": retry.attempt,
+        "due_at": encode_time(retry.due_at),
+        "payload_override": dict(retry.payload_override),
+        "idempotency_key": retry.idempotency_key,
+    }
+
+
+def _pending_retry_from_document(doc: Mapping[str, Any] | None) -> PendingRetry | None:
+    if doc is None:
+        return None
+    return PendingRetry(
+        scheduled_for=parse_iso(doc["scheduled_for"]),
+        attempt=int(doc["attempt"]),
+        due_at=parse_iso(doc["due_at"]),
+        payload_override=dict(doc.get("payload_override") or {}),
+        idempotency_key=doc.get("idempotency_key", ""),
+    )
+
+
+def _notice_to_document(notice: Notice) -> Document:
+    return {
+        "notice_id": notice.notice_id,
+        "kind": notice.kind.value,
+        "subject": notice.subject,
+        "message": dict(notice.message),
+        "created_at": encode_time(notice.created_at),
+    }
+
+
+def _notice_from_document(doc: Mapping[str, Any]) -> Notice:
+    return Notice(
+        notice_id=doc["notice_id"],
+        kind=NoticeKind(doc["kind"]),
+        subject=doc["subject"],
+        message=dict(doc["message"]),
+        created_at=parse_iso(doc["created_at"]),
+    )
+
+
+def job_to_document(job: Job) -> Document:
+    return {
+        "schema": SCHEMA_VERSION,
+        "definition": _definition_to_document(job.definition),
+        "created_at": encode_time(job.created_at),
+        "updated_at": encode_time(job.updated_at),
+        "state": job.state.value,
+        "pause_reason": job.pause_reason,
+        "next_run_at": _time_or_none(job.next_run_at),
+        "consecutive_failures": job.consecutive_failures,
+        "alert_state": job.alert_state.value,
+        "last_execution": None if job.last_execution is None else execution_to_document(job.last_execution),
+        "last_success_at": _time_or_none(job.last_success_at),
+        "lease": _lease_to_document(job.lease),
+        "pending_retry": _pending_retry_to_document(job.pending_retry),
+        "outbox": [_notice_to_document(n) for n in job.outbox],
+        "version": job.version,
+    }
+
+
+def job_from_document(doc: Mapping[str, Any]) -> Job:
+    if doc.get("schema") != SCHEMA_VERSION:
+        raise ValueError(f"unsupported job document schema {doc.get('schema')!r}")
+    last = doc.get("last_execution")
+    return Job(
+        definition=_definition_from_document(doc["definition"]),
+        created_at=parse_iso(doc["created_at"]),
+        updated_at=parse_iso(doc["updated_at"]),
+        state=JobState(doc["state"]),
+        pause_reason=doc.get("pause_reason"),
+        next_run_at=_parse_or_none(doc.get("next_run_at")),
+        consecutive_failures=int(doc.get("consecutive_failures", 0)),
+        alert_state=AlertState(doc.get("alert_state", AlertState.OK.value)),
+        last_execution=None if last is None else execution_from_document(last),
+        last_success_at=_parse_or_none(doc.get("last_success_at")),
+        lease=_lease_from_document(doc.get("lease")),
+        pending_retry=_pending_retry_from_document(doc.get("pending_retry")),
+        outbox=tuple(_notice_from_document(n) for n in doc.get("outbox") or ()),
+        version=int(doc.get("version", 0)),
+    )

@@ -1,0 +1,127 @@
+"""The nightly certification expiry check, as a scheduler handler.
+
+Wiring (bootstrap)::
+
+    registry.add(
+        CERTIFICATION_JOB_NAME,
+        build_certification_handler_from_settings(settings, resolve_secret),  # builds nothing yet
+        CERTIFICATION_DESCRIPTION,
+        validate_payload=validate_certification_payload,
+    )
+    service.register_job(certification_job_definition(settings))   # at startup
+
+A run computes its date from the slot (never the wall clock), makes one call to the
+source, and returns the summary ``{"asOf", "paused": {"count", "ids"}, "noticesCreated",
+"dryRun", …}``. When the blast-radius guard refuses, it raises
+:class:`~chalicelib.core.certification.BlastRadiusExceeded`, so the execution fails,
+is retried, and alerts after ``alert_after_failures`` failed attempts.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Mapping
+
+from ..core.certification import (
+    BlastRadiusExceeded,
+    CertificationSource,
+    CheckOutcome,
+    CheckPolicy,
+    check_request,
+    parse_options,
+    payload_errors,
+    run_date,
+    summarize,
+)
+from ..core.context import RunContext
+from ..core.errors import FieldError
+from ..core.model import JobDefinition, RetryPolicy
+from .registry import HandlerFn
+
+CERTIFICATION_JOB_NAME = "certification-expiry-check"
+CERTIFICATION_DESCRIPTION = (
+    "Pause peer mentors whose certification has expired and record notices for those about to expire"
+)
+# One RPC with a 30 s read timeout, up to 4 attempts with backoff, takes at most ~2.5 min.
+CERTIFICATION_TIMEOUT_SECONDS = 300
+
+
+def certification_policy(settings: Any) -> CheckPolicy:
+    """The check's limits from :class:`~chalicelib.settings.Settings`."""
+    return CheckPolicy(
+        notice_days=tuple(settings.cert_check_notice_days),
+        max_pause_share=float(settings.cert_check_max_pause_share),
+        max_pause_count=int(settings.cert_check_max_pause_count),
+    )
+
+
+def certification_job_definition(settings: Any) -> JobDefinition:
+    """The job as registered at startup: cron and time zone from settings."""
+    return JobDefinition(
+        job_name=CERTIFICATION_JOB_NAME,
+        cron_expression=settings.cert_check_cron,
+        handler=CERTIFICATION_JOB_NAME,
+        timezone=settings.cert_check_timezone,
+        payload={},
+        # A failed night is retried after 5 and 10 minutes: long enough for a Supabase
+        # blip to pass, short enough to finish well before morning.
+        retry=RetryPolicy(max_attempts=3, initial_delay_seconds=300, max_delay_seconds=1800),
+        timeout_seconds=CERTIFICATION_TIMEOUT_SECONDS,
+        alert_after_failures=3,
+        description=CERTIFICATION_DESCRIPTION,
+    )
+
+
+def validate_certification_payload(payload: Mapping[str, Any]) -> list[FieldError]:
+    """Registration-time check of a job payload (field names relative to ``payload``)."""
+    return payload_errors(payload)
+
+
+def build_certification_handler_from_settings(settings: Any, resolve_secret: Callable[[str], str]) -> HandlerFn:
+    """The production handler: Supabase over PostgREST, configured from settings.
+
+    Nothing is built here: the Supabase client (and the key, read through
+    ``resolve_secret`` from ``SUPABASE_SERVICE_KEY_ID`` unless ``SUPABASE_SERVICE_KEY``
+    is set) is made on the first run and reused by every later run in this process.
+    A missing ``SUPABASE_URL`` fails that run with a message naming the variable.
+    """
+    lock = threading.Lock()
+    built: list[CertificationSource] = []
+
+    def source() -> CertificationSource:
+        from ..supabase.certification_source import PostgrestCertificationSource
+        from ..supabase.client import SupabaseClient
+
+        with lock:
+            if not built:
+                built.append(PostgrestCertificationSource(SupabaseClient.from_settings(settings, resolve_secret)))
+            return built[0]
+
+    return build_certification_handler(source, certification_policy(settings))
+
+
+def build_certification_handler(
+    source_factory: Callable[[], CertificationSource],
+    policy: CheckPolicy | None = None,
+) -> HandlerFn:
+    """The handler. ``source_factory`` is called on each run (cache inside it if wanted)."""
+    limits = policy or CheckPolicy()
+
+    def certification_expiry_check(ctx: RunContext) -> dict[str, Any]:
+        """Pause peer mentors whose certification has expired; record expiry notices."""
+        options = parse_options(ctx.payload)
+        as_of = run_date(ctx.scheduled_for, ctx.timezone)
+        request = check_request(as_of, ctx.idempotency_key, options, limits)
+        result = source_factory().run_check(request)
+        if result.outcome is CheckOutcome.REFUSED:
+            ctx.logger.error("certification check refused by the blast-radius guard",
+                             extra={"as_of": as_of.isoformat(), "would_pause": result.would_pause,
+                                    "active_mentors": result.active_mentors})
+            raise BlastRadiusExceeded(result)
+        summary = summarize(result)
+        ctx.logger.info("certification check done",
+                        extra={"as_of": summary["asOf"], "paused": result.paused_count,
+                               "notices_created": result.notices_created, "dry_run": summary["dryRun"],
+                               "without_certification": result.without_certification})
+        return summary
+
+    return certification_expiry_check

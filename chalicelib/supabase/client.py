@@ -1,0 +1,353 @@
+"""A small PostgREST client for Supabase's REST API (``{SUPABASE_URL}/rest/v1``).
+
+Plain HTTP with httpx; not the ``supabase`` package. What it does for every call:
+
+* Authentication: the key goes in the ``apikey`` header, and also as
+  ``Authorization: Bearer <key>`` when it is a JWT (the legacy ``service_role`` key).
+  Supabase's newer opaque secret keys (``sb_secret_…``) are sent as ``apikey`` only.
+* Explicit connect and read timeouts.
+* Retries with exponential backoff (``backoff_base * 2**(n-1)``, capped) on 5xx,
+  connection errors, timeouts, and the PostgREST connection errors PGRST000–PGRST003;
+  never on other 4xx. Every write this project makes is idempotent (RPC keyed by the
+  run's idempotency key, upserts), so repeating one whose answer was lost is safe.
+* Errors: :class:`SupabaseError` with the HTTP status and PostgREST's ``code``,
+  ``message``, ``details`` and ``hint``. The key never appears in a message or a log
+  line (it is only ever in headers, and any echo of it is redacted).
+* Reads page past Supabase's 1,000-row cap with ``Range`` headers; the first page asks
+  for ``count=exact`` and ``Content-Range`` says when to stop.
+* Bulk writes are sent in chunks of at most ``chunk_size`` rows.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from urllib.parse import quote
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+_JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+_CONTENT_RANGE = re.compile(r"^(?:(\d+)-(\d+)|\*)/(\d+|\*)$")
+RETRYABLE_PGRST_CODES = frozenset({"PGRST000", "PGRST001", "PGRST002", "PGRST003"})
+REDACTED = "[REDACTED]"
+
+Filters = Mapping[str, str] | Sequence[tuple[str, str]]
+"""PostgREST filters as ``column → "op.value"``, e.g. ``{"status": "eq.active"}``."""
+
+
+def looks_like_jwt(key: str) -> bool:
+    """Three dot-separated base64url parts: a JWT (sent as a bearer too)."""
+    return bool(_JWT.match(key))
+
+
+def in_list(values: Iterable[Any]) -> str:
+    """The ``in.(…)`` filter value for ``values``, quoting each one."""
+    quoted = []
+    for value in values:
+        text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+        quoted.append(f'"{text}"')
+    return f"in.({','.join(quoted)})"
+
+
+class SupabaseError(Exception):
+    """A Supabase REST call failed (after retries, when the failure was retryable).
+
+    ``status`` is the HTTP status (None when no answer came: connection error or
+    timeout); ``code``, ``message``, ``details`` and ``hint`` are PostgREST's error
+    body fields when there was one.
+    """
+
+    def __init__(self, *, operation: str, status: int | None, code: str | None, message: str,
+                 details: str | None = None, hint: str | None = None, retryable: bool = False,
+                 attempts: int = 1):
+        self.operation = operation
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.hint = hint
+        self.retryable = retryable
+        self.attempts = attempts
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        where = f"Supabase {self.operation}"
+        what = f"HTTP {self.status}" if self.status is not None else "no response"
+        if self.code:
+            what += f" {self.code}"
+        text = f"{where} failed: {what}: {self.message}"
+        if self.details:
+            text += f" (details: {self.details})"
+        if self.hint:
+            text += f" (hint: {self.hint})"
+        if self.attempts > 1:
+            text += f" [after {self.attempts} attempts]"
+        return text
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[dict[str, Any]]
+    first: int | None
+    last: int | None
+    total: int | None
+
+
+class SupabaseClient:
+    """PostgREST over httpx. Build one per process; it holds a connection pool.
+
+    ``sleep`` is how the client waits between attempts (injected so tests do not wait);
+    ``transport`` replaces httpx's network transport (tests use ``httpx.MockTransport``).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 30.0,
+        max_attempts: int = 4,
+        backoff_base: float = 0.5,
+        backoff_max: float = 8.0,
+        page_size: int = 1000,
+        chunk_size: int = 500,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not base_url:
+            raise ValueError("Supabase URL is not set (SUPABASE_URL)")
+        if not api_key:
+            raise ValueError("Supabase service key is empty")
+        if max_attempts < 1 or page_size < 1 or chunk_size < 1:
+            raise ValueError("max_attempts, page_size and chunk_size must be at least 1")
+        self._key = api_key
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.page_size = page_size
+        self.chunk_size = chunk_size
+        self._sleep = sleep
+        self.request_count = 0
+        headers = {"apikey": api_key, "Accept": "application/json"}
+        if looks_like_jwt(api_key):
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/") + "/rest/v1/",
+            headers=headers,
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            transport=transport,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Any, resolve_secret: Callable[[str], str] | None = None, **kwargs: Any) -> "SupabaseClient":
+        """Build from :class:`~chalicelib.settings.Settings`.
+
+        The key is ``settings.supabase_service_key`` when set (local use), else the
+        secret named by ``settings.supabase_service_key_id`` through ``resolve_secret``.
+        """
+        key = settings.supabase_service_key
+        if not key:
+            if not settings.supabase_service_key_id:
+                raise ValueError("Set SUPABASE_SERVICE_KEY_ID (Secrets Manager name/ARN or ssm:/parameter) "
+                                 "or, for local use, SUPABASE_SERVICE_KEY")
+            if resolve_secret is None:
+                raise ValueError("resolve_secret is required to read SUPABASE_SERVICE_KEY_ID")
+            key = resolve_secret(settings.supabase_service_key_id)
+        return cls(settings.supabase_url, key, connect_timeout=settings.supabase_connect_timeout,
+                   read_timeout=settings.supabase_read_timeout, **kwargs)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "SupabaseClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SupabaseClient({str(self._http.base_url)!r})"
+
+    # operations ---------------------------------------------------------------
+
+    def rpc(self, function: str, args: Mapping[str, Any] | None = None) -> Any:
+        """``POST /rpc/<function>`` with named arguments; the decoded JSON result."""
+        response = self._request("POST", f"rpc/{quote(function)}", json_body=dict(args or {}))
+        return _decode(response) if response.content else None
+
+    def select_page(self, table: str, *, columns: str = "*", filters: Filters = (), order: str | None = None,
+                    offset: int = 0, limit: int | None = None, count: bool = False) -> Page:
+        """One page of rows via the ``Range`` header; ``total`` only when ``count``."""
+        size = limit or self.page_size
+        headers = {"Range-Unit": "items", "Range": f"{offset}-{offset + size - 1}"}
+        if count:
+            headers["Prefer"] = "count=exact"
+        params = [("select", columns), *_filter_pairs(filters)]
+        if order:
+            params.append(("order", order))
+        response = self._request("GET", quote(table), params=params, headers=headers)
+        rows = _decode(response)
+        first, last, total = _parse_content_range(response.headers.get("Content-Range"))
+        return Page(rows, first, last, total)
+
+    def iter_rows(self, table: str, *, columns: str = "*", filters: Filters = (), order: str = "id",
+                  page_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every matching row, page by page (past the server's 1,000-row cap).
+
+        ``order`` must make the order total (end it with a unique column), so pages do
+        not overlap. The first page counts the rows; the next ones start where the
+        previous ended, whatever size the server chose to return.
+        """
+        size = page_size or self.page_size
+        offset, total = 0, None
+        while True:
+            page = self.select_page(table, columns=columns, filters=filters, order=order, offset=offset,
+                                    limit=size, count=total is None)
+            if total is None:
+                total = page.total
+            yield from page.rows
+            offset += len(page.rows)
+            if not page.rows or (total is not None and offset >= total):
+                return
+
+    def select_all(self, table: str, **kwargs: Any) -> list[dict[str, Any]]:
+        """:meth:`iter_rows` as a list."""
+        return list(self.iter_rows(table, **kwargs))
+
+    def insert(self, table: str, rows: Sequence[Mapping[str, Any]], *, on_conflict: str | None = None,
+               ignore_duplicates: bool = False, merge_duplicates: bool = False, returning: bool = False,
+               chunk_size: int | None = None) -> list[dict[str, Any]] | int:
+        """Insert ``rows`` in chunks; with ``ignore_/merge_duplicates`` an upsert.
+
+        Returns the stored rows when ``returning``, else the number of rows sent.
+        """
+        prefer = ["return=representation" if returning else "return=minimal"]
+        if ignore_duplicates and merge_duplicates:
+            raise ValueError("choose ignore_duplicates or merge_duplicates, not both")
+        if ignore_duplicates:
+            prefer.append("resolution=ignore-duplicates")
+        if merge_duplicates:
+            prefer.append("resolution=merge-duplicates")
+        params = [("on_conflict", on_conflict)] if on_conflict else []
+        stored: list[dict[str, Any]] = []
+        size = chunk_size or self.chunk_size
+        for start in range(0, len(rows), size):
+            chunk = [dict(r) for r in rows[start:start + size]]
+            response = self._request("POST", quote(table), params=params, json_body=chunk,
+                                     headers={"Prefer": ",".join(prefer)})
+            if returning:
+                stored.extend(_decode(response))
+        return stored if returning else len(rows)
+
+    def update(self, table: str, values: Mapping[str, Any], *, filters: Filters,
+               returning: bool = False) -> list[dict[str, Any]] | int | None:
+        """``PATCH`` the rows matching ``filters`` (required: no accidental full-table update)."""
+        pairs = _filter_pairs(filters)
+        if not pairs:
+            raise ValueError("update needs at least one filter")
+        prefer = "return=representation" if returning else "return=minimal,count=exact"
+        response = self._request("PATCH", quote(table), params=pairs, json_body=dict(values),
+                                 headers={"Prefer": prefer})
+        if returning:
+            return _decode(response)
+        _, _, total = _parse_content_range(response.headers.get("Content-Range"))
+        return total
+
+    # transport ----------------------------------------------------------------
+
+    def _request(self, method: str, path: str, *, params: Sequence[tuple[str, str]] = (),
+                 json_body: Any = None, headers: Mapping[str, str] | None = None) -> httpx.Response:
+        operation = f"{method} /rest/v1/{path}"
+        content = None
+        request_headers = dict(headers or {})
+        if json_body is not None:
+            content = json.dumps(json_body, default=str).encode()
+            request_headers["Content-Type"] = "application/json"
+        attempt = 0
+        while True:
+            attempt += 1
+            self.request_count += 1
+            try:
+                response = self._http.request(method, path, params=list(params), content=content,
+                                              headers=request_headers)
+            except httpx.TransportError as exc:
+                error = SupabaseError(operation=operation, status=None, code=None,
+                                      message=self._redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__),
+                                      retryable=True, attempts=attempt)
+            else:
+                if response.status_code < 400:
+                    return response
+                error = self._error_from(operation, response, attempt)
+            if not error.retryable or attempt >= self.max_attempts:
+                raise error
+            delay = min(self.backoff_base * 2 ** (attempt - 1), self.backoff_max)
+            log.warning("supabase call failed, retrying",
+                        extra={"operation": operation, "status": error.status, "code": error.code,
+                               "attempt": attempt, "delay_s": delay})
+            self._sleep(delay)
+
+    def _error_from(self, operation: str, response: httpx.Response, attempt: int) -> SupabaseError:
+        status = response.status_code
+        body: Any = None
+        try:
+            body = response.json()
+        except ValueError:
+            pass
+        if isinstance(body, dict):
+            code = body.get("code")
+            message = body.get("message") or body.get("msg") or body.get("error") or response.reason_phrase
+            details, hint = body.get("details"), body.get("hint")
+        else:
+            code, details, hint = None, None, None
+            message = (response.text or response.reason_phrase or "").strip()[:300] or f"HTTP {status}"
+        code = str(code) if code is not None else None
+        retryable = status >= 500 or code in RETRYABLE_PGRST_CODES
+        return SupabaseError(
+            operation=operation, status=status, code=code, message=self._redact(str(message)),
+            details=self._redact(_text(details)), hint=self._redact(_text(hint)), retryable=retryable,
+            attempts=attempt,
+        )
+
+    def _redact(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        # Real keys are long; a toy key of a few characters would mangle ordinary words.
+        return text.replace(self._key, REDACTED) if len(self._key) >= 8 else text
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def _decode(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise SupabaseError(operation=f"{response.request.method} {response.request.url.path}",
+                            status=response.status_code, code=None,
+                            message="the answer is not JSON") from exc
+
+
+def _filter_pairs(filters: Filters) -> list[tuple[str, str]]:
+    items = filters.items() if isinstance(filters, Mapping) else filters
+    return [(str(k), str(v)) for k, v in items]
+
+
+def _parse_content_range(value: str | None) -> tuple[int | None, int | None, int | None]:
+    """``"0-999/5000"`` → (0, 999, 5000); ``"*/0"`` → (None, None, 0); ``*`` totals → None."""
+    if not value:
+        return None, None, None
+    match = _CONTENT_RANGE.match(value.strip())
+    if not match:
+        return None, None, None
+    first, last, total = match.groups()
+    return (int(first) if first else None, int(last) if last else None,
+            int(total) if total and total != "*" else None)

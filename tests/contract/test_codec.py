@@ -1,0 +1,96 @@
+"""The stored form: documents are plain JSON and decode to the value encoded."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from chalicelib.core.codec import (
+    execution_from_document,
+    execution_to_document,
+    job_from_document,
+    job_to_document,
+)
+from chalicelib.core.model import (
+    AlertState,
+    ExecutionError,
+    ExecutionStatus,
+    JobState,
+    Lease,
+    Notice,
+    NoticeKind,
+    PendingRetry,
+    Trigger,
+)
+
+from .builders import T0, make_execution, make_job
+
+
+def _through_json(doc):
+    return json.loads(json.dumps(doc))
+
+
+def test_a_minimal_job_round_trips_through_json():
+    job = make_job()
+    assert job_from_document(_through_json(job_to_document(job))) == job
+
+
+def test_a_job_with_every_optional_field_round_trips_through_json():
+    last = make_execution(
+        "nightly-report",
+        status=ExecutionStatus.TIMED_OUT,
+        trigger=Trigger.MANUAL,
+        started_at=T0,
+        finished_at=T0 + timedelta(seconds=2),
+        duration_ms=2000,
+        result=[1, "two", {"three": 3.5}],
+        error=ExecutionError("LeaseExpired", "worker vanished"),
+        lease_owner="w",
+        payload_override={"a": 1},
+    )
+    job = make_job(
+        state=JobState.PAUSED,
+        pause_reason="too many failures",
+        alert_state=AlertState.ALERTING,
+        consecutive_failures=7,
+        last_execution=last,
+        last_success_at=T0 - timedelta(days=1),
+        lease=Lease("x", T0 + timedelta(minutes=1), "w"),
+        pending_retry=PendingRetry(T0, 2, T0 + timedelta(minutes=1), {"b": [1]}, "k"),
+        outbox=(Notice("n", NoticeKind.RECOVERY, "ok again", {"c": None}, T0),),
+        version=12,
+    )
+    doc = job_to_document(job)
+    assert _through_json(doc) == doc
+    assert job_from_document(_through_json(doc)) == job
+
+
+def test_times_keep_microseconds_and_use_iso_z_otherwise():
+    precise = make_execution("j", created_at=T0 + timedelta(microseconds=123_456), started_at=T0 + timedelta(milliseconds=7))
+    doc = execution_to_document(precise)
+    assert doc["created_at"] == "2026-11-28T20:00:00.123456Z"
+    assert doc["started_at"] == "2026-11-28T20:00:00.007Z"
+    assert doc["scheduled_for"] == "2026-11-28T20:00:00Z"
+    assert execution_from_document(_through_json(doc)) == precise
+
+
+def test_enums_are_stored_by_value():
+    doc = job_to_document(make_job(last_execution=make_execution("nightly-report", status=ExecutionStatus.SKIPPED)))
+    assert doc["state"] == "active" and doc["alert_state"] == "ok"
+    assert doc["last_execution"]["status"] == "skipped" and doc["last_execution"]["trigger"] == "schedule"
+
+
+def test_an_unknown_schema_version_is_refused():
+    doc = job_to_document(make_job())
+    with pytest.raises(ValueError):
+        job_from_document({**doc, "schema": 99})
+
+
+def test_decoded_mappings_are_copies():
+    payload = {"n": 1}
+    job = make_job(definition=replace(make_job().definition, payload=payload))
+    doc = job_to_document(job)
+    payload["n"] = 2
+    assert job_from_document(doc).definition.payload == {"n": 1}

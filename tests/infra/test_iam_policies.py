@@ -1,0 +1,117 @@
+"""The hand-written policies (autogen_policy is off) grant each function only what it needs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from .conftest import ROOT, STAGES, Packaged
+
+# The first test to need the packaged templates pays for `chalice package` (wheels from PyPI on a cold cache).
+pytestmark = pytest.mark.timeout(900)
+
+POLICY_DIR = ROOT / ".chalice"
+ROLES = {"api_handler": "ApiHandlerRole", "dispatch": "DispatchRole", "run_execution": "RunExecutionRole",
+         "jwt_authorizer": "JwtAuthorizerRole"}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def statements(document: dict) -> Iterator[tuple[set[str], list[str], dict]]:
+    for s in document["Statement"]:
+        assert s["Effect"] == "Allow" and "NotAction" not in s and "NotResource" not in s
+        yield set(_as_list(s["Action"])), _as_list(s["Resource"]), s.get("Condition", {})
+
+
+def policy_files() -> list[Path]:
+    return sorted(POLICY_DIR.glob("policy-*.json"))
+
+
+def granted(document: dict) -> dict[str, set[str]]:
+    """action -> resources."""
+    out: dict[str, set[str]] = {}
+    for actions, resources, _ in statements(document):
+        for action in actions:
+            out.setdefault(action, set()).update(resources)
+    return out
+
+
+def test_each_function_of_each_stage_has_its_own_policy_file(chalice_config: dict) -> None:
+    for stage in STAGES:
+        for function, settings in chalice_config["stages"][stage]["lambda_functions"].items():
+            path = POLICY_DIR / settings["iam_policy_file"]
+            assert path.is_file(), path
+            assert f"-{stage}-" in path.name
+
+
+# ARN resource part (after "arn:aws:<service>:<region>:<account>:") each service's grants must start with.
+APP_RESOURCES = {"dynamodb": "table/nightly-scheduler-", "sns": "nightly-scheduler-",
+                 "lambda": "function:nightly-scheduler-", "secretsmanager": "secret:nightly-scheduler/",
+                 "ssm": "parameter/nightly-scheduler/"}
+
+
+@pytest.mark.parametrize("path", policy_files(), ids=lambda p: p.name)
+def test_no_data_or_alert_action_on_every_resource(path: Path) -> None:
+    document = json.loads(path.read_text())
+    for actions, resources, condition in statements(document):
+        assert not any(a == "*" or a.endswith(":*") for a in actions), actions
+        for service in {a.split(":")[0] for a in actions} & set(APP_RESOURCES):
+            for resource in resources:
+                parts = resource.split(":", 5)
+                assert parts[:3] == ["arn", "aws", service] and parts[5].startswith(APP_RESOURCES[service]), (
+                    path.name, actions, resource)
+        if "*" in resources:
+            # Only actions without resource-level permissions, and metrics only in our namespace.
+            assert actions <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "cloudwatch:PutMetricData"}
+            if "cloudwatch:PutMetricData" in actions:
+                assert list(condition) == ["StringEquals"]
+                assert list(condition["StringEquals"]) == ["cloudwatch:namespace"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_function_gets_what_its_role_needs_and_no_more(chalice_config: dict, stage: str) -> None:
+    env = chalice_config["stages"][stage]["environment_variables"]
+    jobs = f"arn:aws:dynamodb:*:*:table/{env['SCHEDULER_JOBS_TABLE']}"
+    executions = f"arn:aws:dynamodb:*:*:table/{env['SCHEDULER_EXECUTIONS_TABLE']}"
+    worker = f"arn:aws:lambda:*:*:function:{env['SCHEDULER_WORKER_FUNCTION']}"
+    topic = f"arn:aws:sns:*:*:nightly-scheduler-{stage}-alerts"
+    files = chalice_config["stages"][stage]["lambda_functions"]
+    policy = {fn: granted(json.loads((POLICY_DIR / s["iam_policy_file"]).read_text())) for fn, s in files.items()}
+
+    for fn in ("api_handler", "dispatch", "run_execution"):
+        # Transactions need the item actions; there is no TransactWriteItems action.
+        for action in ("GetItem", "PutItem", "UpdateItem", "ConditionCheckItem", "Query"):
+            assert policy[fn][f"dynamodb:{action}"] == {jobs, f"{jobs}/index/due-index", executions}, (fn, action)
+        assert policy[fn]["cloudwatch:PutMetricData"] == {"*"}
+        assert policy[fn]["sns:Publish"] == {topic}  # notices leave from whichever function ends a streak
+    # Only the API lists (Scan) and cancels (DeleteItem) jobs; executions are queried and expire by TTL.
+    assert policy["api_handler"]["dynamodb:Scan"] == policy["api_handler"]["dynamodb:DeleteItem"] == {jobs}
+    assert not {"dynamodb:Scan", "dynamodb:DeleteItem"} & (set(policy["dispatch"]) | set(policy["run_execution"]))
+    for fn in ("api_handler", "dispatch"):
+        assert policy[fn]["lambda:InvokeFunction"] == {worker}
+    assert policy["run_execution"]["secretsmanager:GetSecretValue"] == {
+        f"arn:aws:secretsmanager:*:*:secret:{env['SUPABASE_SERVICE_KEY_ID']}-??????",
+        f"arn:aws:secretsmanager:*:*:secret:nightly-scheduler/{stage}/jobs/*-??????"}
+    # http-request jobs' secretRefs: Secrets Manager or SSM, under the stage's jobs/ prefix only.
+    assert policy["run_execution"]["ssm:GetParameter"] == {f"arn:aws:ssm:*:*:parameter/nightly-scheduler/{stage}/jobs/*"}
+    assert policy["jwt_authorizer"]["secretsmanager:GetSecretValue"] == {
+        f"arn:aws:secretsmanager:*:*:secret:{env['SCHEDULER_JWT_SECRET_ID']}-??????"}
+
+    services = {fn: {a.split(":")[0] for a in actions} for fn, actions in policy.items()}
+    assert services["jwt_authorizer"] == {"logs", "xray", "secretsmanager"}
+    assert not {"secretsmanager", "ssm"} & (services["api_handler"] | services["dispatch"])
+    assert "lambda" not in services["run_execution"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_packaged_roles_carry_the_policy_files(chalice_config: dict, packaged: dict[str, Packaged], stage: str) -> None:
+    files = chalice_config["stages"][stage]["lambda_functions"]
+    for fn, settings in files.items():
+        role = packaged[stage].template["Resources"][ROLES[fn]]["Properties"]
+        assert [p["PolicyDocument"] for p in role["Policies"]] == [
+            json.loads((POLICY_DIR / settings["iam_policy_file"]).read_text())]
+        assert "ManagedPolicyArns" not in role

@@ -1,0 +1,120 @@
+"""The packaged template's tables, created in moto from their own properties, serve the store's access paths.
+
+A light check: keys, the due-work index and TTL as the DynamoDB store uses them. The
+dispatcher/worker round trip on these tables lives with the app's integration tests.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from .cfn import Evaluator
+from .conftest import Packaged
+
+# The first test to need the packaged templates pays for `chalice package` (wheels from PyPI on a cold cache).
+pytestmark = pytest.mark.timeout(900)
+
+PARAMETERS = {"Stage": "prod", "SupabaseUrl": "https://abcd.supabase.co"}
+
+
+def create_table_from_template(client: Any, properties: dict[str, Any]) -> str:
+    """CreateTable, then the settings CloudFormation applies with separate calls (TTL, PITR)."""
+    name = properties["TableName"]
+    sse = properties.get("SSESpecification", {})
+    arguments = {
+        "TableName": name,
+        "AttributeDefinitions": properties["AttributeDefinitions"],
+        "KeySchema": properties["KeySchema"],
+        "BillingMode": properties["BillingMode"],
+        "DeletionProtectionEnabled": properties["DeletionProtectionEnabled"],
+        "SSESpecification": {"Enabled": sse["SSEEnabled"], "SSEType": sse["SSEType"]},
+        "Tags": properties["Tags"],
+    }
+    if "GlobalSecondaryIndexes" in properties:
+        arguments["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
+    client.create_table(**arguments)
+    if "TimeToLiveSpecification" in properties:
+        client.update_time_to_live(TableName=name, TimeToLiveSpecification=properties["TimeToLiveSpecification"])
+    if properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]:
+        client.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={
+            "PointInTimeRecoveryEnabled": True})
+    return name
+
+
+@pytest.fixture()
+def tables(packaged: dict[str, Packaged]) -> Any:
+    p = packaged["prod"]
+    ev = Evaluator(p.template, PARAMETERS)
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-north-1")
+        names = {logical_id: create_table_from_template(client, ev.resolve(p.resource(logical_id)["Properties"]))
+                 for logical_id in ("JobsTable", "ExecutionsTable")}
+        yield client, names
+
+
+def test_the_key_layout_the_store_relies_on_is_unchanged(packaged: dict[str, Packaged]) -> None:
+    resources = packaged["prod"].template["Resources"]
+    jobs, executions = resources["JobsTable"]["Properties"], resources["ExecutionsTable"]["Properties"]
+    assert jobs["KeySchema"] == [{"AttributeName": "jobName", "KeyType": "HASH"}]
+    assert [(i["IndexName"], i["KeySchema"]) for i in jobs["GlobalSecondaryIndexes"]] == [
+        ("due-index", [{"AttributeName": "dueShard", "KeyType": "HASH"},
+                       {"AttributeName": "dueAt", "KeyType": "RANGE"}])]
+    assert executions["KeySchema"] == [{"AttributeName": "jobName", "KeyType": "HASH"},
+                                       {"AttributeName": "sk", "KeyType": "RANGE"}]
+    assert executions["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+
+
+def test_tables_are_created_as_the_stack_would_create_them(tables: Any) -> None:
+    client, names = tables
+    assert names == {"JobsTable": "nightly-scheduler-prod-jobs", "ExecutionsTable": "nightly-scheduler-prod-executions"}
+    for name in names.values():
+        table = client.describe_table(TableName=name)["Table"]
+        assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["DeletionProtectionEnabled"] is True
+        assert table["SSEDescription"]["Status"] == "ENABLED"
+        backups = client.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+        assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    ttl = client.describe_time_to_live(TableName=names["ExecutionsTable"])["TimeToLiveDescription"]
+    assert (ttl["AttributeName"], ttl["TimeToLiveStatus"]) == ("expiresAt", "ENABLED")
+
+
+def test_due_index_returns_due_jobs_in_time_order_and_skips_undue_ones(tables: Any) -> None:
+    client, names = tables
+    jobs = names["JobsTable"]
+    for name, due_at in (("b-job", "2026-11-29T01:00:00Z"), ("a-job", "2026-11-29T00:59:00Z"),
+                         ("later", "2026-11-29T02:00:00Z")):
+        client.put_item(TableName=jobs, Item={"jobName": {"S": name}, "dueShard": {"S": "0"},
+                                              "dueAt": {"S": due_at}},
+                        ConditionExpression="attribute_not_exists(jobName)")
+    client.put_item(TableName=jobs, Item={"jobName": {"S": "paused"}})  # no due attributes: not in the index
+    page = client.query(TableName=jobs, IndexName="due-index",
+                        KeyConditionExpression="dueShard = :shard AND dueAt <= :now",
+                        ExpressionAttributeValues={":shard": {"S": "0"}, ":now": {"S": "2026-11-29T01:00:00Z"}})
+    assert [item["jobName"]["S"] for item in page["Items"]] == ["a-job", "b-job"]
+
+
+def test_executions_are_listed_newest_first_per_job(tables: Any) -> None:
+    client, names = tables
+    executions = names["ExecutionsTable"]
+    for sk in ("EXEC#2026-11-27T01:00:00Z", "EXEC#2026-11-29T01:00:00Z", "EXEC#2026-11-28T01:00:00Z"):
+        client.put_item(TableName=executions, Item={"jobName": {"S": "certification-expiry-check"},
+                                                    "sk": {"S": sk}, "expiresAt": {"N": "1900000000"}})
+    page = client.query(TableName=executions, KeyConditionExpression="jobName = :job",
+                        ExpressionAttributeValues={":job": {"S": "certification-expiry-check"}},
+                        ScanIndexForward=False, Limit=2)
+    assert [item["sk"]["S"] for item in page["Items"]] == ["EXEC#2026-11-29T01:00:00Z", "EXEC#2026-11-28T01:00:00Z"]
+
+
+def test_the_local_stack_loader_reads_the_packaged_tables(packaged: dict[str, Packaged]) -> None:
+    """devstack.tables creates tables from a template; it must keep working on the merged one."""
+    tables_module = pytest.importorskip("devstack.tables")
+    from chalicelib.settings import Settings
+
+    settings = Settings(jobs_table="jobs", executions_table="executions", aws_region="eu-north-1")
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-north-1")
+        created = tables_module.create_tables(settings, client=client, template_path=packaged["prod"].path)
+        assert sorted(created) == ["executions", "jobs"]

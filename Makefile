@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(BIN)/python -m devstack.local
 
 test: $(STAMP) postgres
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: $(STAMP) postgres
 	$(BIN)/python -m bench

@@ -30,7 +30,7 @@ from chalicelib.problems import (
     problem_for,
 )
 
-app = Chalice(app_name="nightly-scheduler")
+app = Chalice(app_name="nightly-scheduler", configure_logs=False)  # Powertools formats the logs
 logger = Logger(service="nightly-scheduler")
 copy_config_to_registered_loggers(source_logger=logger, include={"chalicelib"})
 

@@ -102,15 +102,10 @@ def install_handlers(registry: HandlerRegistry, settings: Settings, resolve_secr
     return [certification_expiry.certification_job_definition(settings)]
 
 
-def build_store(settings: Settings) -> Store:
+def build_store(settings: Settings, clock: Clock) -> Store:
     from .adapters.dynamodb_store import DynamoDBStore
 
-    return DynamoDBStore(
-        jobs_table=settings.jobs_table,
-        executions_table=settings.executions_table,
-        region=settings.aws_region,
-        endpoint_url=settings.aws_endpoint_url,
-    )
+    return DynamoDBStore.from_settings(settings, clock=clock)
 
 
 def build_runtime(
@@ -130,6 +125,7 @@ def build_runtime(
     from .adapters.sns import SnsNotifier
 
     registry = registry if registry is not None else default_registry
+    clock = clock or SystemClock()
     resolve_secret = build_secret_resolver(settings)
     code_jobs = install_handlers(registry, settings, resolve_secret)
     metrics = metrics or EmfMetrics(settings.metrics_namespace, settings.service_name)
@@ -146,12 +142,12 @@ def build_runtime(
         else:
             invoker = LambdaInvoker(_boto3_client(settings, "lambda"), settings.worker_function_name)
     service = SchedulerService(
-        store=store or build_store(settings),
+        store=store or build_store(settings, clock),
         registry=registry,
         invoker=invoker,
         notifier=notifier or SnsNotifier(_boto3_client(settings, "sns"), settings.alert_topic_arn),
         metrics=metrics,
-        clock=clock or SystemClock(),
+        clock=clock,
         rand=rand or SystemRandom(),
         logger=logging.getLogger("chalicelib.scheduler"),
         retention_days=settings.execution_retention_days,

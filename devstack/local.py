@@ -131,18 +131,25 @@ def start_supabase(env: dict[str, str], stack: list[Callable[[], None]]) -> None
         say(f"Supabase: local stand-in unavailable ({exc}); certification-expiry-check will fail until SUPABASE_URL is set.")
         return
     try:
-        cluster = postgres.start_cluster()
-    except postgres.PostgresUnavailable as exc:
-        say(f"Supabase: {exc}\n  The rest of the stack runs; certification-expiry-check fails until PostgreSQL is installed or SUPABASE_URL is set.")
+        cluster = postgres.start_postgres()
+    except (postgres.PostgresNotInstalled, postgres.PostgresStartFailed) as exc:
+        say(f"Supabase: {exc}\n  Install it with: sudo apt-get install -y postgresql-15 (or set SUPABASE_URL).\n"
+            "  The rest of the stack runs; certification-expiry-check fails until then.")
         return
     stack.append(cluster.stop)
-    demo = demo_data.seed(cluster.dsn, today=datetime.now(timezone.utc).date())
+    # Dated in the check's own time zone, as the check computes its run date.
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo(os.environ.get("CERT_CHECK_TIMEZONE") or "Europe/Oslo")).date()
+    with cluster.connect(autocommit=True) as conn:
+        mentors = demo_data.load_demo_data(conn, today)
     key = "local-service-key-" + secrets.token_hex(8)
-    server = postgrest.start_server(cluster.dsn, service_key=key)
+    server = postgrest.PostgrestServer(cluster.dsn, service_key=key).start()
     stack.append(server.stop)
     env["SUPABASE_URL"] = server.url
     env["SUPABASE_SERVICE_KEY"] = key
-    say(f"Supabase: local PostgreSQL 15 + PostgREST-protocol server at {server.url} with demo data ({demo})")
+    say(f"Supabase: local PostgreSQL 15 behind a PostgREST-protocol server at {server.url}, "
+        f"{len(mentors)} demo mentors (some expired, some near expiry)")
 
 
 def main() -> int:
@@ -155,9 +162,32 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    try:
+        return serve(port, stack, stopping)
+    except OSError as exc:
+        say(f"Could not start: {exc}. Is port {port} taken? Try PORT=8001 make run.")
+        return 1
+    finally:
+        say("Stopping…")
+        for stop in reversed(stack):
+            try:
+                stop()
+            except Exception as exc:  # noqa: BLE001 - keep stopping the rest
+                say(f"  while stopping: {type(exc).__name__}: {exc}")
+        say("Stopped.")
+
+
+def serve(port: int, stack: list[Callable[[], None]], stopping: threading.Event) -> int:
+
+    import logging
 
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+
+    from devstack.moto_atomic import serialise_dynamodb
+
+    serialise_dynamodb()
     moto_port = free_port()
     moto = ThreadedMotoServer(ip_address=HOST, port=moto_port, verbose=False)
     moto.start()
@@ -175,7 +205,6 @@ def main() -> int:
         "SCHEDULER_WORKER_MODE": "thread",
         "SCHEDULER_JWT_SECRET": jwt_secret,
         "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_DEV": "true",
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
     }
     start_supabase(env, stack)
@@ -201,6 +230,9 @@ def main() -> int:
     from chalice.local import create_local_server
 
     runtime = bootstrap.get_runtime()
+    invoker = runtime.service.invoker
+    if hasattr(invoker, "shutdown"):
+        stack.append(invoker.shutdown)
     runtime.ensure_code_jobs()
 
     config = Config.create(chalice_stage="dev", app_name="nightly-scheduler", environment_variables={})
@@ -237,16 +269,6 @@ Try:
 The dispatcher ticks at every wall-clock minute. Ctrl-C stops everything.
 """)
     stopping.wait()
-    say("Stopping…")
-    invoker = runtime.service.invoker
-    if hasattr(invoker, "shutdown"):
-        invoker.shutdown()
-    for stop in reversed(stack):
-        try:
-            stop()
-        except Exception as exc:  # noqa: BLE001 - keep stopping the rest
-            say(f"  while stopping: {type(exc).__name__}: {exc}")
-    say("Stopped.")
     return 0
 
 

@@ -157,8 +157,10 @@ def start_postgres(
         "log_min_messages=warning",
         *settings,
     ]
+    # A free port can be taken between choosing and binding it: try another (3 times).
+    cluster: LocalPostgres | None = None
     last_error = ""
-    for attempt in range(3):
+    for _ in range(1 if port is not None else 3):
         chosen = port or free_port()
         options = " ".join(f"-c {s}" for s in server_settings) + f" -p {chosen}"
         started = _run_as_postgres(
@@ -170,11 +172,7 @@ def start_postgres(
             atexit.register(cluster.stop)
             break
         last_error = _tail(log) or started.stdout + started.stderr
-        if port is not None:
-            break
-    else:  # pragma: no cover - three port races in a row
-        cluster = None
-    if cluster is None or started.returncode != 0:
+    if cluster is None:
         shutil.rmtree(base, ignore_errors=True)
         raise PostgresStartFailed(f"PostgreSQL did not start: {last_error}")
 

@@ -334,7 +334,9 @@ class DynamoDBStore:
                         # attribute absent or null), so a worker whose lease was taken over
                         # cannot overwrite the newer state.
                         if update.expected_owner is None:
-                            owner = Execution_.lease_owner.does_not_exist() | Path(Execution_.lease_owner).is_type("NULL")
+                            owner = Execution_.lease_owner.does_not_exist() | Path(
+                                Execution_.lease_owner
+                            ).is_type("NULL")
                         else:
                             owner = Execution_.lease_owner == update.expected_owner
                         tx.save(
@@ -342,9 +344,9 @@ class DynamoDBStore:
                             condition=(Execution_.status == update.expected_status.value) & owner,
                         )
                     if idempotency is not None:
-                        now = _epoch_seconds(commit_instant(job, self._clock))
+                        now = math.floor(commit_instant(job, self._clock).timestamp())
                         # The key is free: never bound, or its record has expired (expiresAt
-                        # is rounded up, so "<= now" means expired for certain).
+                        # rounded up, now rounded down: "<=" means expired for certain).
                         tx.save(
                             self._idempotency_item(idempotency),
                             condition=Execution_.sk.does_not_exist() | (Execution_.expires_at <= now),

@@ -94,7 +94,8 @@ class Store(Protocol):
         """
 
     def list_jobs(self, *, limit: int, cursor: str | None) -> Page:
-        """Jobs by name; ``cursor`` is the opaque ``next_cursor`` of the page before.
+        """Every job exactly once across pages, in the store's order (DynamoDB: table
+        order; memory: by name). ``cursor`` is the opaque ``next_cursor`` of the page before.
 
         Raises ``InvalidCursor`` for a cursor this store did not issue.
         """

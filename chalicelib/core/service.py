@@ -195,7 +195,7 @@ class SchedulerService:
 
     def list_scheduled_jobs(self) -> list[Job]:
         """listScheduledJobs: every registered job, by name."""
-        return list(self._all_jobs())
+        return sorted(self._all_jobs(), key=lambda job: job.name)
 
     def _all_jobs(self) -> Iterator[Job]:
         cursor: str | None = None

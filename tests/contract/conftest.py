@@ -5,8 +5,6 @@ The DynamoDB store runs on moto (``moto.mock_aws``) with tables created from
 """
 from __future__ import annotations
 
-import functools
-import threading
 from typing import Iterator
 
 import pytest
@@ -18,10 +16,6 @@ from tests.fakes import FakeClock
 
 from .builders import T0
 
-_MOTO_LOCK = threading.RLock()
-_MOTO_DYNAMODB_OPERATIONS = (
-    "get_item", "put_item", "update_item", "delete_item", "query", "scan", "transact_write_items",
-)
 
 
 @pytest.fixture
@@ -46,17 +40,10 @@ def moto_dynamodb(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     conditions and not moto's races.
     """
     from moto import mock_aws
-    from moto.dynamodb.models import DynamoDBBackend
 
-    for name in _MOTO_DYNAMODB_OPERATIONS:
-        original = getattr(DynamoDBBackend, name)
+    from devstack.moto_atomic import serialise_dynamodb
 
-        @functools.wraps(original)
-        def serialised(self, *args, __original=original, **kwargs):
-            with _MOTO_LOCK:
-                return __original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, serialised)
+    serialise_dynamodb(monkeypatch.setattr)
     with mock_aws():
         yield
 

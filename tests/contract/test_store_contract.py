@@ -308,6 +308,19 @@ def test_an_expired_key_can_be_bound_again(store, clock):
     assert store.find_idempotency(job.name, "req-1", later) == rebound
 
 
+def test_a_key_bound_for_a_fraction_of_a_second_more_cannot_be_bound_again(store, clock):
+    job = make_job()
+    store.create_job(job)
+    expires = T0 + timedelta(hours=24, milliseconds=500)
+    stored, record = _bind(store, job, "req-1", version=0, expires_at=expires)
+    clock.advance(hours=24, milliseconds=200)
+
+    with pytest.raises(ConcurrentUpdate):
+        _bind(store, stored, "req-1", version=1, expires_at=expires + timedelta(hours=24), attempt=2)
+
+    assert store.find_idempotency(job.name, "req-1", clock.now()) == record
+
+
 # --- due jobs --------------------------------------------------------------------------------
 
 

@@ -118,3 +118,34 @@ def test_the_local_stack_loader_reads_the_packaged_tables(packaged: dict[str, Pa
         client = boto3.client("dynamodb", region_name="eu-north-1")
         created = tables_module.create_tables(settings, client=client, template_path=packaged["prod"].path)
         assert sorted(created) == ["executions", "jobs"]
+
+
+def test_the_dispatcher_and_worker_run_on_the_packaged_tables(tables: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Claim, run, retry and history on tables built from the packaged template alone."""
+    from chalicelib.adapters.dynamodb_store import DynamoDBStore
+    from chalicelib.core.model import ExecutionStatus
+    from tests.fakes import Harness, utc
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    _client, names = tables
+    store = DynamoDBStore(names["JobsTable"], names["ExecutionsTable"], "eu-north-1")
+    harness = Harness(utc(2026, 11, 28, 20, 0), store=store)
+    attempts: list[int] = []
+
+    def flaky(ctx: Any) -> dict[str, int]:
+        attempts.append(ctx.attempt)
+        if ctx.attempt == 1:
+            raise RuntimeError("first attempt fails")
+        return {"attempt": ctx.attempt}
+
+    harness.registry.add("flaky", flaky)
+    harness.service.register_job("nightly", "0 2 * * *", "flaky", timezone="Europe/Oslo")
+    harness.tick(utc(2026, 11, 29, 1, 0))
+    harness.tick(utc(2026, 11, 29, 1, 0))  # the same event again: nothing new
+    harness.tick(utc(2026, 11, 29, 1, 1))  # the retry is due 60 s later
+    history = harness.service.list_executions("nightly", limit=10)
+    assert [(e.attempt, e.status) for e in history.items] == [(2, ExecutionStatus.SUCCEEDED), (1, ExecutionStatus.FAILED)]
+    assert attempts == [1, 2]
+    job = harness.service.get_job("nightly")
+    assert job.last_execution.status is ExecutionStatus.SUCCEEDED and job.next_run_at == utc(2026, 11, 30, 1, 0)

@@ -10,10 +10,10 @@ from tests.sim.simulation import run_simulation
 START = utc(2026, 10, 1, 0, 0)
 
 
-def test_a_simulated_month_keeps_every_invariant(capsys):
+def test_a_simulated_month_keeps_every_invariant(record_property):
     _harness, result = run_simulation(START, 35, seed=20261128)
-    with capsys.disabled():
-        print(f"\nsimulated month (memory store): {result.summary()}")
+    record_property("summary", "simulated month (memory store): " + result.summary())
     assert result.problems == []
     assert result.counts["succeeded"] > 10_000 and result.counts["failed"] > 1_000
     assert result.counts["skipped"] > 0 and result.alerts > 10 and result.recoveries > 10
+

@@ -11,7 +11,7 @@ import logging
 from functools import wraps
 from typing import Any, Callable
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from chalice import AuthResponse, Chalice, Rate, Response
 
@@ -32,6 +32,7 @@ from chalicelib.problems import (
 
 app = Chalice(app_name="nightly-scheduler", configure_logs=False)  # Powertools formats the logs
 logger = Logger(service="nightly-scheduler")
+tracer = Tracer(service="nightly-scheduler")  # X-Ray in Lambda; disabled elsewhere
 copy_config_to_registered_loggers(source_logger=logger, include={"chalicelib"})
 
 BASE = "/api/v1/scheduler"
@@ -226,7 +227,7 @@ def dispatch(event: Any) -> dict[str, Any]:
         now = runtime.service.clock.now()
         logger.warning("event has no usable 'time'; using the wall clock", extra={"event_id": raw.get("id")})
     runtime.ensure_code_jobs()
-    report = runtime.service.dispatch(now)
+    report = _traced_tick(runtime, now)
     runtime.metrics.flush()
     return {"now": report.now.isoformat(), "dueJobs": report.due_jobs, "claimed": len(report.claimed),
             "skipped": report.skipped, "missed": report.missed, "timedOut": report.timed_out,
@@ -246,9 +247,22 @@ def run_execution(event: Any, context: Any) -> dict[str, Any]:
         return {"status": "refused", "error": "event must be {\"jobName\": str, \"executionId\": str}"}
     worker_id = getattr(context, "aws_request_id", None) or "worker"
     runtime = _runtime()
-    final = runtime.service.run_execution(job_name, execution_id, worker_id=worker_id)
+    final = _traced_run(runtime, job_name, execution_id, worker_id)
     runtime.metrics.flush()
     return {"jobName": job_name, "executionId": execution_id, "status": final.status.value if final else "not-run"}
 
 
-logging.getLogger("botocore").setLevel(logging.WARNING)
+@tracer.capture_method(capture_response=False)
+def _traced_tick(runtime: bootstrap.Runtime, now: Any) -> Any:
+    tracer.put_annotation(key="tick", value=now.isoformat())
+    return runtime.service.dispatch(now)
+
+
+@tracer.capture_method(capture_response=False)
+def _traced_run(runtime: bootstrap.Runtime, job_name: str, execution_id: str, worker_id: str) -> Any:
+    tracer.put_annotation(key="job_name", value=job_name)
+    tracer.put_annotation(key="execution_id", value=execution_id)
+    return runtime.service.run_execution(job_name, execution_id, worker_id=worker_id)
+
+
+logging.getLogger("botocore").setLevel(logging.WARNING)  # botocore's DEBUG output would include secrets

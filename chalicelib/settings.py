@@ -1,7 +1,7 @@
 """Every setting the scheduler reads, in one frozen object read from the environment once.
 
 The table in README.md ("Configuration") lists each with its default; ``.chalice/config.json``
-sets them per stage and ``tests/app/test_settings_coverage.py`` checks that every
+sets them per stage and ``tests/infra/test_settings_per_stage.py`` checks that every
 variable named here is set for each stage.
 """
 from __future__ import annotations

@@ -139,3 +139,43 @@ def test_an_every_minute_job_runs_at_the_next_wall_clock_minute(stack):
     run = wait_final(stack, "smoke-every-minute")
     assert run["status"] == "succeeded" and run["trigger"] == "schedule"
     assert run["scheduledFor"] == job["nextRunAt"]
+
+
+def test_a_failing_endpoint_alerts_once_in_the_terminal_and_recovers(stack):
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    healthy = threading.Event()
+
+    class Endpoint(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200 if healthy.is_set() else 500)
+            self.end_headers()
+            self.wfile.write(b'{"ok": true}' if healthy.is_set() else b"edge function crashed")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/functions/v1/nightly"
+        status, job = stack.call("POST", "/jobs", {
+            "jobName": "edge-fn", "cronExpression": "0 0 1 1 *", "handler": "http-request",
+            "alertAfterFailures": 2, "retry": {"maxAttempts": 1}, "payload": {"url": url}})
+        assert status == 201, job
+        for _ in range(2):
+            assert stack.call("POST", "/jobs/edge-fn/trigger")[0] == 202
+            failed = wait_final(stack, "edge-fn")
+            assert failed["status"] == "failed" and "500" in failed["error"]["message"]
+        assert stack.call("GET", "/jobs/edge-fn")[1]["alertState"] == "alerting"
+        stack.wait_for("[ALERT] Scheduled job 'edge-fn'", timeout=30)
+        healthy.set()
+        assert stack.call("POST", "/jobs/edge-fn/trigger")[0] == 202
+        assert wait_final(stack, "edge-fn")["status"] == "succeeded"
+        stack.wait_for("[RECOVERED] Scheduled job 'edge-fn'", timeout=30)
+        job = stack.call("GET", "/jobs/edge-fn")[1]
+        assert job["alertState"] == "ok" and job["consecutiveFailures"] == 0
+        assert sum("[ALERT] Scheduled job 'edge-fn'" in line for line in stack.output) == 1
+    finally:
+        server.shutdown()

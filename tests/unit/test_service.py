@@ -315,3 +315,24 @@ def test_retry_backoff_is_capped_and_jittered_down_only():
     assert [retry_delay(policy, n, FixedRandom(0.0)).total_seconds() for n in range(1, 6)] == [60, 120, 240, 480, 600]
     assert retry_delay(policy, 1, FixedRandom(0.999)).total_seconds() == pytest.approx(48.01, abs=0.01)
     assert retry_delay(policy, 9, FixedRandom(0.5)) == timedelta(seconds=540)
+
+
+def test_code_defined_jobs_survive_a_redeploy_and_take_a_changed_definition(h):
+    from dataclasses import replace as change
+
+    from chalicelib.core.model import JobDefinition
+
+    definition = JobDefinition(job_name="nightly", cron_expression="0 2 * * *", handler="ok", timezone="Europe/Oslo")
+    first = h.service.ensure_job(definition)
+    h.tick(utc(2026, 11, 29, 1, 0))
+    before = h.service.get_job("nightly")
+    again = h.service.ensure_job(definition)  # a redeploy with the same code
+    assert again.version == before.version and again.last_execution == before.last_execution
+    assert again.next_run_at == utc(2026, 11, 30, 1, 0) and first.created_at == again.created_at
+    h.clock.set(utc(2026, 11, 29, 12, 0))
+    retimed = h.service.ensure_job(change(definition, cron_expression="30 3 * * *"))
+    assert retimed.definition.cron_expression == "30 3 * * *"
+    assert retimed.next_run_at == utc(2026, 11, 30, 2, 30)
+    assert retimed.last_execution.status is ExecutionStatus.SUCCEEDED  # history kept
+    longer = h.service.ensure_job(change(definition, cron_expression="30 3 * * *", timeout_seconds=900))
+    assert longer.next_run_at == retimed.next_run_at and longer.definition.timeout_seconds == 900

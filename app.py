@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from functools import wraps
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
@@ -105,8 +105,12 @@ def flush_metrics(event: Any, get_response: Callable[[Any], Any]) -> Any:
 @app.authorizer(ttl_seconds=0)
 def jwt_authorizer(auth_request: Any) -> AuthResponse:
     """Valid HS256 JWT with role service_role or an admin app_metadata.role."""
-    runtime = _runtime()
-    secret = bootstrap.jwt_secret(runtime.settings, runtime.resolve_secret)
+    try:
+        runtime = _runtime()
+        secret = bootstrap.jwt_secret(runtime.settings, runtime.resolve_secret)
+    except Exception:  # noqa: BLE001 - a misconfigured secret must not let anyone in
+        logger.exception("the JWT secret could not be read; every request is refused until it is fixed")
+        _unauthorized()
     try:
         token = auth.bearer_token(auth_request.token)
         principal = auth.verify(token, secret=secret, admin_roles=runtime.settings.admin_roles)
@@ -118,7 +122,7 @@ def jwt_authorizer(auth_request: Any) -> AuthResponse:
     return AuthResponse(routes=["*"], principal_id=principal.subject, context={"role": principal.role})
 
 
-def _unauthorized() -> None:
+def _unauthorized() -> NoReturn:
     """401. API Gateway maps an authorizer raising 'Unauthorized' to 401; Chalice's local
     gateway (local stack and test client) needs its own exception for the same answer."""
     try:

@@ -80,16 +80,12 @@ def install_handlers(registry: HandlerRegistry, settings: Settings, resolve_secr
     from .handlers import certification_expiry, http_request
 
     builtin.install(registry)
-    if "http-request" not in registry:
-        registry.add(
-            "http-request",
-            http_request.build_http_request_handler(
-                allowed_hosts=settings.http_allowed_hosts,
-                local_mode=settings.local_mode,
-                resolve_secret=resolve_secret,
-            ),
-            "Calls an HTTPS endpoint (e.g. a Supabase Edge Function) with an Idempotency-Key header.",
-            http_request.make_http_request_validator(settings.http_allowed_hosts, settings.local_mode),
+    if http_request.HANDLER_NAME not in registry:
+        http_request.register_http_request_handler(
+            registry,
+            allowed_hosts=settings.http_allowed_hosts,
+            local_mode=settings.local_mode,
+            resolve_secret=resolve_secret,
         )
     name = certification_expiry.CERTIFICATION_JOB_NAME
     if name not in registry:

@@ -1038,35 +1038,15 @@ def _result(answer: _Answer, scrub: _Scrubber) -> dict[str, Any]:
 # --------------------------------------------------------------------------- wiring
 
 
-def build_http_request_handler(
-    *,
-    allowed_hosts: Iterable[str] | HostAllowList,
-    local_mode: bool,
-    resolve_secret: SecretResolver,
-    resolve_host: HostResolver = socket.getaddrinfo,
-    ssl_context: ssl.SSLContext | None = None,
-    transport_factory: Callable[[ssl.SSLContext], httpx.BaseTransport] | None = None,
-    monotonic: Callable[[], float] = time.monotonic,
-    time_margin_seconds: float = 1.0,
-) -> HttpRequestHandler:
-    """The ``http-request`` handler bound to the settings and the secret resolver.
+build_http_request_handler = HttpRequestHandler
+"""The ``http-request`` handler bound to the settings and the secret resolver.
 
-    ``allowed_hosts`` is ``Settings.http_allowed_hosts`` (malformed entries raise
-    ``ValueError`` here, at bootstrap); ``local_mode`` is ``Settings.local_mode``.
-    ``ssl_context`` replaces the default trust store (certifi); ``transport_factory``
-    replaces the httpx transport (tests); ``time_margin_seconds`` is kept free of the
-    run's remaining time so the handler fails cleanly before the worker is stopped.
-    """
-    return HttpRequestHandler(
-        allowed_hosts=allowed_hosts,
-        local_mode=local_mode,
-        resolve_secret=resolve_secret,
-        resolve_host=resolve_host,
-        ssl_context=ssl_context,
-        transport_factory=transport_factory,
-        monotonic=monotonic,
-        time_margin_seconds=time_margin_seconds,
-    )
+``allowed_hosts`` is ``Settings.http_allowed_hosts`` (malformed entries raise
+``ValueError`` at bootstrap); ``local_mode`` is ``Settings.local_mode``. ``ssl_context``
+replaces the default trust store (certifi); ``transport_factory`` replaces the httpx
+transport (tests); ``time_margin_seconds`` is kept free of the run's remaining time so
+the handler fails cleanly before the worker is stopped.
+"""
 
 
 def register_http_request_handler(

@@ -264,3 +264,13 @@ def test_failures_show_alert_state_and_send_one_alert(api):
 def test_worker_refuses_a_malformed_event(api):
     response = api.client.lambda_.invoke("run_execution", {"nope": 1})
     assert response.payload["status"] == "refused"
+
+
+def test_an_unreadable_jwt_secret_refuses_everyone_without_a_500(api, monkeypatch):
+    from chalicelib import bootstrap
+
+    def broken(settings, resolve):
+        raise RuntimeError("Secrets Manager is unreachable")
+
+    monkeypatch.setattr(bootstrap, "jwt_secret", broken)
+    assert api.call("GET", "/jobs").status_code == 401

@@ -16,6 +16,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from chalice import AuthResponse, Chalice, Rate, Response
 
 from chalicelib import auth, bootstrap
+from chalicelib.adapters import run_logging
 from chalicelib.core.errors import FieldError, ValidationFailed
 from chalicelib.core.model import parse_iso
 from chalicelib.core.views import execution_view, job_view
@@ -34,6 +35,7 @@ app = Chalice(app_name="nightly-scheduler", configure_logs=False)  # Powertools 
 logger = Logger(service="nightly-scheduler")
 tracer = Tracer(service="nightly-scheduler")  # X-Ray in Lambda; disabled elsewhere
 copy_config_to_registered_loggers(source_logger=logger, include={"chalicelib"})
+run_logging.install(logging.getLogger("chalicelib"))
 
 BASE = "/api/v1/scheduler"
 JSON_BODIES = ["application/json", "application/problem+json", "text/plain", "application/x-www-form-urlencoded"]

@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
 from .model import Trigger
+
+RUN_FIELDS: ContextVar[Mapping[str, Any]] = ContextVar("scheduler_run_fields", default={})
+"""``job_name``, ``execution_id``, ``slot``, ``attempt`` of the run in progress; a logging
+filter adds them to every log line written while it runs, whoever writes it."""
 
 
 @dataclass(frozen=True)

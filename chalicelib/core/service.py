@@ -7,6 +7,7 @@ again. Nothing here touches AWS, HTTP or the system clock.
 """
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import threading
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator, Mapping
 
-from .context import RunContext
+from .context import RUN_FIELDS, RunContext
 from .definitions import options_to_body, parse_definition, validate_job_name, validate_payload_object
 from .errors import (
     ConcurrentUpdate,
@@ -561,13 +562,17 @@ class SchedulerService:
             return None
         job, running = started
         fields = self._run_fields(running)
-        handler = self.registry.get(job.definition.handler)
-        status, result, error = ExecutionStatus.FAILED, None, None
-        if handler is None:
-            error = ExecutionError("HandlerNotFound", f"no handler named '{job.definition.handler}' is registered in this worker")
-        else:
-            status, result, error = self._call_handler(job, running, handler.fn, fields)
-        return self._finish(job_name, running, worker_id, status, result, error)
+        token = RUN_FIELDS.set(fields)
+        try:
+            handler = self.registry.get(job.definition.handler)
+            status, result, error = ExecutionStatus.FAILED, None, None
+            if handler is None:
+                error = ExecutionError("HandlerNotFound", f"no handler named '{job.definition.handler}' is registered in this worker")
+            else:
+                status, result, error = self._call_handler(job, running, handler.fn, fields)
+            return self._finish(job_name, running, worker_id, status, result, error)
+        finally:
+            RUN_FIELDS.reset(token)
 
     def _start(self, job_name: str, execution_id: str, worker_id: str) -> tuple[Job, Execution] | None:
         for _ in range(CAS_ATTEMPTS):
@@ -621,7 +626,8 @@ class SchedulerService:
 
         # The handler runs in its own thread so a run past timeoutSeconds is recorded
         # as timed_out while the Lambda still has time to write it.
-        thread = threading.Thread(target=call, name=f"run-{running.execution_id}", daemon=True)
+        thread = threading.Thread(target=contextvars.copy_context().run, args=(call,),
+                                  name=f"run-{running.execution_id}", daemon=True)
         thread.start()
         thread.join(timeout)
         if thread.is_alive():

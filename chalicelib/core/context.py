@@ -19,8 +19,8 @@ class RunContext:
     """The context of one attempt, passed as ``handler(ctx)``.
 
     ``idempotency_key`` is the same for every attempt of one slot
-    (``"{job_name}@{scheduled_for ISO}"``) or the caller's ``Idempotency-Key`` for a
-    manual run; side effects keyed on it are safe to retry. ``payload`` is the job's
+    (``"{job_name}@{scheduled_for ISO}"``; a manual run's slot is the instant it was
+    triggered); side effects keyed on it are safe to retry. ``payload`` is the job's
     payload with this run's override merged over it. ``remaining_time_ms()`` says how
     long the handler may still run before its timeout.
     """

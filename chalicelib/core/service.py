@@ -281,10 +281,14 @@ class SchedulerService:
             if plan_job.lease is not None:
                 raise RunInProgress(job_name, plan_job.lease.execution_id)
             slot = now.replace(microsecond=(now.microsecond // 1000) * 1000)
-            execution = self._new_execution(
-                plan_job, Trigger.MANUAL, slot, 1, now, override,
-                idempotency_key or idempotency_key_for(job_name, slot),
-            )
+            if slot.second == 0 and slot.microsecond == 0:
+                # Cron slots fall on whole minutes: a manual run exactly on one would take
+                # that slot's execution id, so it is stamped one millisecond later.
+                slot += timedelta(milliseconds=1)
+            # The caller's Idempotency-Key dedupes the request; the run's own key
+            # follows the contract's formula like every other run.
+            execution = self._new_execution(plan_job, Trigger.MANUAL, slot, 1, now, override,
+                                            idempotency_key_for(job_name, slot))
             claimed = self._claim(plan_job, execution, now)
             record = None
             if idempotency_key:

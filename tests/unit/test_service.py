@@ -230,6 +230,7 @@ def test_manual_trigger_runs_now_and_an_idempotency_key_returns_the_same_executi
     again = h.service.trigger_job("report", idempotency_key="abc", payload={"b": 2})
     assert first.execution_id == again.execution_id
     assert first.trigger is Trigger.MANUAL
+    assert first.idempotency_key == "report@2026-11-28T20:00:00.001Z"  # the contract's formula, not the header
     assert seen == [{"a": 1, "b": 2}]
     assert h.service.get_job("report").definition.payload == {"a": 1}
 
@@ -336,3 +337,13 @@ def test_code_defined_jobs_survive_a_redeploy_and_take_a_changed_definition(h):
     assert retimed.last_execution.status is ExecutionStatus.SUCCEEDED  # history kept
     longer = h.service.ensure_job(change(definition, cron_expression="30 3 * * *", timeout_seconds=900))
     assert longer.next_run_at == retimed.next_run_at and longer.definition.timeout_seconds == 900
+
+
+def test_a_manual_run_exactly_on_a_slot_does_not_take_the_slots_place(h):
+    h.service.register_job("every-minute", "* * * * *", "ok")
+    h.clock.set(utc(2026, 11, 28, 20, 1))
+    manual = h.service.trigger_job("every-minute")
+    assert manual.scheduled_for == utc(2026, 11, 28, 20, 1) + timedelta(milliseconds=1)
+    h.tick(utc(2026, 11, 28, 20, 1))
+    runs = sorted((e.trigger, e.status) for e in h.executions("every-minute"))
+    assert runs == [(Trigger.MANUAL, ExecutionStatus.SUCCEEDED), (Trigger.SCHEDULE, ExecutionStatus.SUCCEEDED)]

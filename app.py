@@ -26,6 +26,7 @@ from chalicelib.problems import (
     parse_json_body,
     parse_limit,
     parse_next_token,
+    parse_empty_body,
     parse_pause_body,
     parse_trigger_body,
     problem_for,
@@ -84,6 +85,12 @@ def _job_name(value: str) -> str:
     from chalicelib.core.definitions import validate_job_name
 
     return validate_job_name(value)
+
+
+def _request_path() -> str:
+    """The path as the caller sent it (API Gateway's includes the stage), for Location."""
+    context = app.current_request.context or {}
+    return str(context.get("path") or f"{BASE}/jobs").rstrip("/")
 
 
 def _body(required: bool = False) -> Any:
@@ -163,7 +170,7 @@ def register_job() -> Response:
     service = _service()
     job, created = service.register(service.parse_definition(_body(required=True)))
     if created:
-        return _json(201, job_view(job), {"Location": f"{BASE}/jobs/{job.name}"})
+        return _json(201, job_view(job), {"Location": f"{_request_path()}/{job.name}"})
     return _json(200, job_view(job))
 
 
@@ -187,7 +194,7 @@ def trigger_job(jobName: str) -> Response:
     payload = parse_trigger_body(_body())
     key = parse_idempotency_key(app.current_request.headers)
     execution = _service().trigger_job(name, idempotency_key=key, payload=payload)
-    return _json(202, execution_view(execution), {"Location": f"{BASE}/jobs/{name}/executions"})
+    return _json(202, execution_view(execution))
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}/pause", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
@@ -200,7 +207,9 @@ def pause_job(jobName: str) -> Response:
 @app.route(f"{BASE}/jobs/{{jobName}}/resume", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
 @api
 def resume_job(jobName: str) -> Response:
-    return _json(200, job_view(_service().resume_job(_job_name(jobName))))
+    name = _job_name(jobName)
+    parse_empty_body(_body())
+    return _json(200, job_view(_service().resume_job(name)))
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}/last-result", methods=["GET"], authorizer=jwt_authorizer)

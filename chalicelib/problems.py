@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from .core.errors import (
     ConcurrentUpdate,
     FieldError,
+    IdempotencyKeyReused,
     InvalidCursor,
     JobConflict,
     JobNotFound,
@@ -52,6 +53,9 @@ def problem_for(error: Exception) -> Problem:
     if isinstance(error, RunInProgress):
         return problem(409, "run-in-progress", "A run of this job is in progress.", str(error),
                        jobName=error.job_name, executionId=error.execution_id)
+    if isinstance(error, IdempotencyKeyReused):
+        return problem(409, "idempotency-key-reused", "This Idempotency-Key was used for another request.",
+                       str(error), executionId=error.execution_id)
     if isinstance(error, ConcurrentUpdate):
         return problem(409, "concurrent-update", "The job changed while your request ran.", f"{error} Retry the request.")
     if isinstance(error, StoreUnavailable):
@@ -74,6 +78,8 @@ def parse_json_body(raw: bytes | None, *, required: bool) -> Any:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValidationFailed([FieldError("body", f"is not valid JSON: {exc}")]) from None
+    except RecursionError:
+        raise ValidationFailed([FieldError("body", "is nested too deeply")]) from None
 
 
 def parse_limit(params: Mapping[str, str] | None, *, default: int, maximum: int = 100) -> int:
@@ -120,6 +126,15 @@ def parse_pause_body(body: Any) -> str | None:
     if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
         raise ValidationFailed([FieldError("reason", "must be a string of at most 500 characters")])
     return reason
+
+
+def parse_empty_body(body: Any) -> None:
+    """For endpoints that take no fields: nothing, or an empty JSON object."""
+    if body is None or body == {}:
+        return None
+    if not isinstance(body, dict):
+        raise ValidationFailed([FieldError("body", "must be empty or an empty JSON object")])
+    raise ValidationFailed([FieldError(name, "is not accepted here; this endpoint takes no fields") for name in sorted(body)])
 
 
 def parse_idempotency_key(headers: Mapping[str, str]) -> str | None:

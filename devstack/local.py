@@ -231,8 +231,13 @@ def serve(port: int, stack: list[Callable[[], None]], stopping: threading.Event)
 
     runtime = bootstrap.get_runtime()
     invoker = runtime.service.invoker
-    if hasattr(invoker, "shutdown"):
-        stack.append(invoker.shutdown)
+
+    def drain_workers() -> None:
+        left = invoker.shutdown(wait_seconds=10)
+        if left:
+            say(f"  {left} run(s) still in flight were abandoned (the stack's state is in memory).")
+
+    stack.append(drain_workers)
     runtime.ensure_code_jobs()
 
     config = Config.create(chalice_stage="dev", app_name="nightly-scheduler", environment_variables={})

@@ -330,19 +330,7 @@ class DynamoDBStore:
                         # A claim: this (job, execution id) must not exist yet.
                         tx.save(self._execution_item(ex), condition=Execution_.sk.does_not_exist())
                     for update in execution_updates:
-                        # Still as the caller saw it: same status and lease owner ("no owner" =
-                        # attribute absent or null), so a worker whose lease was taken over
-                        # cannot overwrite the newer state.
-                        if update.expected_owner is None:
-                            owner = Execution_.lease_owner.does_not_exist() | Path(
-                                Execution_.lease_owner
-                            ).is_type("NULL")
-                        else:
-                            owner = Execution_.lease_owner == update.expected_owner
-                        tx.save(
-                            self._execution_item(update.execution),
-                            condition=(Execution_.status == update.expected_status.value) & owner,
-                        )
+                        tx.save(self._execution_item(update.execution), condition=self._unchanged(update))
                     if idempotency is not None:
                         now = math.floor(commit_instant(job, self._clock).timestamp())
                         # The key is free: never bound, or its record has expired (expiresAt
@@ -364,6 +352,29 @@ class DynamoDBStore:
                     ) from exc
                 raise
         return stored_job
+
+    def _unchanged(self, update: ExecutionUpdate) -> Any:
+        """Still as the caller saw it: same status and lease owner ("no owner" = attribute
+        absent or null), so a worker whose lease was taken over cannot overwrite the
+        newer state."""
+        Execution_ = self._Execution
+        if update.expected_owner is None:
+            owner = Execution_.lease_owner.does_not_exist() | Path(Execution_.lease_owner).is_type("NULL")
+        else:
+            owner = Execution_.lease_owner == update.expected_owner
+        return (Execution_.status == update.expected_status.value) & owner
+
+    def update_execution(self, update: ExecutionUpdate) -> None:
+        with _translated("PutItem"):
+            try:
+                self._execution_item(update.execution).save(condition=self._unchanged(update))
+            except PynamoDBException as exc:
+                if exc.cause_response_code == "ConditionalCheckFailedException":
+                    raise ConcurrentUpdate(
+                        f"Execution {update.execution.job_name}/{update.execution.execution_id} is no longer "
+                        f"{update.expected_status.value} with owner {update.expected_owner!r}."
+                    ) from exc
+                raise
 
     def list_jobs(self, *, limit: int, cursor: str | None) -> Page:
         """A Scan (an admin listing, not a hot path): pages in table order, not by name."""

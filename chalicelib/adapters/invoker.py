@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 import uuid
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
 RunWorker = Callable[[str, str, str], Any]
@@ -37,14 +38,23 @@ class LambdaInvoker:
 
 
 class ThreadInvoker:
-    def __init__(self, run_worker: RunWorker, max_workers: int = 8) -> None:
+    """Each run on its own daemon thread, like a Lambda per invocation.
+
+    Daemon threads never keep the process alive: :meth:`shutdown` gives runs in flight
+    a bounded time to record their outcome, then the process may exit.
+    """
+
+    def __init__(self, run_worker: RunWorker) -> None:
         self._run = run_worker
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="worker")
-        self.futures: list[Future[Any]] = []
+        self._threads: set[threading.Thread] = set()
+        self._lock = threading.Lock()
 
     def invoke(self, job_name: str, execution_id: str) -> None:
-        future = self._pool.submit(self._safe_run, job_name, execution_id)
-        self.futures = [f for f in self.futures if not f.done()] + [future]
+        thread = threading.Thread(target=self._safe_run, args=(job_name, execution_id),
+                                  name=f"worker-{execution_id}", daemon=True)
+        with self._lock:
+            self._threads = {t for t in self._threads if t.is_alive()} | {thread}
+        thread.start()
 
     def _safe_run(self, job_name: str, execution_id: str) -> Any:
         try:
@@ -53,8 +63,14 @@ class ThreadInvoker:
             log.exception("worker crashed", extra={"job_name": job_name, "execution_id": execution_id})
             return None
 
-    def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    def shutdown(self, wait_seconds: float = 10.0) -> int:
+        """Wait up to ``wait_seconds`` for runs in flight; returns how many are still running."""
+        deadline = time.monotonic() + wait_seconds
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return sum(t.is_alive() for t in threads)
 
 
 class InlineInvoker:

@@ -96,16 +96,7 @@ class MemoryStore:
                 if execution_id in self._executions.get(job_name, {}):
                     raise ConcurrentUpdate(f"Execution {job_name}/{execution_id} already exists.")
             for update in execution_updates:
-                stored = self._executions.get(update.execution.job_name, {}).get(update.execution.execution_id)
-                if (
-                    stored is None
-                    or stored["status"] != update.expected_status.value
-                    or stored["lease_owner"] != update.expected_owner
-                ):
-                    raise ConcurrentUpdate(
-                        f"Execution {update.execution.job_name}/{update.execution.execution_id} is no longer "
-                        f"{update.expected_status.value} with owner {update.expected_owner!r}."
-                    )
+                self._check_update(update)
             if idempotency is not None:
                 bound = self._idempotency.get((idempotency.job_name, idempotency.key))
                 if bound is not None and bound.expires_at > now:
@@ -117,6 +108,25 @@ class MemoryStore:
             if idempotency is not None:
                 self._idempotency[(idempotency.job_name, idempotency.key)] = idempotency
         return job_from_document(job_doc)
+
+    def update_execution(self, update: ExecutionUpdate) -> None:
+        doc = execution_to_document(update.execution)
+        with self._lock:
+            self._check_update(update)
+            self._executions.setdefault(update.execution.job_name, {})[update.execution.execution_id] = doc
+
+    def _check_update(self, update: ExecutionUpdate) -> None:
+        """Under the lock: the stored execution still has the expected status and owner."""
+        stored = self._executions.get(update.execution.job_name, {}).get(update.execution.execution_id)
+        if (
+            stored is None
+            or stored["status"] != update.expected_status.value
+            or stored["lease_owner"] != update.expected_owner
+        ):
+            raise ConcurrentUpdate(
+                f"Execution {update.execution.job_name}/{update.execution.execution_id} is no longer "
+                f"{update.expected_status.value} with owner {update.expected_owner!r}."
+            )
 
     def list_jobs(self, *, limit: int, cursor: str | None) -> Page:
         check_limit(limit)

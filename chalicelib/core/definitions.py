@@ -53,7 +53,10 @@ def validate_payload_object(payload: Any, field: str = "payload") -> dict[str, A
     """A JSON object of at most 16 KiB (serialised)."""
     if not isinstance(payload, dict):
         raise ValidationFailed([FieldError(field, "must be a JSON object")])
-    size = len(json.dumps(payload, separators=(",", ":")).encode())
+    try:
+        size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+    except RecursionError:
+        raise ValidationFailed([FieldError(field, "is nested too deeply")]) from None
     if size > MAX_PAYLOAD_BYTES:
         raise ValidationFailed([FieldError(field, f"is {size} bytes; the limit is {MAX_PAYLOAD_BYTES} bytes (16 KiB)")])
     return payload

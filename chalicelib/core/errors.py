@@ -52,6 +52,18 @@ class RunInProgress(SchedulerError):
         super().__init__(f"Job '{job_name}' has a run in progress ({execution_id}); try again when it ends.")
 
 
+class IdempotencyKeyReused(SchedulerError):
+    """An ``Idempotency-Key`` sent again with a different request body (409)."""
+
+    def __init__(self, key: str, execution_id: str):
+        self.key = key
+        self.execution_id = execution_id
+        super().__init__(
+            f"Idempotency-Key '{key}' was already used for execution {execution_id} with another payload; "
+            "use a new key for a different request."
+        )
+
+
 class ConcurrentUpdate(SchedulerError):
     """A conditional write lost: somebody else changed the job or execution first."""
 

@@ -93,6 +93,13 @@ class Store(Protocol):
         Returns the job as stored (``version = expected_version + 1``).
         """
 
+    def update_execution(self, update: ExecutionUpdate) -> None:
+        """Replace one execution of a job that no longer exists (it was cancelled).
+
+        Same condition as in :meth:`commit`; raises ``ConcurrentUpdate`` when it does
+        not hold. Every other change goes through :meth:`commit` with its job.
+        """
+
     def list_jobs(self, *, limit: int, cursor: str | None) -> Page:
         """Every job exactly once across pages, in the store's order (DynamoDB: table
         order; memory: by name). ``cursor`` is the opaque ``next_cursor`` of the page before.

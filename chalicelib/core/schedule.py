@@ -141,11 +141,23 @@ def _refuse_timezone(message: str) -> NoReturn:
     raise ValidationFailed([FieldError(TIMEZONE_FIELD, message)])
 
 
+_LEGACY_ABBREVIATIONS = frozenset({
+    "EST", "MST", "HST", "CET", "MET", "EET", "WET", "EST5EDT", "CST6CDT", "MST7MDT", "PST8PDT",
+})
+
+
 @lru_cache(maxsize=256)
 def _zone(key: str) -> ZoneInfo:
     # Names that resolve to a file but are not IANA zones, or make no sense for a job.
     if key in ("localtime", "posixrules", "Factory") or key.startswith(("posix/", "right/")):
         raise _Refused(f"'{key}' is not an IANA time zone name; use one such as 'Europe/Oslo' or 'UTC'.")
+    if key in _LEGACY_ABBREVIATIONS:
+        # tzdata still ships these, but 'EST' is a fixed -05:00 and 'CET' reads like an
+        # abbreviation: a user meaning New York or Oslo would silently get the wrong rules.
+        raise _Refused(
+            f"'{key}' is a legacy abbreviation-style zone; use a location such as 'Europe/Oslo' "
+            "or 'America/New_York' (or 'UTC'), which follows that place's daylight saving."
+        )
     try:
         return ZoneInfo(key)
     except (ZoneInfoNotFoundError, ValueError, OSError):

@@ -20,6 +20,7 @@ from .definitions import options_to_body, parse_definition, validate_job_name, v
 from .errors import (
     ConcurrentUpdate,
     FieldError,
+    IdempotencyKeyReused,
     JobAlreadyExists,
     JobConflict,
     JobNotFound,
@@ -212,8 +213,17 @@ class SchedulerService:
         return self.get_job(job_name).last_execution
 
     def list_executions(self, job_name: str, *, limit: int = 20, cursor: str | None = None) -> Page:
-        self.get_job(job_name)
-        return self.store.list_executions(job_name, limit=limit, cursor=cursor)
+        """Executions newest first. A cancelled job's history stays readable until it
+        expires; a job registered again under that name lists only its own runs."""
+        job = self.store.get_job(job_name)
+        page = self.store.list_executions(job_name, limit=limit, cursor=cursor)
+        if job is None:
+            if not page.items and cursor is None:
+                raise JobNotFound(job_name)
+            return page
+        own = [e for e in page.items if e.created_at >= job.created_at]
+        # Newest first: once a run older than the job shows up, every later one is older too.
+        return Page(items=own, next_cursor=page.next_cursor if len(own) == len(page.items) else None)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -270,15 +280,19 @@ class SchedulerService:
             if idempotency_key:
                 previous = self._execution_for_key(job_name, idempotency_key, now)
                 if previous is not None:
-                    return previous
+                    return self._same_request(previous, override, idempotency_key)
             job = self.get_job(job_name)
             if override:
-                merged = {**job.definition.payload, **override}
+                merged = validate_payload_object({**job.definition.payload, **override}, "payload")
                 errors = self._check_payload(job.definition.handler, merged)
                 if errors:
                     raise ValidationFailed(errors)
             plan_job, updates, finals = self._break_expired_lease(job, now)
             if plan_job.lease is not None:
+                # A concurrent request with the same key may have just claimed this run.
+                previous = self._execution_for_key(job_name, idempotency_key, now) if idempotency_key else None
+                if previous is not None:
+                    return self._same_request(previous, override, idempotency_key)
                 raise RunInProgress(job_name, plan_job.lease.execution_id)
             slot = now.replace(microsecond=(now.microsecond // 1000) * 1000)
             if slot.second == 0 and slot.microsecond == 0:
@@ -303,6 +317,13 @@ class SchedulerService:
             self.log.info("manual run queued", extra=self._run_fields(execution))
             return execution
         raise ConcurrentUpdate(f"job '{job_name}' kept changing; retry")
+
+    @staticmethod
+    def _same_request(previous: Execution, override: Mapping[str, Any], key: str) -> Execution:
+        """A repeated key must repeat the request: another payload is refused, not ignored."""
+        if dict(previous.payload_override) != dict(override):
+            raise IdempotencyKeyReused(key, previous.execution_id)
+        return previous
 
     def _execution_for_key(self, job_name: str, key: str, now: datetime) -> Execution | None:
         record = self.store.find_idempotency(job_name, key, now)
@@ -587,8 +608,13 @@ class SchedulerService:
                                      "status": execution.status.value if execution else None})
                 return None
             job = self.store.get_job(job_name)
-            if job is None or job.lease is None or job.lease.execution_id != execution_id:
-                self.log.warning("execution has no lease on its job (cancelled or taken over); not run",
+            if job is None:
+                self._close_orphan(replace(execution, status=ExecutionStatus.SKIPPED, finished_at=self.clock.now(),
+                                           duration_ms=0, result={"reason": "the job was cancelled before the run started"}),
+                                   ExecutionStatus.QUEUED, None)
+                return None
+            if job.lease is None or job.lease.execution_id != execution_id:
+                self.log.warning("execution has no lease on its job (taken over); not run",
                                  extra={"job_name": job_name, "execution_id": execution_id})
                 return None
             now = self.clock.now()
@@ -651,7 +677,9 @@ class SchedulerService:
             final = replace(running, status=status, finished_at=now, result=result, error=error,
                             duration_ms=int((now - running.started_at).total_seconds() * 1000) if running.started_at else None)
             job = self.store.get_job(job_name)
-            if job is None or job.lease is None or job.lease.execution_id != running.execution_id or job.lease.owner != worker_id:
+            if job is None:  # cancelled while it ran: record the outcome, account it to no job
+                return self._close_orphan(final, ExecutionStatus.RUNNING, worker_id)
+            if job.lease is None or job.lease.execution_id != running.execution_id or job.lease.owner != worker_id:
                 self.log.warning("lease lost before the outcome was recorded; newer state kept",
                                  extra={**self._run_fields(running), "status": status.value})
                 return None
@@ -668,6 +696,15 @@ class SchedulerService:
         self.log.error("could not record the outcome; the lease will expire and the run be retried",
                        extra=self._run_fields(running))
         return None
+
+    def _close_orphan(self, final: Execution, expected: ExecutionStatus, owner: str | None) -> Execution | None:
+        """Record the outcome of a run whose job was cancelled, so it is not left open."""
+        try:
+            self.store.update_execution(ExecutionUpdate(final, expected, owner))
+        except ConcurrentUpdate:
+            return None
+        self.log.info("run of a cancelled job closed", extra={**self._run_fields(final), "status": final.status.value})
+        return final
 
     # ------------------------------------------------------------------ helpers
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.context import RunContext
+from ..core.model import iso
 from .registry import HandlerRegistry
 
 
 def noop(ctx: RunContext) -> dict[str, Any]:
     """Does nothing but log and report the run: for trying schedules and alerts."""
     ctx.logger.info("noop handler ran")
-    return {"ok": True, "scheduledFor": ctx.scheduled_for.isoformat(), "attempt": ctx.attempt,
+    return {"ok": True, "scheduledFor": iso(ctx.scheduled_for), "attempt": ctx.attempt,
             "payloadKeys": sorted(ctx.payload)}
 
 

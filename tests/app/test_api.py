@@ -274,3 +274,30 @@ def test_an_unreadable_jwt_secret_refuses_everyone_without_a_500(api, monkeypatc
 
     monkeypatch.setattr(bootstrap, "jwt_secret", broken)
     assert api.call("GET", "/jobs").status_code == 401
+
+
+def test_deeply_nested_json_is_a_400_not_a_500(api):
+    deep = b'{"jobName": "deep", "cronExpression": "* * * * *", "handler": "ok", "payload": ' + b'{"a":' * 5000 + b'1' + b'}' * 5001
+    response = api.call("POST", "/jobs", raw=deep)
+    assert response.status_code == 400 and "body" in problem_fields(response)
+
+
+def test_the_payload_limit_counts_utf8_bytes(api):
+    response = api.call("POST", "/jobs", {**JOB, "payload": {"x": "ø" * 3000}})  # 6 KB of UTF-8
+    assert response.status_code == 201
+    response = api.call("POST", "/jobs", {**JOB, "jobName": "too-big", "payload": {"x": "ø" * 9000}})
+    assert response.status_code == 400 and "payload" in problem_fields(response)
+
+
+def test_a_reused_idempotency_key_with_another_payload_is_409(api):
+    api.call("POST", "/jobs", JOB)
+    api.call("POST", "/jobs/every-minute/trigger", {"payload": {"z": 1}}, headers={"Idempotency-Key": "k"})
+    response = api.call("POST", "/jobs/every-minute/trigger", {"payload": {"z": 2}}, headers={"Idempotency-Key": "k"})
+    assert response.status_code == 409
+    problem_fields(response)
+
+
+@pytest.mark.parametrize("raw", [b"{bad", b"[1]", b'{"x": 1}'])
+def test_resume_refuses_a_body_it_cannot_use(api, raw):
+    api.call("POST", "/jobs", JOB)
+    assert api.call("POST", "/jobs/every-minute/resume", raw=raw).status_code == 400

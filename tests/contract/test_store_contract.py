@@ -185,6 +185,17 @@ def test_an_execution_update_lands_when_status_and_owner_match(store):
     assert store.get_execution(stored.name, execution.execution_id) == finished
 
 
+def test_an_execution_of_a_cancelled_job_is_updated_on_its_own_condition(store):
+    stored, execution = _job_with_running_execution(store, owner="worker-1")
+    store.delete_job(stored.name)
+    finished = replace(execution, status=ExecutionStatus.FAILED, error=ExecutionError("JobCancelled", "gone"))
+    with pytest.raises(ConcurrentUpdate):
+        store.update_execution(ExecutionUpdate(finished, ExecutionStatus.RUNNING, "worker-2"))
+    assert store.get_execution(stored.name, execution.execution_id) == execution
+    store.update_execution(ExecutionUpdate(finished, ExecutionStatus.RUNNING, "worker-1"))
+    assert store.get_execution(stored.name, execution.execution_id) == finished
+
+
 def test_an_unowned_execution_is_updated_by_expecting_no_owner(store):
     stored, execution = _job_with_running_execution(store, owner=None)
     started = replace(execution, lease_owner="worker-7")

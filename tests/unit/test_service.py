@@ -347,3 +347,80 @@ def test_a_manual_run_exactly_on_a_slot_does_not_take_the_slots_place(h):
     h.tick(utc(2026, 11, 28, 20, 1))
     runs = sorted((e.trigger, e.status) for e in h.executions("every-minute"))
     assert runs == [(Trigger.MANUAL, ExecutionStatus.SUCCEEDED), (Trigger.SCHEDULE, ExecutionStatus.SUCCEEDED)]
+
+
+def test_a_run_whose_job_is_cancelled_while_it_runs_still_records_its_outcome():
+    h = Harness(utc(2026, 11, 28, 20, 0), inline=False)
+    h.registry.add("ok", ok)
+    h.service.register_job("doomed", "0 21 * * *", "ok")
+    h.tick(utc(2026, 11, 28, 21, 0))
+    [(_, execution_id)] = h.invoker.invocations
+    _job, running = h.service._start("doomed", execution_id, "w1")
+    h.service.cancel_job("doomed")
+    final = h.service._finish("doomed", running, "w1", ExecutionStatus.SUCCEEDED, {"done": True}, None)
+    assert final.status is ExecutionStatus.SUCCEEDED
+    assert h.store.get_execution("doomed", execution_id).status is ExecutionStatus.SUCCEEDED
+
+
+def test_a_run_whose_job_is_cancelled_before_it_starts_is_closed_as_skipped():
+    h = Harness(utc(2026, 11, 28, 20, 0), inline=False)
+    h.registry.add("ok", ok)
+    h.service.register_job("doomed", "0 21 * * *", "ok")
+    h.tick(utc(2026, 11, 28, 21, 0))
+    [(_, execution_id)] = h.invoker.invocations
+    h.service.cancel_job("doomed")
+    assert h.service.run_execution("doomed", execution_id, worker_id="w1") is None
+    closed = h.store.get_execution("doomed", execution_id)
+    assert closed.status is ExecutionStatus.SKIPPED and "cancelled" in closed.result["reason"]
+
+
+def test_a_cancelled_jobs_history_stays_readable_and_a_new_job_of_that_name_starts_clean(h):
+    h.service.register_job("reused", "* * * * *", "ok")
+    h.tick(utc(2026, 11, 28, 20, 1))
+    h.service.cancel_job("reused")
+    assert len(h.service.list_executions("reused").items) == 1  # the retained history
+    with pytest.raises(JobNotFound):
+        h.service.list_executions("never-existed")
+    h.clock.set(utc(2026, 11, 28, 20, 5))
+    h.service.register_job("reused", "* * * * *", "ok")
+    page = h.service.list_executions("reused")
+    assert page.items == [] and page.next_cursor is None
+    h.tick(utc(2026, 11, 28, 20, 6))
+    assert [e.scheduled_for for e in h.service.list_executions("reused").items] == [utc(2026, 11, 28, 20, 6)]
+
+
+def test_the_same_idempotency_key_from_concurrent_requests_returns_one_execution():
+    h = Harness(utc(2026, 11, 28, 20, 0), inline=False)
+    h.registry.add("ok", ok)
+    h.service.register_job("report", "0 2 * * *", "ok")
+    barrier = threading.Barrier(10)
+    results: list = []
+
+    def trigger():
+        barrier.wait()
+        try:
+            results.append(h.service.trigger_job("report", idempotency_key="same").execution_id)
+        except Exception as exc:  # noqa: BLE001
+            results.append(exc)
+
+    threads = [threading.Thread(target=trigger) for _ in range(10)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert len(set(results)) == 1 and isinstance(results[0], str)
+    assert len(h.executions("report")) == 1
+
+
+def test_an_idempotency_key_reused_with_another_payload_is_refused(h):
+    from chalicelib.core.errors import IdempotencyKeyReused
+
+    h.service.register_job("report", "0 2 * * *", "ok")
+    h.service.trigger_job("report", idempotency_key="k", payload={"a": 1})
+    with pytest.raises(IdempotencyKeyReused):
+        h.service.trigger_job("report", idempotency_key="k", payload={"a": 2})
+
+
+def test_the_merged_payload_of_a_trigger_is_held_to_the_size_limit(h):
+    h.service.register_job("report", "0 2 * * *", "ok", payload={"big": "x" * 12000})
+    with pytest.raises(ValidationFailed) as err:
+        h.service.trigger_job("report", payload={"more": "y" * 12000})
+    assert err.value.errors[0].field == "payload"

@@ -5,7 +5,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from chalicelib.adapters.invoker import InlineInvoker, RecordingInvoker
+from chalicelib.adapters.invoker import InlineInvoker
 from chalicelib.adapters.memory_store import MemoryStore
 from chalicelib.adapters.metrics import RecordingMetrics
 from chalicelib.core.errors import NotifierUnavailable
@@ -31,6 +31,16 @@ class FakeClock:
         with self._lock:
             self._now = self._now + timedelta(**delta)
             return self._now
+
+
+class RecordingInvoker:
+    """Remembers invocations without running them: a worker that never starts."""
+
+    def __init__(self) -> None:
+        self.invocations: list[tuple[str, str]] = []
+
+    def invoke(self, job_name: str, execution_id: str) -> None:
+        self.invocations.append((job_name, execution_id))
 
 
 class FixedRandom:

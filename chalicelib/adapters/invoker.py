@@ -81,13 +81,3 @@ class InlineInvoker:
     def invoke(self, job_name: str, execution_id: str) -> None:
         self.invocations.append((job_name, execution_id))
         self._run(job_name, execution_id, f"inline-{uuid.uuid4().hex[:12]}")
-
-
-class RecordingInvoker:
-    """Remembers invocations without running them (a worker that never starts)."""
-
-    def __init__(self) -> None:
-        self.invocations: list[tuple[str, str]] = []
-
-    def invoke(self, job_name: str, execution_id: str) -> None:
-        self.invocations.append((job_name, execution_id))

@@ -5,7 +5,7 @@
 * the tables are created from ``infra/template.json``;
 * the API is served by Chalice's local server on 127.0.0.1:${PORT:-8000};
 * the dispatcher ticks at each wall-clock minute with an EventBridge-shaped event;
-* workers run in-process on a thread pool;
+* workers run in-process, each run on its own daemon thread;
 * alerts and recovery notices published to the SNS topic are printed here;
 * without ``SUPABASE_URL``, a throwaway PostgreSQL with the migrations and demo data
   is served through the PostgREST-protocol server, for ``certification-expiry-check``.

@@ -17,6 +17,7 @@ from chalice import AuthResponse, Chalice, Rate, Response
 
 from chalicelib import auth, bootstrap
 from chalicelib.adapters import run_logging
+from chalicelib.core.definitions import validate_job_name
 from chalicelib.core.errors import FieldError, ValidationFailed
 from chalicelib.core.model import parse_iso
 from chalicelib.core.views import execution_view, job_view
@@ -82,8 +83,6 @@ def api(fn: Callable[..., Response]) -> Callable[..., Response]:
 
 
 def _job_name(value: str) -> str:
-    from chalicelib.core.definitions import validate_job_name
-
     return validate_job_name(value)
 
 

@@ -58,15 +58,7 @@ class EmulatorTimer:
         self.by_operation = {}
 
 
-class CollectingInvoker:
-    def __init__(self) -> None:
-        self.pending: list[tuple[str, str]] = []
-
-    def invoke(self, job_name: str, execution_id: str) -> None:
-        self.pending.append((job_name, execution_id))
-
-
-def build(registered: int, suffix: str) -> tuple[Any, Any, CollectingInvoker]:
+def build(registered: int, suffix: str) -> tuple[Any, Any, Any]:
     from chalicelib.adapters.dynamodb_store import DynamoDBStore
     from chalicelib.adapters.metrics import RecordingMetrics
     from chalicelib.core.model import Job, JobDefinition
@@ -74,7 +66,7 @@ def build(registered: int, suffix: str) -> tuple[Any, Any, CollectingInvoker]:
     from chalicelib.handlers.registry import HandlerRegistry
     from chalicelib.settings import Settings
     from devstack.tables import create_tables
-    from tests.fakes import FakeClock, FakeNotifier, FixedRandom
+    from tests.fakes import FakeClock, FakeNotifier, FixedRandom, RecordingInvoker
 
     settings = Settings(jobs_table=f"bench-jobs-{suffix}", executions_table=f"bench-executions-{suffix}",
                         aws_region="eu-north-1")
@@ -82,7 +74,7 @@ def build(registered: int, suffix: str) -> tuple[Any, Any, CollectingInvoker]:
     store = DynamoDBStore(settings.jobs_table, settings.executions_table, settings.aws_region)
     registry = HandlerRegistry()
     registry.add("noop", lambda ctx: None)
-    invoker = CollectingInvoker()
+    invoker = RecordingInvoker()
     clock = FakeClock(T0)
     service = SchedulerService(store=store, registry=registry, invoker=invoker, notifier=FakeNotifier(),
                                metrics=RecordingMetrics(), clock=clock, rand=FixedRandom(0.0))
@@ -114,9 +106,9 @@ def measure(registered: int, ticks: int, suffix: str, emulator: EmulatorTimer) -
         own.append(durations[-1] - emulator.seconds)
         requests.append(store.request_count)
         assert len(report.claimed) == DUE, report
-        for job_name, execution_id in invoker.pending:  # the workers, untimed
+        for job_name, execution_id in invoker.invocations:  # the workers, untimed
             service.run_execution(job_name, execution_id, worker_id="bench")
-        invoker.pending.clear()
+        invoker.invocations.clear()
     return statistics.median(durations[1:]), statistics.median(own[1:]), statistics.median(requests[1:])
 
 

@@ -48,9 +48,10 @@ class Api:
         return response
 
     def dispatch(self, time_iso: str) -> Any:
-        event = {"version": "0", "id": "e-" + time_iso, "detail-type": "Scheduled Event", "source": "aws.events",
-                 "account": "123456789012", "time": time_iso, "region": "eu-north-1",
-                 "resources": ["arn:aws:events:eu-north-1:123456789012:rule/dispatch"], "detail": {}}
+        from chalicelib.core.model import parse_iso
+        from devstack.local import eventbridge_event
+
+        event = eventbridge_event(parse_iso(time_iso), "arn:aws:events:eu-north-1:123456789012:rule/dispatch")
         return self.client.lambda_.invoke("dispatch", event)
 
 

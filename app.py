@@ -15,13 +15,15 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from chalice import AuthResponse, Chalice, Rate, Response
 
-from chalicelib import auth, bootstrap
+from chalicelib import bootstrap
+
+from chalicelib.api import auth
 from chalicelib.adapters import run_logging
 from chalicelib.core.definitions import validate_job_name
 from chalicelib.core.errors import FieldError, ValidationFailed
 from chalicelib.core.model import parse_iso
-from chalicelib.core.views import execution_view, job_view
-from chalicelib.problems import (
+from chalicelib.api.views import execution_view, job_view
+from chalicelib.api.problems import (
     PROBLEM_JSON,
     parse_idempotency_key,
     parse_json_body,

@@ -25,11 +25,11 @@ from datetime import date, datetime, timezone
 
 import psycopg
 
-from chalicelib.core.certification import CheckPolicy
+from chalicelib.jobs.certification.rule import CheckPolicy
 from chalicelib.core.context import RunContext
 from chalicelib.core.model import Trigger, idempotency_key_for
-from chalicelib.handlers.certification_expiry import CERTIFICATION_JOB_NAME, build_certification_handler
-from chalicelib.supabase.certification_source import PostgrestCertificationSource
+from chalicelib.jobs.certification.job import CERTIFICATION_JOB_NAME, build_certification_handler
+from chalicelib.jobs.certification.source import PostgrestCertificationSource
 from chalicelib.supabase.client import SupabaseClient
 from devstack.postgres import PostgresNotInstalled, start_postgres
 from devstack.postgrest import PostgrestServer

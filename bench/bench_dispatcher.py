@@ -63,7 +63,7 @@ def build(registered: int, suffix: str) -> tuple[Any, Any, Any]:
     from chalicelib.adapters.metrics import RecordingMetrics
     from chalicelib.core.model import Job, JobDefinition
     from chalicelib.core.service import SchedulerService
-    from chalicelib.handlers.registry import HandlerRegistry
+    from chalicelib.jobs.registry import HandlerRegistry
     from chalicelib.settings import Settings
     from devstack.tables import create_tables
     from tests.fakes import FakeClock, FakeNotifier, FixedRandom, RecordingInvoker

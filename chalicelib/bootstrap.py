@@ -12,13 +12,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .core.model import JobDefinition
-from .core.ports import Clock, Metrics, Notifier, RandomSource, Store
-from .core.service import SchedulerService
-from .handlers import builtin
-from .handlers import registry as default_registry
-from .handlers.registry import HandlerRegistry
-from .settings import Settings
+from chalicelib.core.model import JobDefinition
+from chalicelib.core.ports import Clock, Metrics, Notifier, RandomSource, Store
+from chalicelib.core.service import SchedulerService
+from chalicelib.jobs import builtin
+from chalicelib.jobs import registry as default_registry
+from chalicelib.jobs.registry import HandlerRegistry
+from chalicelib.settings import Settings
 
 log = logging.getLogger("chalicelib.bootstrap")
 
@@ -60,7 +60,7 @@ def _boto3_client(settings: Settings, service_name: str) -> Any:
 
 
 def build_secret_resolver(settings: Settings) -> Callable[[str], str]:
-    from .adapters.secrets import SecretResolver
+    from chalicelib.adapters.secrets import SecretResolver
 
     return SecretResolver(
         secretsmanager_factory=lambda: _boto3_client(settings, "secretsmanager"),
@@ -77,7 +77,8 @@ def jwt_secret(settings: Settings, resolve_secret: Callable[[str], str]) -> str:
 
 def install_handlers(registry: HandlerRegistry, settings: Settings, resolve_secret: Callable[[str], str]) -> list[JobDefinition]:
     """Add the built-in handlers; return the code-defined jobs to register at startup."""
-    from .handlers import certification_expiry, http_request
+    from chalicelib.jobs import http_request
+    from chalicelib.jobs.certification import job as certification_expiry
 
     builtin.install(registry)
     if http_request.HANDLER_NAME not in registry:
@@ -99,7 +100,7 @@ def install_handlers(registry: HandlerRegistry, settings: Settings, resolve_secr
 
 
 def build_store(settings: Settings, clock: Clock) -> Store:
-    from .adapters.dynamodb_store import DynamoDBStore
+    from chalicelib.adapters.dynamodb_store import DynamoDBStore
 
     return DynamoDBStore.from_settings(settings, clock=clock)
 
@@ -115,10 +116,10 @@ def build_runtime(
     registry: HandlerRegistry | None = None,
     invoker: Any = None,
 ) -> Runtime:
-    from .adapters.clock import SystemClock, SystemRandom
-    from .adapters.invoker import InlineInvoker, LambdaInvoker, ThreadInvoker
-    from .adapters.metrics import EmfMetrics
-    from .adapters.sns import SnsNotifier
+    from chalicelib.adapters.clock import SystemClock, SystemRandom
+    from chalicelib.adapters.invoker import InlineInvoker, LambdaInvoker, ThreadInvoker
+    from chalicelib.adapters.metrics import EmfMetrics
+    from chalicelib.adapters.sns import SnsNotifier
 
     registry = registry if registry is not None else default_registry
     clock = clock or SystemClock()

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from .core.errors import FieldError, ValidationFailed
+from chalicelib.core.errors import FieldError, ValidationFailed
 
 
 def _csv(text: str) -> tuple[str, ...]:

@@ -212,7 +212,9 @@ def serve(port: int, stack: list[Callable[[], None]], stopping: threading.Event)
 
     import boto3
 
-    from chalicelib import auth, bootstrap
+    from chalicelib import bootstrap
+
+    from chalicelib.api import auth
     from chalicelib.settings import Settings
     from devstack.tables import create_tables
 

@@ -11,7 +11,7 @@ from chalicelib.adapters.metrics import RecordingMetrics
 from chalicelib.core.errors import NotifierUnavailable
 from chalicelib.core.model import UTC, Notice
 from chalicelib.core.service import SchedulerService
-from chalicelib.handlers.registry import HandlerRegistry
+from chalicelib.jobs.registry import HandlerRegistry
 
 
 class FakeClock:

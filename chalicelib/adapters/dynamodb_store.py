@@ -29,12 +29,12 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from ..core.codec import encode_time, execution_from_document, execution_to_document, job_from_document, job_to_document
-from ..core.errors import ConcurrentUpdate, JobAlreadyExists, JobNotFound, StoreUnavailable
-from ..core.model import UTC, Execution, Job, parse_iso
-from ..core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page
-from ..settings import Settings
-from .store_support import (
+from chalicelib.core.codec import encode_time, execution_from_document, execution_to_document, job_from_document, job_to_document
+from chalicelib.core.errors import ConcurrentUpdate, JobAlreadyExists, JobNotFound, StoreUnavailable
+from chalicelib.core.model import UTC, Execution, Job, parse_iso
+from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page
+from chalicelib.settings import Settings
+from chalicelib.adapters.store_support import (
     check_limit,
     commit_instant,
     executions_cursor,

@@ -14,11 +14,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Sequence
 
-from ..core.codec import Document, execution_from_document, execution_to_document, job_from_document, job_to_document
-from ..core.errors import ConcurrentUpdate, JobAlreadyExists, JobNotFound
-from ..core.model import Execution, Job
-from ..core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page
-from .store_support import (
+from chalicelib.core.codec import Document, execution_from_document, execution_to_document, job_from_document, job_to_document
+from chalicelib.core.errors import ConcurrentUpdate, JobAlreadyExists, JobNotFound
+from chalicelib.core.model import Execution, Job
+from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page
+from chalicelib.adapters.store_support import (
     check_limit,
     commit_instant,
     executions_cursor,

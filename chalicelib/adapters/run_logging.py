@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from ..core.context import RUN_FIELDS
+from chalicelib.core.context import RUN_FIELDS
 
 
 class RunFieldsFilter(logging.Filter):

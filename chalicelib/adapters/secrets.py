@@ -14,7 +14,7 @@ import logging
 import threading
 from typing import Any, Callable
 
-from ..core.errors import SchedulerError
+from chalicelib.core.errors import SchedulerError
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..core.errors import NotifierUnavailable
-from ..core.model import Notice
+from chalicelib.core.errors import NotifierUnavailable
+from chalicelib.core.model import Notice
 
 
 class SnsNotifier:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Sequence
 
-from ..core.cursor import decode_cursor, encode_cursor
-from ..core.errors import InvalidCursor
-from ..core.model import Execution, Job
-from ..core.ports import Clock, ExecutionUpdate
+from chalicelib.core.cursor import decode_cursor, encode_cursor
+from chalicelib.core.errors import InvalidCursor
+from chalicelib.core.model import Execution, Job
+from chalicelib.core.ports import Clock, ExecutionUpdate
 
 
 def check_limit(limit: int) -> None:

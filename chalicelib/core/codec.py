@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
-from .model import (
+from chalicelib.core.model import (
     UTC,
     AlertState,
     Execution,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-from .model import Trigger
+from chalicelib.core.model import Trigger
 
 RUN_FIELDS: ContextVar[Mapping[str, Any]] = ContextVar("scheduler_run_fields", default={})
 """``job_name``, ``execution_id``, ``slot``, ``attempt`` of the run in progress; a logging

@@ -17,7 +17,7 @@ import hashlib
 import json
 from typing import Any
 
-from .errors import InvalidCursor
+from chalicelib.core.errors import InvalidCursor
 
 MAX_TOKEN_LENGTH = 1024
 """Longest token accepted; longer input is refused before any decoding."""

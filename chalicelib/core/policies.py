@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from .model import (
+from chalicelib.core.model import (
     AlertState,
     Execution,
     ExecutionStatus,
@@ -20,7 +20,7 @@ from .model import (
     RetryPolicy,
     iso,
 )
-from .ports import RandomSource
+from chalicelib.core.ports import RandomSource
 
 JITTER_SHARE = 0.2
 """A retry waits between 80% and 100% of its exponential delay ("equal-ish" jitter):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Protocol, Sequence
 
-from .model import Execution, ExecutionStatus, Job, Notice
+from chalicelib.core.model import Execution, ExecutionStatus, Job, Notice
 
 
 @dataclass(frozen=True)

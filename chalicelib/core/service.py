@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator, Mapping
 
-from .context import RUN_FIELDS, RunContext
-from .definitions import options_to_body, parse_definition, validate_job_name, validate_payload_object
-from .errors import (
+from chalicelib.core.context import RUN_FIELDS, RunContext
+from chalicelib.core.definitions import options_to_body, parse_definition, validate_job_name, validate_payload_object
+from chalicelib.core.errors import (
     ConcurrentUpdate,
     FieldError,
     IdempotencyKeyReused,
@@ -28,7 +28,7 @@ from .errors import (
     StoreUnavailable,
     ValidationFailed,
 )
-from .model import (
+from chalicelib.core.model import (
     UTC,
     Execution,
     ExecutionError,
@@ -42,9 +42,9 @@ from .model import (
     execution_id_for,
     idempotency_key_for,
 )
-from .policies import LateSlots, SlotDecision, account_outcome, bounded_result, decide_slot, may_retry, retry_delay
-from .ports import Clock, ExecutionUpdate, IdempotencyRecord, Invoker, Metrics, Notifier, Page, RandomSource, Store
-from .schedule import CronSchedule
+from chalicelib.core.policies import LateSlots, SlotDecision, account_outcome, bounded_result, decide_slot, may_retry, retry_delay
+from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Invoker, Metrics, Notifier, Page, RandomSource, Store
+from chalicelib.core.cron import CronSchedule
 
 MAX_RESULT_BYTES = 16 * 1024
 MAX_ERROR_MESSAGE = 1000

@@ -9,10 +9,11 @@ import pytest
 from chalice.test import Client
 
 import app as chalice_app
-from chalicelib import auth, bootstrap
+from chalicelib import bootstrap
+from chalicelib.api import auth
 from chalicelib.adapters.memory_store import MemoryStore
 from chalicelib.adapters.metrics import RecordingMetrics
-from chalicelib.handlers.registry import HandlerRegistry
+from chalicelib.jobs.registry import HandlerRegistry
 from chalicelib.settings import Settings
 from tests.fakes import FakeClock, FakeNotifier, FixedRandom, utc
 

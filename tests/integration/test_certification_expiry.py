@@ -5,10 +5,10 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from chalicelib.core.certification import BlastRadiusExceeded, CheckPolicy
+from chalicelib.jobs.certification.rule import BlastRadiusExceeded, CheckPolicy
 from chalicelib.core.errors import ValidationFailed
-from chalicelib.handlers.certification_expiry import build_certification_handler
-from chalicelib.supabase.certification_source import PostgrestCertificationSource
+from chalicelib.jobs.certification.job import build_certification_handler
+from chalicelib.jobs.certification.source import PostgrestCertificationSource
 from chalicelib.supabase.client import SupabaseClient, SupabaseError
 
 from .support import SERVICE_KEY, Db, run_context

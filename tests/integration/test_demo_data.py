@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from chalicelib.core.certification import CheckPolicy
-from chalicelib.handlers.certification_expiry import build_certification_handler
-from chalicelib.supabase.certification_source import PostgrestCertificationSource
+from chalicelib.jobs.certification.rule import CheckPolicy
+from chalicelib.jobs.certification.job import build_certification_handler
+from chalicelib.jobs.certification.source import PostgrestCertificationSource
 from devstack.demo_data import DEMO_MENTORS, load_demo_data
 
 from .support import Db, run_context

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.core.model import ExecutionStatus, Trigger
-from chalicelib.core.schedule import CronSchedule
+from chalicelib.core.cron import CronSchedule
 from tests.fakes import Harness
 
 FINAL_OUTCOMES = {ExecutionStatus.SUCCEEDED, ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import auth
+from chalicelib.api import auth
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "smoke-test-secret-0123456789abcdef0123456789"

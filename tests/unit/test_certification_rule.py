@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from chalicelib.core.certification import (
+from chalicelib.jobs.certification.rule import (
     BlastRadiusExceeded,
     CheckOptions,
     CheckOutcome,
@@ -21,7 +21,7 @@ from chalicelib.core.certification import (
 from chalicelib.core.context import RunContext
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.model import Trigger
-from chalicelib.handlers.certification_expiry import (
+from chalicelib.jobs.certification.job import (
     CERTIFICATION_JOB_NAME,
     build_certification_handler,
     certification_job_definition,

@@ -23,7 +23,7 @@ import pytest
 from chalicelib.core.context import RunContext
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.model import Trigger
-from chalicelib.handlers.http_request import (
+from chalicelib.jobs.http_request import (
     HANDLER_NAME,
     DestinationRefused,
     HostAllowList,
@@ -39,7 +39,7 @@ from chalicelib.handlers.http_request import (
     register_http_request_handler,
     validate_http_request_payload,
 )
-from chalicelib.handlers.registry import HandlerRegistry
+from chalicelib.jobs.registry import HandlerRegistry
 
 SLOT = datetime(2026, 11, 29, 1, 0, tzinfo=timezone.utc)
 KEY = f"edge-nightly@{SLOT.isoformat()}"

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .definitions import definition_to_body
-from .model import Execution, Job, iso
+from chalicelib.core.definitions import definition_to_body
+from chalicelib.core.model import Execution, Job, iso
 
 
 def _iso_or_none(value: Any) -> str | None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Mapping
 
-from ..core.certification import CheckOutcome, CheckRequest, CheckResult
-from .client import SupabaseClient, SupabaseError
+from chalicelib.jobs.certification.rule import CheckOutcome, CheckRequest, CheckResult
+from chalicelib.supabase.client import SupabaseClient, SupabaseError
 
 CHECK_FUNCTION = "certification_expiry_check"
 

@@ -25,7 +25,7 @@ from datetime import date, datetime
 from typing import Any, Mapping, Protocol, Sequence
 from zoneinfo import ZoneInfo
 
-from .errors import FieldError, SchedulerError, ValidationFailed
+from chalicelib.core.errors import FieldError, SchedulerError, ValidationFailed
 
 MAX_REPORTED_IDS = 100
 PAYLOAD_OPTIONS = ("dryRun", "force")

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .core.errors import (
+from chalicelib.core.errors import (
     ConcurrentUpdate,
     FieldError,
     IdempotencyKeyReused,

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-from ..core.context import RunContext
-from ..core.errors import FieldError
+from chalicelib.core.context import RunContext
+from chalicelib.core.errors import FieldError
 
 HandlerFn = Callable[[RunContext], Any]
 PayloadValidator = Callable[[Mapping[str, Any]], list[FieldError]]

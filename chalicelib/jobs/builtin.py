@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.context import RunContext
-from ..core.model import iso
-from .registry import HandlerRegistry
+from chalicelib.core.context import RunContext
+from chalicelib.core.model import iso
+from chalicelib.jobs.registry import HandlerRegistry
 
 
 def noop(ctx: RunContext) -> dict[str, Any]:

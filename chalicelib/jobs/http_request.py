@@ -60,9 +60,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence, Union
 import certifi
 import httpx
 
-from ..core.context import RunContext
-from ..core.errors import FieldError, ValidationFailed
-from .registry import HandlerRegistry, PayloadValidator
+from chalicelib.core.context import RunContext
+from chalicelib.core.errors import FieldError, ValidationFailed
+from chalicelib.jobs.registry import HandlerRegistry, PayloadValidator
 
 HANDLER_NAME = "http-request"
 HANDLER_DESCRIPTION = (

@@ -21,7 +21,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Mapping
 
-from ..core.certification import (
+from chalicelib.jobs.certification.rule import (
     BlastRadiusExceeded,
     CertificationSource,
     CheckOutcome,
@@ -32,10 +32,10 @@ from ..core.certification import (
     run_date,
     summarize,
 )
-from ..core.context import RunContext
-from ..core.errors import FieldError
-from ..core.model import JobDefinition, RetryPolicy
-from .registry import HandlerFn
+from chalicelib.core.context import RunContext
+from chalicelib.core.errors import FieldError
+from chalicelib.core.model import JobDefinition, RetryPolicy
+from chalicelib.jobs.registry import HandlerFn
 
 CERTIFICATION_JOB_NAME = "certification-expiry-check"
 CERTIFICATION_DESCRIPTION = (
@@ -88,8 +88,8 @@ def build_certification_handler_from_settings(settings: Any, resolve_secret: Cal
     built: list[CertificationSource] = []
 
     def source() -> CertificationSource:
-        from ..supabase.certification_source import PostgrestCertificationSource
-        from ..supabase.client import SupabaseClient
+        from chalicelib.jobs.certification.source import PostgrestCertificationSource
+        from chalicelib.supabase.client import SupabaseClient
 
         with lock:
             if not built:

@@ -3,7 +3,7 @@
 ``registry`` is the process-wide registry. A backend feature adds its handler at
 import time, in a module that ``app.py`` imports (so every Lambda has it):
 
-    from chalicelib.handlers import registry
+    from chalicelib.jobs import registry
 
     @registry.handler("nightly-report", "Builds the nightly report")
     def nightly_report(ctx): ...
@@ -11,6 +11,6 @@ import time, in a module that ``app.py`` imports (so every Lambda has it):
 Built-in handlers that need settings (``http-request``,
 ``certification-expiry-check``) are added by :mod:`chalicelib.bootstrap`.
 """
-from .registry import HandlerRegistry
+from chalicelib.jobs.registry import HandlerRegistry
 
 registry = HandlerRegistry()

@@ -153,8 +153,8 @@ def health() -> Response:
 @app.route(f"{BASE}/handlers", methods=["GET"], authorizer=jwt_authorizer)
 @api
 def list_handlers() -> Response:
-    registry = _service().registry
-    return _json(200, {"handlers": [{"name": h.name, "description": h.description} for h in registry.all()]})
+    handlers = _service().list_handlers()
+    return _json(200, {"handlers": [{"name": h.name, "description": h.description} for h in handlers]})
 
 
 @app.route(f"{BASE}/jobs", methods=["GET"], authorizer=jwt_authorizer)
@@ -240,7 +240,7 @@ def dispatch(event: Any) -> dict[str, Any]:
     try:
         now = parse_iso(raw["time"])
     except (KeyError, TypeError, ValueError):
-        now = runtime.service.clock.now()
+        now = None  # the service's clock
         logger.warning("event has no usable 'time'; using the wall clock", extra={"event_id": raw.get("id")})
     runtime.ensure_code_jobs()
     report = _traced_tick(runtime, now)
@@ -270,8 +270,9 @@ def run_execution(event: Any, context: Any) -> dict[str, Any]:
 
 @tracer.capture_method(capture_response=False)
 def _traced_tick(runtime: bootstrap.Runtime, now: Any) -> Any:
-    tracer.put_annotation(key="tick", value=now.isoformat())
-    return runtime.service.dispatch(now)
+    report = runtime.service.dispatch(now)
+    tracer.put_annotation(key="tick", value=report.now.isoformat())
+    return report
 
 
 @tracer.capture_method(capture_response=False)

@@ -62,8 +62,8 @@ def build(registered: int, suffix: str) -> tuple[Any, Any, Any]:
     from chalicelib.adapters.dynamodb_store import DynamoDBStore
     from chalicelib.adapters.metrics import RecordingMetrics
     from chalicelib.core.model import Job, JobDefinition
-    from chalicelib.core.service import SchedulerService
-    from chalicelib.jobs.registry import HandlerRegistry
+    from chalicelib.core.scheduler import SchedulerService
+    from chalicelib.jobs.registry import JobRegistry
     from chalicelib.settings import Settings
     from devstack.tables import create_tables
     from tests.fakes import FakeClock, FakeNotifier, FixedRandom, RecordingInvoker
@@ -72,11 +72,11 @@ def build(registered: int, suffix: str) -> tuple[Any, Any, Any]:
                         aws_region="eu-north-1")
     create_tables(settings)
     store = DynamoDBStore(settings.jobs_table, settings.executions_table, settings.aws_region)
-    registry = HandlerRegistry()
+    registry = JobRegistry()
     registry.add("noop", lambda ctx: None)
     invoker = RecordingInvoker()
     clock = FakeClock(T0)
-    service = SchedulerService(store=store, registry=registry, invoker=invoker, notifier=FakeNotifier(),
+    service = SchedulerService(store=store, jobs=registry, invoker=invoker, notifier=FakeNotifier(),
                                metrics=RecordingMetrics(), clock=clock, rand=FixedRandom(0.0))
     # The idle majority: yearly jobs, registered through the store so setup stays quick.
     yearly = JobDefinition(job_name="x", cron_expression="0 0 1 1 *", handler="noop")
@@ -86,18 +86,18 @@ def build(registered: int, suffix: str) -> tuple[Any, Any, Any]:
         store.create_job(Job(definition=definition, created_at=T0, updated_at=T0, next_run_at=next_year))
     for index in range(DUE):
         service.register_job(f"due-{index}", "* * * * *", "noop")
-    return service, store, invoker
+    return service, store, invoker, clock
 
 
 def measure(registered: int, ticks: int, suffix: str, emulator: EmulatorTimer) -> tuple[float, float, float]:
     """Medians of (wall time, wall time less moto's own, requests) per tick."""
-    service, store, invoker = build(registered, suffix)
+    service, store, invoker, clock = build(registered, suffix)
     durations: list[float] = []
     own: list[float] = []
     requests: list[int] = []
     for minute in range(1, ticks + 1):
         now = T0 + timedelta(minutes=minute)
-        service.clock.set(now)
+        clock.set(now)
         store.reset_request_count()
         emulator.reset()
         started = time.perf_counter()

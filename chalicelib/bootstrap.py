@@ -14,10 +14,10 @@ from typing import Any, Callable
 
 from chalicelib.core.model import JobDefinition
 from chalicelib.core.ports import Clock, Metrics, Notifier, RandomSource, Store
-from chalicelib.core.service import SchedulerService
+from chalicelib.core.scheduler import SchedulerService
 from chalicelib.jobs import builtin
 from chalicelib.jobs import registry as default_registry
-from chalicelib.jobs.registry import HandlerRegistry
+from chalicelib.jobs.registry import JobRegistry
 from chalicelib.settings import Settings
 
 log = logging.getLogger("chalicelib.bootstrap")
@@ -30,6 +30,7 @@ class Runtime:
     settings: Settings
     service: SchedulerService
     metrics: Any
+    invoker: Any = None
     code_jobs: list[JobDefinition] = field(default_factory=list)
     resolve_secret: Callable[[str], str] | None = None
     _jobs_ensured: bool = False
@@ -75,7 +76,7 @@ def jwt_secret(settings: Settings, resolve_secret: Callable[[str], str]) -> str:
     return settings.jwt_secret
 
 
-def install_handlers(registry: HandlerRegistry, settings: Settings, resolve_secret: Callable[[str], str]) -> list[JobDefinition]:
+def install_handlers(registry: JobRegistry, settings: Settings, resolve_secret: Callable[[str], str]) -> list[JobDefinition]:
     """Add the built-in handlers; return the code-defined jobs to register at startup."""
     from chalicelib.jobs import http_request
     from chalicelib.jobs.certification import job as certification_expiry
@@ -113,7 +114,7 @@ def build_runtime(
     rand: RandomSource | None = None,
     notifier: Notifier | None = None,
     metrics: Metrics | None = None,
-    registry: HandlerRegistry | None = None,
+    registry: JobRegistry | None = None,
     invoker: Any = None,
 ) -> Runtime:
     from chalicelib.adapters.clock import SystemClock, SystemRandom
@@ -140,7 +141,7 @@ def build_runtime(
             invoker = LambdaInvoker(_boto3_client(settings, "lambda"), settings.worker_function_name)
     service = SchedulerService(
         store=store or build_store(settings, clock),
-        registry=registry,
+        jobs=registry,
         invoker=invoker,
         notifier=notifier or SnsNotifier(_boto3_client(settings, "sns"), settings.alert_topic_arn),
         metrics=metrics,
@@ -152,7 +153,7 @@ def build_runtime(
         dispatch_batch=settings.dispatch_batch,
     )
     holder["service"] = service
-    return Runtime(settings=settings, service=service, metrics=metrics, code_jobs=code_jobs, resolve_secret=resolve_secret)
+    return Runtime(settings=settings, service=service, metrics=metrics, invoker=invoker, code_jobs=code_jobs, resolve_secret=resolve_secret)
 
 
 _runtime: Runtime | None = None

@@ -232,7 +232,7 @@ def serve(port: int, stack: list[Callable[[], None]], stopping: threading.Event)
     from chalice.local import create_local_server
 
     runtime = bootstrap.get_runtime()
-    invoker = runtime.service.invoker
+    invoker = runtime.invoker
 
     def drain_workers() -> None:
         left = invoker.shutdown(wait_seconds=10)

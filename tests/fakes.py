@@ -10,8 +10,8 @@ from chalicelib.adapters.memory_store import MemoryStore
 from chalicelib.adapters.metrics import RecordingMetrics
 from chalicelib.core.errors import NotifierUnavailable
 from chalicelib.core.model import UTC, Notice
-from chalicelib.core.service import SchedulerService
-from chalicelib.jobs.registry import HandlerRegistry
+from chalicelib.core.scheduler import SchedulerService
+from chalicelib.jobs.registry import JobRegistry
 
 
 class FakeClock:
@@ -76,15 +76,16 @@ def utc(*args: int) -> datetime:
 class Harness:
     """A service on the memory store with a fake clock, notifier and metrics."""
 
-    def __init__(self, start: datetime, *, inline: bool = True, store: Any = None, registry: HandlerRegistry | None = None) -> None:
+    def __init__(self, start: datetime, *, inline: bool = True, store: Any = None, registry: JobRegistry | None = None,
+                 notifier: Any = None) -> None:
         self.clock = FakeClock(start)
         self.store = store if store is not None else MemoryStore(clock=self.clock)
-        self.notifier = FakeNotifier()
+        self.notifier = notifier if notifier is not None else FakeNotifier()
         self.metrics = RecordingMetrics()
-        self.registry = registry or HandlerRegistry()
+        self.registry = registry or JobRegistry()
         self.invoker: Any = InlineInvoker(self._run) if inline else RecordingInvoker()
         self.service = SchedulerService(
-            store=self.store, registry=self.registry, invoker=self.invoker, notifier=self.notifier,
+            store=self.store, jobs=self.registry, invoker=self.invoker, notifier=self.notifier,
             metrics=self.metrics, clock=self.clock, rand=FixedRandom(0.0), lease_margin_seconds=60,
         )
 

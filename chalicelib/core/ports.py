@@ -20,9 +20,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Generic, Mapping, Protocol, Sequence, TypeVar
 
+from chalicelib.core.context import RunContext
+from chalicelib.core.errors import FieldError
 from chalicelib.core.model import Execution, ExecutionStatus, Job, Notice
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -50,8 +54,10 @@ class IdempotencyRecord:
 
 
 @dataclass(frozen=True)
-class Page:
-    items: list[Any]
+class Page(Generic[T]):
+    """One page of a listing; ``next_cursor`` is None on the last page."""
+
+    items: list[T]
     next_cursor: str | None
 
 
@@ -100,7 +106,7 @@ class Store(Protocol):
         not hold. Every other change goes through :meth:`commit` with its job.
         """
 
-    def list_jobs(self, *, limit: int, cursor: str | None) -> Page:
+    def list_jobs(self, *, limit: int, cursor: str | None) -> Page[Job]:
         """Every job exactly once across pages, in the store's order (DynamoDB: table
         order; memory: by name). ``cursor`` is the opaque ``next_cursor`` of the page before.
 
@@ -118,7 +124,7 @@ class Store(Protocol):
     def get_execution(self, job_name: str, execution_id: str) -> Execution | None:
         """One execution (strongly consistent), or None."""
 
-    def list_executions(self, job_name: str, *, limit: int, cursor: str | None) -> Page:
+    def list_executions(self, job_name: str, *, limit: int, cursor: str | None) -> Page[Execution]:
         """Executions of one job, newest slot first (a query, never a scan)."""
 
     def find_idempotency(self, job_name: str, key: str, now: datetime) -> IdempotencyRecord | None:
@@ -158,4 +164,34 @@ class RandomSource(Protocol):
         """A float in [0, 1)."""
 
 
-Handler = Callable[[Any], Any]
+JobFn = Callable[[RunContext], Any]
+"""A job callable: called with the run's context; its return value is the result."""
+
+PayloadValidator = Callable[[Mapping[str, Any]], list[FieldError]]
+"""Checks a job's payload at registration; field names are relative to ``payload``."""
+
+
+@dataclass(frozen=True)
+class RegisteredJob:
+    """A job callable known by name, with what the API shows of it."""
+
+    name: str
+    description: str
+    fn: JobFn
+    validate_payload: PayloadValidator | None = None
+
+
+class JobCatalog(Protocol):
+    """Job callables by name (``chalicelib.jobs.registry.JobRegistry``)."""
+
+    def get(self, name: str) -> RegisteredJob | None:
+        """The callable registered as ``name``, or None."""
+
+    def __contains__(self, name: object) -> bool:
+        """True when a callable is registered as ``name``."""
+
+    def add(self, name: str, fn: JobFn, description: str = "", validate_payload: PayloadValidator | None = None) -> None:
+        """Register ``fn`` as ``name``; raises ValueError if the name holds another function."""
+
+    def all(self) -> list[RegisteredJob]:
+        """Every registered callable, by name."""

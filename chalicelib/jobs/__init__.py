@@ -11,6 +11,6 @@ import time, in a module that ``app.py`` imports (so every Lambda has it):
 Built-in handlers that need settings (``http-request``,
 ``certification-expiry-check``) are added by :mod:`chalicelib.bootstrap`.
 """
-from chalicelib.jobs.registry import HandlerRegistry
+from chalicelib.jobs.registry import JobRegistry
 
-registry = HandlerRegistry()
+registry = JobRegistry()

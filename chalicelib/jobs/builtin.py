@@ -5,7 +5,7 @@ from typing import Any
 
 from chalicelib.core.context import RunContext
 from chalicelib.core.model import iso
-from chalicelib.jobs.registry import HandlerRegistry
+from chalicelib.jobs.registry import JobRegistry
 
 
 def noop(ctx: RunContext) -> dict[str, Any]:
@@ -15,5 +15,5 @@ def noop(ctx: RunContext) -> dict[str, Any]:
             "payloadKeys": sorted(ctx.payload)}
 
 
-def install(registry: HandlerRegistry) -> None:
+def install(registry: JobRegistry) -> None:
     registry.add("noop", noop, "Does nothing but record the run: for trying schedules.")

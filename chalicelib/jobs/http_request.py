@@ -62,7 +62,7 @@ import httpx
 
 from chalicelib.core.context import RunContext
 from chalicelib.core.errors import FieldError, ValidationFailed
-from chalicelib.jobs.registry import HandlerRegistry, PayloadValidator
+from chalicelib.jobs.registry import JobRegistry, PayloadValidator
 
 HANDLER_NAME = "http-request"
 HANDLER_DESCRIPTION = (
@@ -1050,7 +1050,7 @@ the handler fails cleanly before the worker is stopped.
 
 
 def register_http_request_handler(
-    registry: HandlerRegistry,
+    registry: JobRegistry,
     *,
     allowed_hosts: Iterable[str],
     local_mode: bool,

@@ -1,39 +1,27 @@
-"""The handler registry: handlers are added by name at import time, never hard-coded.
+"""The job registry: job callables are added by name at import time, never hard-coded.
 
-    registry = HandlerRegistry()
+    registry = JobRegistry()
 
     @registry.handler("nightly-report", "Build the nightly report")
     def nightly_report(ctx: RunContext) -> dict: ...
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Callable
 
-from chalicelib.core.context import RunContext
-from chalicelib.core.errors import FieldError
-
-HandlerFn = Callable[[RunContext], Any]
-PayloadValidator = Callable[[Mapping[str, Any]], list[FieldError]]
-"""Checks a job's payload at registration; field names are relative to ``payload``."""
+from chalicelib.core.ports import JobFn, PayloadValidator, RegisteredJob
 
 
-@dataclass(frozen=True)
-class RegisteredHandler:
-    name: str
-    description: str
-    fn: HandlerFn
-    validate_payload: PayloadValidator | None = None
+class JobRegistry:
+    """The process's job callables by name: the :class:`~chalicelib.core.ports.JobCatalog` port."""
 
-
-class HandlerRegistry:
     def __init__(self) -> None:
-        self._handlers: dict[str, RegisteredHandler] = {}
+        self._handlers: dict[str, RegisteredJob] = {}
 
     def add(
         self,
         name: str,
-        fn: HandlerFn,
+        fn: JobFn,
         description: str = "",
         validate_payload: PayloadValidator | None = None,
     ) -> None:
@@ -46,24 +34,24 @@ class HandlerRegistry:
         if existing is not None and existing.fn is not fn:
             raise ValueError(f"handler '{name}' is already registered to another function")
         summary = description or (fn.__doc__ or "").strip().split("\n")[0]
-        self._handlers[name] = RegisteredHandler(name, summary, fn, validate_payload)
+        self._handlers[name] = RegisteredJob(name, summary, fn, validate_payload)
 
     def handler(
         self, name: str, description: str = "", validate_payload: PayloadValidator | None = None
-    ) -> Callable[[HandlerFn], HandlerFn]:
+    ) -> Callable[[JobFn], JobFn]:
         """Decorator form of :meth:`add`."""
 
-        def decorate(fn: HandlerFn) -> HandlerFn:
+        def decorate(fn: JobFn) -> JobFn:
             self.add(name, fn, description, validate_payload)
             return fn
 
         return decorate
 
-    def get(self, name: str) -> RegisteredHandler | None:
+    def get(self, name: str) -> RegisteredJob | None:
         return self._handlers.get(name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._handlers
 
-    def all(self) -> list[RegisteredHandler]:
+    def all(self) -> list[RegisteredJob]:
         return sorted(self._handlers.values(), key=lambda h: h.name)

@@ -10,10 +10,9 @@ from chalice.test import Client
 
 import app as chalice_app
 from chalicelib import bootstrap
-from chalicelib.api import auth
 from chalicelib.adapters.memory_store import MemoryStore
 from chalicelib.adapters.metrics import RecordingMetrics
-from chalicelib.jobs.registry import HandlerRegistry
+from chalicelib.jobs.registry import JobRegistry
 from chalicelib.settings import Settings
 from tests.fakes import FakeClock, FakeNotifier, FixedRandom, utc
 
@@ -34,7 +33,7 @@ def token(role: str = "service_role", *, app_role: str | None = None, exp_in: in
 
 class Api:
     def __init__(self, client: Client, runtime: bootstrap.Runtime, clock: FakeClock, notifier: FakeNotifier,
-                 registry: HandlerRegistry) -> None:
+                 registry: JobRegistry) -> None:
         self.client = client
         self.runtime = runtime
         self.clock = clock
@@ -65,7 +64,7 @@ def api(monkeypatch) -> Api:
                                   "SUPABASE_URL": "http://127.0.0.1:9", "SUPABASE_SERVICE_KEY": "unused"})
     clock = FakeClock(utc(2026, 11, 28, 20, 0))
     notifier = FakeNotifier()
-    registry = HandlerRegistry()
+    registry = JobRegistry()
     registry.add("ok", lambda ctx: {"attempt": ctx.attempt, "payload": dict(ctx.payload)}, "Always succeeds")
 
     def boom(ctx):

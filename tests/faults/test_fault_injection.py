@@ -8,6 +8,8 @@ is lost, none runs twice, and every state transition is recorded.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import json
 import random
 import threading
@@ -82,8 +84,8 @@ def ok(ctx):
     return {"ok": True}
 
 
-def dynamo_harness(store_factory, *, inline: bool = True) -> Harness:
-    harness = Harness(T0, store=store_factory(), inline=inline)
+def dynamo_harness(store_factory, *, inline: bool = True, notifier: Any = None) -> Harness:
+    harness = Harness(T0, store=store_factory(), inline=inline, notifier=notifier)
     harness.side_effects = Counter()  # type: ignore[attr-defined]
 
     def counting(ctx):
@@ -147,7 +149,7 @@ def test_a_worker_that_dies_mid_run_is_timed_out_and_retried(store_factory):
     harness.service.register_job("nightly", "0 21 * * *", "count", timeout_seconds=60)
     harness.tick(utc(2026, 11, 28, 21, 0))
     [(_, execution_id)] = harness.invoker.invocations
-    started = harness.service._start("nightly", execution_id, "doomed")  # then the Lambda vanishes
+    started = harness.service.worker.start("nightly", execution_id, "doomed")  # then the Lambda vanishes
     assert started is not None
     assert harness.store.get_execution("nightly", execution_id).status is ExecutionStatus.RUNNING
     harness.tick(utc(2026, 11, 28, 21, 1, 30))
@@ -162,7 +164,6 @@ def test_a_worker_that_dies_mid_run_is_timed_out_and_retried(store_factory):
 def test_sns_failing_then_recovering_delivers_the_alert_once(store_factory, monkeypatch):
     import boto3
 
-    harness = dynamo_harness(store_factory)
     sns = boto3.client("sns", region_name="eu-north-1")
     topic = sns.create_topic(Name="alerts")["TopicArn"]
     sqs = boto3.client("sqs", region_name="eu-north-1")
@@ -170,7 +171,7 @@ def test_sns_failing_then_recovering_delivers_the_alert_once(store_factory, monk
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     outage = FaultInjector(monkeypatch, service="sns", share=1.0, code="InternalError", status=500)
-    harness.service.notifier = SnsNotifier(sns, topic)
+    harness = dynamo_harness(store_factory, notifier=SnsNotifier(sns, topic))
 
     def boom(ctx):
         raise RuntimeError("supabase is down")

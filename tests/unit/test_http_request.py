@@ -39,7 +39,7 @@ from chalicelib.jobs.http_request import (
     register_http_request_handler,
     validate_http_request_payload,
 )
-from chalicelib.jobs.registry import HandlerRegistry
+from chalicelib.jobs.registry import JobRegistry
 
 SLOT = datetime(2026, 11, 29, 1, 0, tzinfo=timezone.utc)
 KEY = f"edge-nightly@{SLOT.isoformat()}"
@@ -840,7 +840,7 @@ def test_field_names_can_be_relative_to_the_payload() -> None:
 
 
 def test_it_registers_as_http_request_with_its_validator() -> None:
-    registry = HandlerRegistry()
+    registry = JobRegistry()
     handler = register_http_request_handler(
         registry, allowed_hosts=("*.supabase.co",), local_mode=False, resolve_secret=no_secrets
     )

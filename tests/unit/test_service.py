@@ -355,9 +355,9 @@ def test_a_run_whose_job_is_cancelled_while_it_runs_still_records_its_outcome():
     h.service.register_job("doomed", "0 21 * * *", "ok")
     h.tick(utc(2026, 11, 28, 21, 0))
     [(_, execution_id)] = h.invoker.invocations
-    _job, running = h.service._start("doomed", execution_id, "w1")
+    _job, running = h.service.worker.start("doomed", execution_id, "w1")
     h.service.cancel_job("doomed")
-    final = h.service._finish("doomed", running, "w1", ExecutionStatus.SUCCEEDED, {"done": True}, None)
+    final = h.service.worker.finish("doomed", running, "w1", ExecutionStatus.SUCCEEDED, {"done": True}, None)
     assert final.status is ExecutionStatus.SUCCEEDED
     assert h.store.get_execution("doomed", execution_id).status is ExecutionStatus.SUCCEEDED
 

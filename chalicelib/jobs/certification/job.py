@@ -35,7 +35,7 @@ from chalicelib.jobs.certification.rule import (
 from chalicelib.core.context import RunContext
 from chalicelib.core.errors import FieldError
 from chalicelib.core.model import JobDefinition, RetryPolicy
-from chalicelib.jobs.registry import HandlerFn
+from chalicelib.jobs.registry import JobFn
 
 CERTIFICATION_JOB_NAME = "certification-expiry-check"
 CERTIFICATION_DESCRIPTION = (
@@ -76,7 +76,7 @@ def validate_certification_payload(payload: Mapping[str, Any]) -> list[FieldErro
     return payload_errors(payload)
 
 
-def build_certification_handler_from_settings(settings: Any, resolve_secret: Callable[[str], str]) -> HandlerFn:
+def build_certification_handler_from_settings(settings: Any, resolve_secret: Callable[[str], str]) -> JobFn:
     """The production handler: Supabase over PostgREST, configured from settings.
 
     Nothing is built here: the Supabase client (and the key, read through
@@ -102,7 +102,7 @@ def build_certification_handler_from_settings(settings: Any, resolve_secret: Cal
 def build_certification_handler(
     source_factory: Callable[[], CertificationSource],
     policy: CheckPolicy | None = None,
-) -> HandlerFn:
+) -> JobFn:
     """The handler. ``source_factory`` is called on each run (cache inside it if wanted)."""
     limits = policy or CheckPolicy()
 

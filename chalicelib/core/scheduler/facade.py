@@ -1,0 +1,161 @@
+"""The scheduler's public operations (API.md): one facade over its rooms.
+
+``registration`` creates, changes and removes jobs; ``triggers`` queues manual runs;
+``dispatch`` is the tick; ``worker`` runs one execution; ``outbox`` publishes notices;
+``transitions`` holds the pure state changes they all make. Every state change is a
+compare-and-swap ``Store.commit``: read, decide with the pure functions, write on
+condition that nobody changed it meanwhile, and on a lost race read again. Nothing here
+touches AWS, HTTP or the system clock.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+
+from chalicelib.core.model import Execution, Job, JobDefinition
+from chalicelib.core.ports import Clock, Invoker, JobCatalog, Metrics, Notifier, Page, RandomSource, RegisteredJob, Store
+from chalicelib.core.scheduler.dispatch import DispatchReport, Dispatcher
+from chalicelib.core.scheduler.effects import Effects
+from chalicelib.core.scheduler.outbox import Outbox
+from chalicelib.core.scheduler.parts import Parts
+from chalicelib.core.scheduler.queries import Queries
+from chalicelib.core.scheduler.registration import Registration
+from chalicelib.core.scheduler.transitions import Timing
+from chalicelib.core.scheduler.triggers import Triggers
+from chalicelib.core.scheduler.worker import Worker
+
+
+class SchedulerService:
+    """Register, trigger, inspect, cancel, pause and resume jobs; dispatch and run them."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        jobs: JobCatalog,
+        invoker: Invoker,
+        notifier: Notifier,
+        metrics: Metrics,
+        clock: Clock,
+        rand: RandomSource,
+        logger: logging.Logger | None = None,
+        retention_days: int = 90,
+        lease_margin_seconds: int = 60,
+        dispatch_batch: int = 200,
+    ) -> None:
+        self.parts = Parts(
+            store=store, jobs=jobs, invoker=invoker, notifier=notifier, metrics=metrics, clock=clock, rand=rand,
+            log=logger or logging.getLogger("chalicelib.scheduler"),
+            timing=Timing(retention=timedelta(days=retention_days), lease_margin=timedelta(seconds=lease_margin_seconds)),
+            dispatch_batch=dispatch_batch,
+        )
+        self.outbox = Outbox(self.parts)
+        effects = Effects(self.parts, self.outbox)
+        self.registration = Registration(self.parts)
+        self.queries = Queries(store)
+        self.triggers = Triggers(self.parts, effects, self.registration.check_payload)
+        self.dispatcher = Dispatcher(self.parts, effects)
+        self.worker = Worker(self.parts, effects)
+
+    # ------------------------------------------------------------------ registration
+
+    def parse_definition(self, body: Any) -> JobDefinition:
+        """Validate a REST body against the job catalog; raises ``ValidationFailed``."""
+        return self.registration.parse_definition(body)
+
+    def register_job(self, job_name: str, cron_expression: str, handler: Any, **options: Any) -> Job:
+        """registerJob: bind ``job_name`` to a schedule and a job callable.
+
+        ``handler`` is a registered callable's name or a callable (registered under the
+        job's name once the definition validates; it must be registered the same way in
+        every process that runs workers, i.e. at import time). Options: ``timezone``,
+        ``payload``, ``retry``, ``timeout_seconds``, ``alert_after_failures``,
+        ``misfire_grace_seconds``, ``pause_after_failures``, ``description``. Idempotent
+        for an identical definition; raises ``JobConflict`` for the same name with
+        another one.
+        """
+        return self.registration.register_job(job_name, cron_expression, handler, **options)
+
+    def register(self, definition: JobDefinition) -> tuple[Job, bool]:
+        """Create the job, or return the identical existing one. ``(job, created)``."""
+        return self.registration.register(definition)
+
+    def ensure_job(self, definition: JobDefinition) -> Job:
+        """Register a code-defined job at startup, idempotently (see ``Registration.ensure_job``)."""
+        return self.registration.ensure_job(definition)
+
+    def list_handlers(self) -> list[RegisteredJob]:
+        """The job callables a job may name, by name."""
+        return self.parts.jobs.all()
+
+    # ------------------------------------------------------------------ inspection
+
+    def get_job(self, job_name: str) -> Job:
+        """One job; raises ``JobNotFound``."""
+        return self.queries.get_job(job_name)
+
+    def list_jobs(self, *, limit: int = 50, cursor: str | None = None) -> Page[Job]:
+        """One page of jobs in the store's order."""
+        return self.queries.list_jobs(limit=limit, cursor=cursor)
+
+    def list_scheduled_jobs(self) -> list[Job]:
+        """listScheduledJobs: every registered job, by name."""
+        return sorted(self.queries.all_jobs(), key=lambda job: job.name)
+
+    def get_last_execution_result(self, job_name: str) -> Execution | None:
+        """getLastExecutionResult: the newest execution (running ones included) or None."""
+        return self.queries.get_job(job_name).last_execution
+
+    def list_executions(self, job_name: str, *, limit: int = 20, cursor: str | None = None) -> Page[Execution]:
+        """Executions newest first (see ``Queries.list_executions``)."""
+        return self.queries.list_executions(job_name, limit=limit, cursor=cursor)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def cancel_job(self, job_name: str) -> None:
+        """cancelJob: the job never runs again; its history stays until it expires."""
+        self.registration.cancel_job(job_name)
+
+    def pause_job(self, job_name: str, reason: str | None = None) -> Job:
+        """Stop scheduled runs and pending retries; manual triggers still run."""
+        return self.registration.pause_job(job_name, reason)
+
+    def resume_job(self, job_name: str) -> Job:
+        """Schedule again from now on; slots missed while paused are not replayed."""
+        return self.registration.resume_job(job_name)
+
+    # ------------------------------------------------------------------ runs
+
+    def trigger_job(self, job_name: str, *, idempotency_key: str | None = None,
+                    payload: Mapping[str, Any] | None = None) -> Execution:
+        """triggerJob: run the job now, outside its schedule.
+
+        ``payload`` is merged over the job's payload for this run only. A repeated
+        ``idempotency_key`` within 24 h returns the execution it created. Raises
+        ``RunInProgress`` while another run of the job is queued or running.
+        """
+        return self.triggers.trigger_job(job_name, idempotency_key=idempotency_key, payload=payload)
+
+    def dispatch(self, now: datetime | None = None) -> DispatchReport:
+        """One tick at ``now`` (the EventBridge event's time; the clock's when None).
+
+        Claims due slots and due retries, breaks expired leases, records skipped and
+        missed slots, and retries unsent notices. Claimed executions are handed to the
+        worker; nothing runs inline. Safe to call twice with the same ``now`` and from
+        concurrent dispatchers: every claim is one conditional write.
+        """
+        return self.dispatcher.tick(now if now is not None else self.parts.clock.now())
+
+    def run_execution(self, job_name: str, execution_id: str, *, worker_id: str) -> Execution | None:
+        """The worker: start the claimed execution, call its job, record the outcome.
+
+        A second delivery of the same invoke finds the execution no longer ``queued``
+        and does nothing. A worker whose lease was broken meanwhile cannot overwrite
+        the newer state: its final write is conditional on its own lease.
+        """
+        return self.worker.run(job_name, execution_id, worker_id=worker_id)
+
+    def flush_outbox(self, job: Job) -> int:
+        """Publish the job's unsent notices; returns how many were sent."""
+        return self.outbox.flush(job)

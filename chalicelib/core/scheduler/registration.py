@@ -1,0 +1,128 @@
+"""Registration and the job's lifecycle: register, ensure a code-defined job, cancel,
+pause and resume."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+from chalicelib.core.cron import CronSchedule
+from chalicelib.core.definitions import options_to_body, parse_definition
+from chalicelib.core.errors import ConcurrentUpdate, FieldError, JobAlreadyExists, JobConflict, JobNotFound
+from chalicelib.core.model import Job, JobDefinition, JobState
+from chalicelib.core.scheduler.parts import Parts, give_up, retry_on_conflict
+
+
+class Registration:
+    """Creates, replaces and removes jobs; every change is one conditional write."""
+
+    def __init__(self, parts: Parts) -> None:
+        self.parts = parts
+
+    def parse_definition(self, body: Any) -> JobDefinition:
+        """Validate a REST body against the job catalog; raises ``ValidationFailed``."""
+        return parse_definition(body, known_handler=self.parts.jobs.__contains__, check_payload=self.check_payload)
+
+    def check_payload(self, handler_name: str, payload: Mapping[str, Any]) -> list[FieldError]:
+        """The job callable's own payload check, with fields named under ``payload``."""
+        registered = self.parts.jobs.get(handler_name)
+        if registered is None or registered.validate_payload is None:
+            return []
+        return [FieldError(e.field if e.field.startswith("payload") else f"payload.{e.field}", e.message)
+                for e in registered.validate_payload(payload)]
+
+    def register_job(self, job_name: str, cron_expression: str, handler: Any, **options: Any) -> Job:
+        """registerJob; see :meth:`SchedulerService.register_job`."""
+        if callable(handler):
+            fn, handler = handler, job_name
+            known = self.parts.jobs.__contains__
+            # The definition is validated before the callable is added, as if it were there.
+            definition = parse_definition(options_to_body(job_name, cron_expression, handler, options),
+                                          known_handler=lambda name: name == job_name or known(name),
+                                          check_payload=self.check_payload)
+            self.parts.jobs.add(job_name, fn)
+        else:
+            definition = self.parse_definition(options_to_body(job_name, cron_expression, handler, options))
+        return self.register(definition)[0]
+
+    def register(self, definition: JobDefinition) -> tuple[Job, bool]:
+        """Create the job, or return the identical existing one. ``(job, created)``."""
+        store = self.parts.store
+        now = self.parts.clock.now()
+        existing = store.get_job(definition.job_name)
+        if existing is None:
+            schedule = CronSchedule.parse(definition.cron_expression, definition.timezone)
+            job = Job(definition=definition, created_at=now, updated_at=now, next_run_at=schedule.next_after(now))
+            try:
+                store.create_job(job)
+                self.parts.log.info("job registered", extra={"job_name": definition.job_name,
+                                                             "next_run_at": job.next_run_at})
+                return job, True
+            except JobAlreadyExists:
+                existing = store.get_job(definition.job_name)
+                if existing is None:  # created and cancelled meanwhile
+                    raise ConcurrentUpdate("job was created and removed concurrently; retry") from None
+        if existing.definition != definition:
+            raise JobConflict(definition.job_name)
+        return existing, False
+
+    def ensure_job(self, definition: JobDefinition) -> Job:
+        """Register a code-defined job at startup, idempotently.
+
+        A missing job is created; an identical one is left alone (its history and next
+        run survive a redeploy); a changed definition replaces the stored one, and the
+        next run is recomputed only when the schedule or time zone changed.
+        """
+
+        def step(_attempt: int) -> Job:
+            existing = self.parts.store.get_job(definition.job_name)
+            if existing is None:
+                return self.register(definition)[0]
+            if existing.definition == definition:
+                return existing
+            now = self.parts.clock.now()
+            updated = replace(existing, definition=definition, updated_at=now)
+            old = existing.definition
+            if (old.cron_expression, old.timezone) != (definition.cron_expression, definition.timezone):
+                schedule = CronSchedule.parse(definition.cron_expression, definition.timezone)
+                updated = replace(updated, next_run_at=schedule.next_after(now))
+            return self.parts.store.commit(updated, expected_version=existing.version)
+
+        return retry_on_conflict(step, on_exhausted=give_up(
+            f"could not update job '{definition.job_name}' under contention"))
+
+    def cancel_job(self, job_name: str) -> None:
+        """cancelJob: the job never runs again; its history stays until it expires."""
+        self.parts.store.delete_job(job_name)
+        self.parts.log.info("job cancelled", extra={"job_name": job_name})
+
+    def pause_job(self, job_name: str, reason: str | None = None) -> Job:
+        """Stop scheduled runs and pending retries; manual triggers still run."""
+
+        def pause(job: Job, now: datetime) -> Job:
+            return replace(job, state=JobState.PAUSED, pause_reason=reason or "paused by operator",
+                           pending_retry=None, updated_at=now)
+
+        return self.update(job_name, pause)
+
+    def resume_job(self, job_name: str) -> Job:
+        """Schedule again from now on; slots missed while paused are not replayed."""
+
+        def resume(job: Job, now: datetime) -> Job:
+            schedule = CronSchedule.parse(job.definition.cron_expression, job.definition.timezone)
+            return replace(job, state=JobState.ACTIVE, pause_reason=None, next_run_at=schedule.next_after(now),
+                           updated_at=now)
+
+        return self.update(job_name, resume)
+
+    def update(self, job_name: str, change: Callable[[Job, datetime], Job]) -> Job:
+        """Apply ``change`` to the stored job, reading again after a lost race."""
+
+        def step(_attempt: int) -> Job:
+            job = self.parts.store.get_job(job_name)
+            if job is None:
+                raise JobNotFound(job_name)
+            return self.parts.store.commit(change(job, self.parts.clock.now()), expected_version=job.version)
+
+        return retry_on_conflict(step, on_exhausted=give_up(f"job '{job_name}' kept changing; retry"))
+

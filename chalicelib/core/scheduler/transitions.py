@@ -1,0 +1,209 @@
+"""The state changes a tick, a trigger and a worker make, as pure functions.
+
+Each takes the job as read and everything else it needs (the lease's execution, the
+time, the lease length) and returns the new job with the executions to write. None
+of them reads the store or the clock: the callers read first, decide here, then
+commit on condition that nothing changed meanwhile.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+
+from chalicelib.core.cron import CronSchedule
+from chalicelib.core.model import (
+    Execution,
+    ExecutionError,
+    ExecutionStatus,
+    Job,
+    JobState,
+    Lease,
+    PendingRetry,
+    Trigger,
+    execution_id_for,
+    idempotency_key_for,
+)
+from chalicelib.core.policies import LateSlots, SlotDecision, account_outcome, decide_slot, may_retry, retry_delay
+from chalicelib.core.ports import ExecutionUpdate, RandomSource
+
+LATE_AFTER = timedelta(minutes=2)
+"""A slot found later than this counts in ``LateSlots``."""
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The durations every transition needs: how long records live and leases last."""
+
+    retention: timedelta
+    lease_margin: timedelta
+
+    def lease_length(self, job: Job) -> timedelta:
+        return timedelta(seconds=job.definition.timeout_seconds) + self.lease_margin
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything due on one job at one instant, as one commit."""
+
+    job: Job
+    new_executions: tuple[Execution, ...] = ()
+    updates: tuple[ExecutionUpdate, ...] = ()
+    to_invoke: tuple[Execution, ...] = ()
+    finals: tuple[Execution, ...] = ()
+    late_slots: int = 0
+    coalesced: int = 0
+    needs_commit: bool = True
+
+
+def new_execution(job: Job, trigger: Trigger, slot: datetime, attempt: int, now: datetime,
+                  override: Mapping[str, Any], key: str, timing: Timing) -> Execution:
+    """A queued execution of ``job`` for ``slot``, kept for the retention period."""
+    return Execution(
+        execution_id=execution_id_for(slot, attempt),
+        job_name=job.name,
+        trigger=trigger,
+        scheduled_for=slot,
+        attempt=attempt,
+        status=ExecutionStatus.QUEUED,
+        idempotency_key=key,
+        created_at=now,
+        payload_override=dict(override),
+        expires_at=now + timing.retention,
+    )
+
+
+def claim(job: Job, execution: Execution, now: datetime, timing: Timing) -> Job:
+    """The job with ``execution`` as its in-flight run (queued: no owner yet)."""
+    lease = Lease(execution.execution_id, now + timing.lease_length(job))
+    return replace(job, lease=lease, last_execution=execution, updated_at=now)
+
+
+def start(job: Job, execution: Execution, now: datetime, worker_id: str, timing: Timing) -> tuple[Job, Execution]:
+    """The worker's claim: the execution running under ``worker_id``, its lease renewed."""
+    running = replace(execution, status=ExecutionStatus.RUNNING, started_at=now, lease_owner=worker_id)
+    lease = Lease(execution.execution_id, now + timing.lease_length(job), owner=worker_id)
+    return replace(job, lease=lease, last_execution=running, updated_at=now), running
+
+
+def account(job: Job, execution: Execution, now: datetime, rand: RandomSource) -> Job:
+    """Failure streak, alerts, auto-pause, then the next attempt if the policy allows."""
+    before = job
+    job = account_outcome(job, execution, now=now)
+    if execution.status is ExecutionStatus.SKIPPED:
+        # A skipped slot must not hide the run that is still in flight.
+        job = replace(job, last_execution=before.last_execution)
+    retryable = execution.status in (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT)
+    if (retryable and job.state is JobState.ACTIVE and job.pending_retry is None
+            and may_retry(job.definition.retry, execution.attempt)):
+        due = now + retry_delay(job.definition.retry, execution.attempt, rand)
+        job = replace(job, pending_retry=PendingRetry(
+            scheduled_for=execution.scheduled_for, attempt=execution.attempt + 1, due_at=due,
+            payload_override=dict(execution.payload_override), idempotency_key=execution.idempotency_key))
+    return job
+
+
+def final_execution(running: Execution, now: datetime, status: ExecutionStatus, result: Any,
+                    error: ExecutionError | None) -> Execution:
+    """The running execution as it ended at ``now``."""
+    duration = int((now - running.started_at).total_seconds() * 1000) if running.started_at else None
+    return replace(running, status=status, finished_at=now, result=result, error=error, duration_ms=duration)
+
+
+def finish(job: Job, final: Execution, now: datetime, rand: RandomSource) -> Job:
+    """The job once its run ended as ``final``: lease released, outcome accounted."""
+    return account(replace(job, lease=None), final, now, rand)
+
+
+def lease_has_expired(job: Job, now: datetime) -> bool:
+    """True when the job's lease ran out: its worker died or overran."""
+    return job.lease is not None and job.lease.expires_at <= now
+
+
+def break_expired_lease(job: Job, lease_execution: Execution | None, now: datetime, timing: Timing,
+                        rand: RandomSource) -> tuple[Job, list[ExecutionUpdate], list[Execution]]:
+    """Release a lease past its expiry and record its run ``timed_out``.
+
+    ``lease_execution`` is the lease's execution as read by the caller (None when it is
+    gone). A lease that has not expired is left alone.
+    """
+    lease = job.lease
+    if lease is None or lease.expires_at > now:
+        return job, [], []
+    job = replace(job, lease=None, updated_at=now)
+    if lease_execution is None or lease_execution.status.is_final:
+        return job, [], []
+    started = lease_execution.started_at
+    phase = "was never started by a worker" if lease_execution.status is ExecutionStatus.QUEUED else "did not finish"
+    timed_out = replace(
+        lease_execution,
+        status=ExecutionStatus.TIMED_OUT,
+        finished_at=now,
+        duration_ms=int((now - started).total_seconds() * 1000) if started else None,
+        error=ExecutionError("LeaseExpired", (
+            f"the run {phase} within timeoutSeconds={job.definition.timeout_seconds} plus a "
+            f"{int(timing.lease_margin.total_seconds())} s margin; its worker died or overran")),
+    )
+    update = ExecutionUpdate(timed_out, expected_status=lease_execution.status,
+                             expected_owner=lease_execution.lease_owner)
+    return account(job, timed_out, now, rand), [update], [timed_out]
+
+
+def plan(job: Job, lease_execution: Execution | None, now: datetime, timing: Timing, rand: RandomSource) -> Plan:
+    """Everything due on ``job`` at ``now``: a broken lease, a due retry, a due slot.
+
+    A due slot runs, is skipped (a run still in flight) or is recorded missed (found
+    later than ``misfireGraceSeconds``); late slots between the stored next run and
+    ``now`` are coalesced into one. When nothing but unsent notices was due, the plan
+    needs no commit.
+    """
+    original = job
+    job, updates, finals = break_expired_lease(job, lease_execution, now, timing, rand)
+    new: list[Execution] = []
+    invoke: list[Execution] = []
+    late_slots = coalesced = 0
+
+    retry = job.pending_retry
+    if retry is not None and retry.due_at <= now and job.lease is None:
+        execution = new_execution(job, Trigger.RETRY, retry.scheduled_for, retry.attempt, now,
+                                  retry.payload_override, retry.idempotency_key, timing)
+        job = claim(replace(job, pending_retry=None), execution, now, timing)
+        new.append(execution)
+        invoke.append(execution)
+
+    if job.state is JobState.ACTIVE and job.next_run_at is not None and job.next_run_at <= now:
+        schedule = CronSchedule.parse(job.definition.cron_expression, job.definition.timezone)
+        slot = max(schedule.previous_at_or_before(now) or job.next_run_at, job.next_run_at)
+        late = LateSlots(slot=slot, coalesced=max(0, schedule.count_between(job.next_run_at, slot) - 1),
+                         lateness=now - slot)
+        if late.coalesced or late.lateness > LATE_AFTER:
+            late_slots = late.coalesced + 1
+        busy = job.lease is not None or job.pending_retry is not None
+        decision = decide_slot(late, grace_seconds=job.definition.misfire_grace_seconds, in_flight=busy)
+        job = replace(job, next_run_at=schedule.next_after(now), updated_at=now)
+        scheduled = new_execution(job, Trigger.SCHEDULE, slot, 1, now, {}, idempotency_key_for(job.name, slot), timing)
+        if decision is SlotDecision.RUN:
+            job = claim(job, scheduled, now, timing)
+            new.append(scheduled)
+            invoke.append(scheduled)
+            coalesced = late.coalesced
+        elif decision is SlotDecision.SKIP:
+            in_flight = job.lease.execution_id if job.lease else "a pending retry"
+            new.append(replace(
+                scheduled, status=ExecutionStatus.SKIPPED, finished_at=now, duration_ms=0,
+                result={"reason": f"previous run still in progress ({in_flight})", "coalescedSlots": late.coalesced},
+            ))
+        else:
+            missed = replace(
+                scheduled, status=ExecutionStatus.MISSED, finished_at=now, duration_ms=0,
+                error=ExecutionError("MissedSlot", (
+                    f"slot {slot.isoformat()} was found {int(late.lateness.total_seconds())} s late, beyond "
+                    f"misfireGraceSeconds={job.definition.misfire_grace_seconds}; "
+                    f"{late.coalesced} older slot(s) coalesced into this record")),
+            )
+            new.append(missed)
+            finals.append(missed)
+            job = account(job, missed, now, rand)
+
+    return Plan(job=job, new_executions=tuple(new), updates=tuple(updates), to_invoke=tuple(invoke),
+                finals=tuple(finals), late_slots=late_slots, coalesced=coalesced, needs_commit=job != original)

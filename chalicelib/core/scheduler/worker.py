@@ -1,0 +1,159 @@
+"""The worker: start a claimed execution, call its job, record the outcome."""
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import threading
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from chalicelib.core.context import RUN_FIELDS, RunContext
+from chalicelib.core.model import Execution, ExecutionError, ExecutionStatus, Job
+from chalicelib.core.policies import bounded_result
+from chalicelib.core.ports import ExecutionUpdate, JobFn
+from chalicelib.core.errors import ConcurrentUpdate
+from chalicelib.core.scheduler import transitions
+from chalicelib.core.scheduler.effects import Effects
+from chalicelib.core.scheduler.parts import CAS_ATTEMPTS, Parts, retry_on_conflict, run_fields
+
+MAX_RESULT_BYTES = 16 * 1024
+MAX_ERROR_MESSAGE = 1000
+
+Outcome = tuple[ExecutionStatus, Any, ExecutionError | None]
+
+
+class Worker:
+    """Runs one execution per call; a duplicate or late delivery does nothing."""
+
+    def __init__(self, parts: Parts, effects: Effects) -> None:
+        self.parts = parts
+        self.effects = effects
+
+    def run(self, job_name: str, execution_id: str, *, worker_id: str) -> Execution | None:
+        """See :meth:`SchedulerService.run_execution`."""
+        started = self.start(job_name, execution_id, worker_id)
+        if started is None:
+            return None
+        job, running = started
+        fields = run_fields(running)
+        token = RUN_FIELDS.set(fields)
+        try:
+            registered = self.parts.jobs.get(job.definition.handler)
+            if registered is None:
+                outcome: Outcome = (ExecutionStatus.FAILED, None, ExecutionError(
+                    "HandlerNotFound", f"no handler named '{job.definition.handler}' is registered in this worker"))
+            else:
+                outcome = self._call(job, running, registered.fn, fields)
+            return self.finish(job_name, running, worker_id, *outcome)
+        finally:
+            RUN_FIELDS.reset(token)
+
+    def start(self, job_name: str, execution_id: str, worker_id: str) -> tuple[Job, Execution] | None:
+        """Mark the queued execution running under ``worker_id``; None when it is not ours to run."""
+        store, log = self.parts.store, self.parts.log
+
+        def step(_attempt: int) -> tuple[Job, Execution] | None:
+            execution = store.get_execution(job_name, execution_id)
+            if execution is None or execution.status is not ExecutionStatus.QUEUED:
+                log.info("execution not queued; duplicate or late delivery ignored",
+                         extra={"job_name": job_name, "execution_id": execution_id,
+                                "status": execution.status.value if execution else None})
+                return None
+            job = store.get_job(job_name)
+            if job is None:
+                self._close_orphan(replace(execution, status=ExecutionStatus.SKIPPED, finished_at=self.parts.clock.now(),
+                                           duration_ms=0, result={"reason": "the job was cancelled before the run started"}),
+                                   ExecutionStatus.QUEUED, None)
+                return None
+            if job.lease is None or job.lease.execution_id != execution_id:
+                log.warning("execution has no lease on its job (taken over); not run",
+                            extra={"job_name": job_name, "execution_id": execution_id})
+                return None
+            claimed, running = transitions.start(job, execution, self.parts.clock.now(), worker_id, self.parts.timing)
+            store.commit(claimed, expected_version=job.version,
+                         execution_updates=[ExecutionUpdate(running, ExecutionStatus.QUEUED, None)])
+            log.info("run started", extra=run_fields(running))
+            return claimed, running
+
+        return retry_on_conflict(step, on_exhausted=lambda: None)
+
+    def _call(self, job: Job, running: Execution, fn: JobFn, fields: dict[str, Any]) -> Outcome:
+        clock = self.parts.clock
+        timeout = job.definition.timeout_seconds
+        deadline = clock.now() + timedelta(seconds=timeout)
+        ctx = RunContext(
+            job_name=job.name,
+            execution_id=running.execution_id,
+            scheduled_for=running.scheduled_for,
+            attempt=running.attempt,
+            trigger=running.trigger,
+            idempotency_key=running.idempotency_key,
+            payload={**job.definition.payload, **running.payload_override},
+            timezone=job.definition.timezone,
+            logger=logging.LoggerAdapter(self.parts.log, fields),
+            remaining_time_ms=lambda: max(0, int((deadline - clock.now()).total_seconds() * 1000)),
+        )
+        outcome: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                outcome["result"] = fn(ctx)
+            except BaseException as exc:  # noqa: BLE001 - a handler's failure is data
+                outcome["error"] = exc
+
+        # The job runs in its own thread so a run past timeoutSeconds is recorded
+        # as timed_out while the Lambda still has time to write it.
+        thread = threading.Thread(target=contextvars.copy_context().run, args=(call,),
+                                  name=f"run-{running.execution_id}", daemon=True)
+        thread.start()
+        thread.join(timeout)
+        if thread.is_alive():
+            return ExecutionStatus.TIMED_OUT, None, ExecutionError(
+                "Timeout", f"handler did not finish within timeoutSeconds={timeout}")
+        if "error" in outcome:
+            exc = outcome["error"]
+            self.parts.log.warning("handler failed", extra={**fields, "error_type": type(exc).__name__})
+            message = str(exc)[:MAX_ERROR_MESSAGE] or type(exc).__name__
+            return ExecutionStatus.FAILED, None, ExecutionError(type(exc).__name__, message)
+        result = bounded_result(outcome.get("result"), limit_bytes=MAX_RESULT_BYTES, dumps=json.dumps)
+        return ExecutionStatus.SUCCEEDED, result, None
+
+    def finish(self, job_name: str, running: Execution, worker_id: str, status: ExecutionStatus,
+               result: Any, error: ExecutionError | None) -> Execution | None:
+        """Record the outcome, on condition that this worker still holds the lease."""
+        store, log = self.parts.store, self.parts.log
+
+        def step(_attempt: int) -> Execution | None:
+            now = self.parts.clock.now()
+            final = transitions.final_execution(running, now, status, result, error)
+            job = store.get_job(job_name)
+            if job is None:  # cancelled while it ran: record the outcome, account it to no job
+                return self._close_orphan(final, ExecutionStatus.RUNNING, worker_id)
+            if job.lease is None or job.lease.execution_id != running.execution_id or job.lease.owner != worker_id:
+                log.warning("lease lost before the outcome was recorded; newer state kept",
+                            extra={**run_fields(running), "status": status.value})
+                return None
+            updated = transitions.finish(job, final, now, self.parts.rand)
+            stored = store.commit(updated, expected_version=job.version,
+                                  execution_updates=[ExecutionUpdate(final, ExecutionStatus.RUNNING, worker_id)])
+            log.info("run finished", extra={**run_fields(final), "status": status.value,
+                                            "duration_ms": final.duration_ms})
+            self.effects.after_commit(stored, [final])
+            return final
+
+        def exhausted() -> None:
+            log.error("could not record the outcome; the lease will expire and the run be retried",
+                      extra=run_fields(running))
+
+        return retry_on_conflict(step, attempts=CAS_ATTEMPTS * 2, on_exhausted=exhausted)
+
+    def _close_orphan(self, final: Execution, expected: ExecutionStatus, owner: str | None) -> Execution | None:
+        """Record the outcome of a run whose job was cancelled, so it is not left open."""
+        try:
+            self.parts.store.update_execution(ExecutionUpdate(final, expected, owner))
+        except ConcurrentUpdate:
+            return None
+        self.parts.log.info("run of a cancelled job closed", extra={**run_fields(final), "status": final.status.value})
+        return final

@@ -29,11 +29,6 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.core.codec import encode_time, execution_from_document, execution_to_document, job_from_document, job_to_document
-from chalicelib.core.errors import ConcurrentUpdate, JobAlreadyExists, JobNotFound, StoreUnavailable
-from chalicelib.core.model import UTC, Execution, Job, parse_iso
-from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page
-from chalicelib.settings import Settings
 from chalicelib.adapters.store_support import (
     check_limit,
     commit_instant,
@@ -43,6 +38,22 @@ from chalicelib.adapters.store_support import (
     jobs_cursor_position,
     reject_repeated_executions,
 )
+from chalicelib.core.codec import (
+    encode_time,
+    execution_from_document,
+    execution_to_document,
+    job_from_document,
+    job_to_document,
+)
+from chalicelib.core.errors import (
+    ConcurrentUpdate,
+    JobAlreadyExists,
+    JobNotFound,
+    StoreUnavailable,
+)
+from chalicelib.core.model import UTC, Execution, Job, parse_iso
+from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page
+from chalicelib.settings import Settings
 
 DUE_SHARD = "due"
 """The one partition of ``due-index``: every job with work has ``dueShard = "due"``."""

@@ -14,10 +14,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Sequence
 
-from chalicelib.core.codec import Document, execution_from_document, execution_to_document, job_from_document, job_to_document
-from chalicelib.core.errors import ConcurrentUpdate, JobAlreadyExists, JobNotFound
-from chalicelib.core.model import Execution, Job
-from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page
 from chalicelib.adapters.store_support import (
     check_limit,
     commit_instant,
@@ -27,6 +23,16 @@ from chalicelib.adapters.store_support import (
     jobs_cursor_position,
     reject_repeated_executions,
 )
+from chalicelib.core.codec import (
+    Document,
+    execution_from_document,
+    execution_to_document,
+    job_from_document,
+    job_to_document,
+)
+from chalicelib.core.errors import ConcurrentUpdate, JobAlreadyExists, JobNotFound
+from chalicelib.core.model import Execution, Job
+from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page
 
 
 class MemoryStore:

@@ -8,6 +8,7 @@ single-metric blobs (``single_metric``), and the dispatcher's through ``flush``.
 from __future__ import annotations
 
 import threading
+
 from aws_lambda_powertools import Metrics as PowertoolsMetrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 

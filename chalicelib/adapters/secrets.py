@@ -14,15 +14,11 @@ import logging
 import threading
 from typing import Any, Callable
 
-from chalicelib.core.errors import SchedulerError
+from chalicelib.core.errors import SecretUnavailable
 
 log = logging.getLogger(__name__)
 
 SSM_PREFIX = "ssm:"
-
-
-class SecretUnavailable(SchedulerError):
-    """A secret could not be read; the message names the id and the AWS error code."""
 
 
 class SecretResolver:

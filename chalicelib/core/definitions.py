@@ -10,9 +10,9 @@ import json
 import re
 from typing import Any, Callable, Mapping
 
+from chalicelib.core.cron import validate_cron, validate_timezone
 from chalicelib.core.errors import FieldError, ValidationFailed
 from chalicelib.core.model import JobDefinition, RetryPolicy
-from chalicelib.core.cron import validate_cron, validate_timezone
 
 JOB_NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$")
 MAX_PAYLOAD_BYTES = 16 * 1024

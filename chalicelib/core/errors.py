@@ -8,6 +8,10 @@ class SchedulerError(Exception):
     """Base of every error the core raises on purpose."""
 
 
+class SecretUnavailable(SchedulerError):
+    """A secret could not be read or used; the message names the id, never the value."""
+
+
 @dataclass(frozen=True)
 class FieldError:
     field: str

@@ -29,12 +29,13 @@ from urllib.parse import quote
 
 import httpx
 
+from chalicelib.core.redaction import REDACTED
+
 log = logging.getLogger(__name__)
 
 _JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 _CONTENT_RANGE = re.compile(r"^(?:(\d+)-(\d+)|\*)/(\d+|\*)$")
 RETRYABLE_PGRST_CODES = frozenset({"PGRST000", "PGRST001", "PGRST002", "PGRST003"})
-REDACTED = "[REDACTED]"
 
 Filters = Mapping[str, str] | Sequence[tuple[str, str]]
 """PostgREST filters as ``column → "op.value"``, e.g. ``{"status": "eq.active"}``."""

@@ -29,11 +29,11 @@ from chalicelib.jobs.http_request import (
     HostAllowList,
     HttpConnectionFailed,
     HttpRequestFailed,
+    HttpRequestHandler,
     HttpRequestTimeout,
     RedirectNotFollowed,
     SecretUnavailable,
     address_refusal,
-    build_http_request_handler,
     make_http_request_validator,
     redact_headers,
     register_http_request_handler,
@@ -106,7 +106,7 @@ class FakeEndpoint:
 
 def deployed_handler(endpoint: FakeEndpoint, resolve: Callable[..., Any], **options: Any):
     options.setdefault("resolve_secret", no_secrets)
-    return build_http_request_handler(
+    return HttpRequestHandler(
         allowed_hosts=("api.example.com", "*.supabase.co"),
         local_mode=False,
         resolve_host=resolve,
@@ -117,7 +117,7 @@ def deployed_handler(endpoint: FakeEndpoint, resolve: Callable[..., Any], **opti
 
 def local_handler(**options: Any):
     options.setdefault("resolve_secret", no_secrets)
-    return build_http_request_handler(allowed_hosts=(), local_mode=True, **options)
+    return HttpRequestHandler(allowed_hosts=(), local_mode=True, **options)
 
 
 @dataclass
@@ -319,7 +319,7 @@ def test_http_to_a_loopback_server_runs_in_local_mode(server) -> None:
 
 def test_an_allow_listed_host_resolving_to_loopback_is_refused_even_in_local_mode() -> None:
     endpoint = FakeEndpoint()
-    handler = build_http_request_handler(
+    handler = HttpRequestHandler(
         allowed_hosts=("api.example.com",),
         local_mode=True,
         resolve_secret=no_secrets,

@@ -14,8 +14,18 @@ from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 from chalicelib.core.model import Execution, Job, JobDefinition
-from chalicelib.core.ports import Clock, Invoker, JobCatalog, Metrics, Notifier, Page, RandomSource, RegisteredJob, Store
-from chalicelib.core.scheduler.dispatch import DispatchReport, Dispatcher
+from chalicelib.core.ports import (
+    Clock,
+    Invoker,
+    JobCatalog,
+    Metrics,
+    Notifier,
+    Page,
+    RandomSource,
+    RegisteredJob,
+    Store,
+)
+from chalicelib.core.scheduler.dispatch import Dispatcher, DispatchReport
 from chalicelib.core.scheduler.effects import Effects
 from chalicelib.core.scheduler.outbox import Outbox
 from chalicelib.core.scheduler.parts import Parts

@@ -7,7 +7,15 @@ from typing import Any, Callable, TypeVar
 
 from chalicelib.core.errors import ConcurrentUpdate
 from chalicelib.core.model import UTC, Execution
-from chalicelib.core.ports import Clock, Invoker, JobCatalog, Metrics, Notifier, RandomSource, Store
+from chalicelib.core.ports import (
+    Clock,
+    Invoker,
+    JobCatalog,
+    Metrics,
+    Notifier,
+    RandomSource,
+    Store,
+)
 from chalicelib.core.scheduler.transitions import Timing
 
 CAS_ATTEMPTS = 8

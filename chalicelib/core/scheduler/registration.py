@@ -8,7 +8,13 @@ from typing import Any, Callable, Mapping
 
 from chalicelib.core.cron import CronSchedule
 from chalicelib.core.definitions import options_to_body, parse_definition
-from chalicelib.core.errors import ConcurrentUpdate, FieldError, JobAlreadyExists, JobConflict, JobNotFound
+from chalicelib.core.errors import (
+    ConcurrentUpdate,
+    FieldError,
+    JobAlreadyExists,
+    JobConflict,
+    JobNotFound,
+)
 from chalicelib.core.model import Job, JobDefinition, JobState
 from chalicelib.core.scheduler.parts import Parts, give_up, retry_on_conflict
 

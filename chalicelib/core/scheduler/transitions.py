@@ -24,7 +24,14 @@ from chalicelib.core.model import (
     execution_id_for,
     idempotency_key_for,
 )
-from chalicelib.core.policies import LateSlots, SlotDecision, account_outcome, decide_slot, may_retry, retry_delay
+from chalicelib.core.policies import (
+    LateSlots,
+    SlotDecision,
+    account_outcome,
+    decide_slot,
+    may_retry,
+    retry_delay,
+)
 from chalicelib.core.ports import ExecutionUpdate, RandomSource
 
 LATE_AFTER = timedelta(minutes=2)

@@ -1,17 +1,27 @@
 """Manual runs: ``triggerJob``, deduplicated by the caller's ``Idempotency-Key``."""
 from __future__ import annotations
 
-
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
 from chalicelib.core.definitions import validate_payload_object
-from chalicelib.core.errors import FieldError, IdempotencyKeyReused, JobNotFound, RunInProgress, ValidationFailed
+from chalicelib.core.errors import (
+    FieldError,
+    IdempotencyKeyReused,
+    JobNotFound,
+    RunInProgress,
+    ValidationFailed,
+)
 from chalicelib.core.model import Execution, Job, Trigger, idempotency_key_for
 from chalicelib.core.ports import IdempotencyRecord
 from chalicelib.core.scheduler import transitions
 from chalicelib.core.scheduler.effects import Effects
-from chalicelib.core.scheduler.parts import Parts, give_up, retry_on_conflict, run_fields
+from chalicelib.core.scheduler.parts import (
+    Parts,
+    give_up,
+    retry_on_conflict,
+    run_fields,
+)
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 

@@ -10,13 +10,18 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.core.context import RUN_FIELDS, RunContext
+from chalicelib.core.errors import ConcurrentUpdate
 from chalicelib.core.model import Execution, ExecutionError, ExecutionStatus, Job
 from chalicelib.core.policies import bounded_result
 from chalicelib.core.ports import ExecutionUpdate, JobFn
-from chalicelib.core.errors import ConcurrentUpdate
 from chalicelib.core.scheduler import transitions
 from chalicelib.core.scheduler.effects import Effects
-from chalicelib.core.scheduler.parts import CAS_ATTEMPTS, Parts, retry_on_conflict, run_fields
+from chalicelib.core.scheduler.parts import (
+    CAS_ATTEMPTS,
+    Parts,
+    retry_on_conflict,
+    run_fields,
+)
 
 MAX_RESULT_BYTES = 16 * 1024
 MAX_ERROR_MESSAGE = 1000

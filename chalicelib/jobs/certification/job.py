@@ -21,6 +21,9 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Mapping
 
+from chalicelib.core.context import RunContext
+from chalicelib.core.errors import FieldError
+from chalicelib.core.model import JobDefinition, RetryPolicy
 from chalicelib.jobs.certification.rule import (
     BlastRadiusExceeded,
     CertificationSource,
@@ -32,9 +35,6 @@ from chalicelib.jobs.certification.rule import (
     run_date,
     summarize,
 )
-from chalicelib.core.context import RunContext
-from chalicelib.core.errors import FieldError
-from chalicelib.core.model import JobDefinition, RetryPolicy
 from chalicelib.jobs.registry import JobFn
 
 CERTIFICATION_JOB_NAME = "certification-expiry-check"

@@ -1,11 +1,11 @@
 # Two commands on a fresh machine: `make run` (the whole stack locally) and
-# `make test` (every test). Each installs what it needs itself.
+# `make test` (the lint and type gate, then every test). Each installs what it needs.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench postgres clean
+.PHONY: run test lint bench system-deps clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,20 +13,24 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-postgres:
-	@scripts/ensure-postgres.sh
+system-deps:
+	@scripts/ensure-system-deps.sh
 
 run: $(STAMP)
-	@scripts/ensure-postgres.sh || echo "PostgreSQL could not be installed: the stack runs without the local Supabase stand-in."
+	@scripts/ensure-system-deps.sh || echo "System packages could not be installed: the stack runs without the local Supabase stand-in."
 	$(BIN)/python -m devstack.local
 
-test: $(STAMP) postgres
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint system-deps
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-bench: $(STAMP) postgres
+bench: $(STAMP) system-deps
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
 
 -include Makefile.infra

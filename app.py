@@ -14,26 +14,25 @@ from typing import Any, Callable, NoReturn
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from chalice import AuthResponse, Chalice, Rate, Response
+from chalice.app import Request
 
 from chalicelib import bootstrap
-
-from chalicelib.api import auth
 from chalicelib.adapters import run_logging
-from chalicelib.core.definitions import validate_job_name
-from chalicelib.core.errors import FieldError, ValidationFailed
-from chalicelib.core.model import parse_iso
-from chalicelib.api.views import execution_view, job_view
-from chalicelib.api.problems import (
-    PROBLEM_JSON,
+from chalicelib.api import auth
+from chalicelib.api.problems import PROBLEM_JSON, problem_for
+from chalicelib.api.requests import (
+    parse_empty_body,
     parse_idempotency_key,
     parse_json_body,
     parse_limit,
     parse_next_token,
-    parse_empty_body,
     parse_pause_body,
     parse_trigger_body,
-    problem_for,
 )
+from chalicelib.api.views import execution_view, job_view
+from chalicelib.core.definitions import validate_job_name
+from chalicelib.core.errors import FieldError, ValidationFailed
+from chalicelib.core.model import parse_iso
 
 app = Chalice(app_name="nightly-scheduler", configure_logs=False)  # Powertools formats the logs
 logger = Logger(service="nightly-scheduler")
@@ -74,7 +73,7 @@ def api(fn: Callable[..., Response]) -> Callable[..., Response]:
     def wrapper(*args: Any, **kwargs: Any) -> Response:
         try:
             return fn(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - every error becomes a problem document
+        except Exception as exc:
             result = problem_for(exc)
             if result.status >= 500:
                 logger.exception("request failed")
@@ -84,18 +83,25 @@ def api(fn: Callable[..., Response]) -> Callable[..., Response]:
     return wrapper
 
 
+def _request() -> Request:
+    """The request being served (Chalice sets it before a route function runs)."""
+    request = app.current_request
+    assert request is not None, "only route functions read the request"
+    return request
+
+
 def _job_name(value: str) -> str:
     return validate_job_name(value)
 
 
 def _request_path() -> str:
     """The path as the caller sent it (API Gateway's includes the stage), for Location."""
-    context = app.current_request.context or {}
+    context = _request().context or {}
     return str(context.get("path") or f"{BASE}/jobs").rstrip("/")
 
 
 def _body(required: bool = False) -> Any:
-    return parse_json_body(app.current_request.raw_body, required=required)
+    return parse_json_body(_request().raw_body, required=required)
 
 
 @app.middleware("all")
@@ -118,7 +124,7 @@ def jwt_authorizer(auth_request: Any) -> AuthResponse:
     try:
         runtime = _runtime()
         secret = bootstrap.jwt_secret(runtime.settings, runtime.resolve_secret)
-    except Exception:  # noqa: BLE001 - a misconfigured secret must not let anyone in
+    except Exception:
         logger.exception("the JWT secret could not be read; every request is refused until it is fixed")
         _unauthorized()
     try:
@@ -138,7 +144,7 @@ def _unauthorized() -> NoReturn:
     try:
         from chalice.local import NotAuthorizedError
     except ImportError:  # deployed: chalice.local is not packaged
-        raise Exception("Unauthorized")  # noqa: TRY002 - the exact message API Gateway expects
+        raise Exception("Unauthorized") from None  # the exact message API Gateway expects
     raise NotAuthorizedError({"x-amzn-ErrorType": "UnauthorizedException"}, b'{"message":"Unauthorized"}')
 
 
@@ -160,7 +166,7 @@ def list_handlers() -> Response:
 @app.route(f"{BASE}/jobs", methods=["GET"], authorizer=jwt_authorizer)
 @api
 def list_jobs() -> Response:
-    params = app.current_request.query_params
+    params = _request().query_params
     page = _service().list_jobs(limit=parse_limit(params, default=50), cursor=parse_next_token(params))
     return _json(200, {"jobs": [job_view(j) for j in page.items], "nextToken": page.next_cursor})
 
@@ -193,7 +199,7 @@ def cancel_job(jobName: str) -> Response:
 def trigger_job(jobName: str) -> Response:
     name = _job_name(jobName)
     payload = parse_trigger_body(_body())
-    key = parse_idempotency_key(app.current_request.headers)
+    key = parse_idempotency_key(_request().headers)
     execution = _service().trigger_job(name, idempotency_key=key, payload=payload)
     return _json(202, execution_view(execution))
 
@@ -223,7 +229,7 @@ def last_result(jobName: str) -> Response:
 @app.route(f"{BASE}/jobs/{{jobName}}/executions", methods=["GET"], authorizer=jwt_authorizer)
 @api
 def list_executions(jobName: str) -> Response:
-    params = app.current_request.query_params
+    params = _request().query_params
     page = _service().list_executions(_job_name(jobName), limit=parse_limit(params, default=20),
                                       cursor=parse_next_token(params))
     return _json(200, {"executions": [execution_view(e) for e in page.items], "nextToken": page.next_cursor})

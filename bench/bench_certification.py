@@ -21,20 +21,20 @@ import logging
 import statistics
 import sys
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import psycopg
 
-from chalicelib.jobs.certification.rule import CheckPolicy
 from chalicelib.core.context import RunContext
 from chalicelib.core.model import Trigger, idempotency_key_for
 from chalicelib.jobs.certification.job import CERTIFICATION_JOB_NAME, build_certification_handler
+from chalicelib.jobs.certification.rule import CheckPolicy
 from chalicelib.jobs.certification.source import PostgrestCertificationSource
 from chalicelib.supabase.client import SupabaseClient
 from devstack.postgres import PostgresNotInstalled, start_postgres
 from devstack.postgrest import PostgrestServer
 
-SLOT = datetime(2026, 11, 29, 1, 0, tzinfo=timezone.utc)
+SLOT = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
 AS_OF = date(2026, 11, 29)
 KEY = "bench-service-key-not-a-secret"
 NOTICE_DAYS = [30, 7]

@@ -14,11 +14,11 @@ import argparse
 import os
 import statistics
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 DUE = 5
-T0 = datetime(2026, 11, 28, 20, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
 
 
 class EmulatorTimer:
@@ -80,7 +80,7 @@ def build(registered: int, suffix: str) -> tuple[Any, Any, Any]:
                                metrics=RecordingMetrics(), clock=clock, rand=FixedRandom(0.0))
     # The idle majority: yearly jobs, registered through the store so setup stays quick.
     yearly = JobDefinition(job_name="x", cron_expression="0 0 1 1 *", handler="noop")
-    next_year = datetime(2027, 1, 1, tzinfo=timezone.utc)
+    next_year = datetime(2027, 1, 1, tzinfo=UTC)
     for index in range(registered - DUE):
         definition = JobDefinition(job_name=f"idle-{index:05d}", cron_expression=yearly.cron_expression, handler="noop")
         store.create_job(Job(definition=definition, created_at=T0, updated_at=T0, next_run_at=next_year))

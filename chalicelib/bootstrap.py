@@ -69,9 +69,11 @@ def build_secret_resolver(settings: Settings) -> Callable[[str], str]:
     ).get
 
 
-def jwt_secret(settings: Settings, resolve_secret: Callable[[str], str]) -> str:
+def jwt_secret(settings: Settings, resolve_secret: Callable[[str], str] | None) -> str:
     """The API's signing secret: from Secrets Manager/SSM when deployed, else the variable."""
     if settings.jwt_secret_id:
+        if resolve_secret is None:
+            raise ValueError("SCHEDULER_JWT_SECRET_ID is set but no secret resolver was built")
         return resolve_secret(settings.jwt_secret_id)
     return settings.jwt_secret
 

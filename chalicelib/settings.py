@@ -53,7 +53,7 @@ class Settings:
     cert_check_max_pause_count: int = 500
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read ``SCHEDULER_*``, ``SUPABASE_*`` and ``CERT_CHECK_*`` variables.
 
         Raises ``ValidationFailed`` naming the variable when one is malformed.
@@ -118,10 +118,6 @@ class Settings:
         if errors:
             raise ValidationFailed(errors)
         return settings
-
-    @property
-    def dynamodb_endpoint(self) -> str | None:
-        return self.aws_endpoint_url
 
 
 # Every environment variable ``Settings.from_env`` reads. ``tests/infra`` checks that each

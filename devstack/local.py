@@ -16,23 +16,18 @@ import json
 import os
 import secrets
 import signal
-import socket
 import sys
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
+from devstack.net import free_port
+
 HOST = "127.0.0.1"
 REGION = "eu-north-1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def say(message: str) -> None:
@@ -46,7 +41,7 @@ class AlertSink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 sink.receive(self.rfile.read(length))
                 self.send_response(200)
@@ -110,7 +105,7 @@ class MinuteTicker:
             wait = 60 - (time.time() % 60)
             if self._stop.wait(wait):
                 return
-            now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+            now = datetime.now(UTC).replace(second=0, microsecond=0)
             try:
                 self._tick(now)
             except Exception as exc:  # noqa: BLE001 - a failed tick must not stop the clock
@@ -213,7 +208,6 @@ def serve(port: int, stack: list[Callable[[], None]], stopping: threading.Event)
     import boto3
 
     from chalicelib import bootstrap
-
     from chalicelib.api import auth
     from chalicelib.settings import Settings
     from devstack.tables import create_tables
@@ -227,9 +221,10 @@ def serve(port: int, stack: list[Callable[[], None]], stopping: threading.Event)
     sns.subscribe(TopicArn=topic_arn, Protocol="http", Endpoint=sink.url)
     os.environ["SCHEDULER_ALERT_TOPIC_ARN"] = topic_arn
 
-    import app as chalice_app
     from chalice.config import Config
     from chalice.local import create_local_server
+
+    import app as chalice_app
 
     runtime = bootstrap.get_runtime()
     invoker = runtime.invoker

@@ -29,7 +29,7 @@ def serialise_dynamodb(setattr_: SetAttr = setattr) -> None:
     for name in OPERATIONS:
         original = getattr(DynamoDBBackend, name)
 
-        @functools.wraps(original)
+        @functools.wraps(original)  # type: ignore[arg-type]
         def serialised(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
             with _LOCK:
                 return __original(self, *args, **kwargs)

@@ -20,7 +20,6 @@ import atexit
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -29,6 +28,8 @@ from pathlib import Path
 from typing import Sequence
 
 import psycopg
+
+from devstack.net import free_port
 
 PG_MAJOR = 15
 APT_PACKAGE = f"postgresql-{PG_MAJOR}"
@@ -76,13 +77,6 @@ def postgres_available() -> tuple[bool, str]:
         if shutil.which("runuser") is None:
             return False, "running as root but 'runuser' (util-linux) is not installed"
     return True, ""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

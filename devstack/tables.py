@@ -38,13 +38,13 @@ def create_tables(settings: Settings, *, client: Any = None, template_path: Path
     """Create every missing table; leave existing ones alone. Returns the names created.
 
     ``client`` is a boto3 DynamoDB client; by default one for ``settings.aws_region``
-    and ``settings.dynamodb_endpoint``.
+    and ``settings.aws_endpoint_url``.
     """
     if client is None:
         import boto3  # the local stack only; never at import time
 
         client = boto3.client(
-            "dynamodb", region_name=settings.aws_region, endpoint_url=settings.dynamodb_endpoint
+            "dynamodb", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url
         )
     template = json.loads(Path(template_path).read_text())
     names = table_names(settings)

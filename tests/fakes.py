@@ -109,3 +109,25 @@ class Harness:
             if not page.next_cursor:
                 return out
             cursor = page.next_cursor
+
+
+def rendezvous_commits(store: Any, parties: int, timeout: float = 5.0) -> None:
+    """Make the first ``commit`` of each of ``parties`` threads wait for all the others.
+
+    Threads that merely start together rarely interleave: the first one often finishes
+    before the next one reads. Held at the store's door, every thread has read the same
+    state and decided from it before any of them writes, so only the store's
+    compare-and-swap keeps one claim. A thread's later commits (its retries) pass
+    straight through.
+    """
+    barrier = threading.Barrier(parties, timeout=timeout)
+    seen = threading.local()
+    original = store.commit
+
+    def commit(*args: Any, **kwargs: Any) -> Any:
+        if not getattr(seen, "waited", False):
+            seen.waited = True
+            barrier.wait()
+        return original(*args, **kwargs)
+
+    store.commit = commit

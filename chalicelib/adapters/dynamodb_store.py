@@ -21,14 +21,21 @@ from datetime import datetime
 from typing import Any, Iterator, Sequence
 
 from botocore.exceptions import BotoCoreError
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
 from pynamodb.expressions.operand import Path
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters.dynamodb_models import (
+    DUE_SHARD,
+    EXECUTION_PREFIX,
+    IDEMPOTENCY_PREFIX,
+    ExecutionItem,
+    JobItem,
+    bind_models,
+    due_index_key,
+    epoch_seconds,
+)
 from chalicelib.adapters.store_support import (
     check_limit,
     commit_instant,
@@ -51,113 +58,9 @@ from chalicelib.core.errors import (
     JobNotFound,
     StoreUnavailable,
 )
-from chalicelib.core.model import UTC, Execution, Job, parse_iso
+from chalicelib.core.model import Execution, Job, parse_iso
 from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page
 from chalicelib.settings import Settings
-
-DUE_SHARD = "due"
-"""The one partition of ``due-index``: every job with work has ``dueShard = "due"``."""
-
-EXECUTION_PREFIX = "X#"
-IDEMPOTENCY_PREFIX = "K#"
-
-
-def due_index_key(moment: datetime) -> str:
-    """``dueAt``: fixed-width UTC with microseconds, so string order is time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _epoch_seconds(moment: datetime) -> int:
-    """TTL value: whole seconds, rounded up so DynamoDB never expires an item early."""
-    return math.ceil(moment.timestamp())
-
-
-# --- the models: declared once, bound to a table per store --------------------------
-
-
-class _DueIndex(GlobalSecondaryIndex):
-    """``due-index`` (sparse): HASH ``dueShard`` = "due", RANGE ``dueAt``; projects ALL.
-
-    Only jobs with work (``Job.due_at`` not None) carry these attributes, so a tick
-    queries ``dueShard = "due" AND dueAt <= now`` and reads only what is due.
-    """
-
-    class Meta:
-        index_name = "due-index"
-        projection = AllProjection()
-
-    due_shard = UnicodeAttribute(hash_key=True, attr_name="dueShard")
-    due_at = UnicodeAttribute(range_key=True, attr_name="dueAt")
-
-
-class JobItem(Model):
-    """Jobs table. One item per job.
-
-    - PK ``jobName`` (S): the job's name.
-    - ``version`` (N): compare-and-swap counter; every write is conditional on it.
-    - ``doc`` (S, JSON): :func:`~chalicelib.core.codec.job_to_document`.
-    - ``dueShard`` (S) = "due" and ``dueAt`` (S, :func:`due_index_key` of ``Job.due_at``):
-      present only while the job has work; keys of the sparse GSI ``due-index``.
-
-    Unbound: :func:`_bind_models` makes a subclass with the table's name and location.
-    """
-
-    job_name = UnicodeAttribute(hash_key=True, attr_name="jobName")
-    version = NumberAttribute(attr_name="version")
-    doc = JSONAttribute(attr_name="doc")
-    due_shard = UnicodeAttribute(null=True, attr_name="dueShard")
-    due_at = UnicodeAttribute(null=True, attr_name="dueAt")
-    due_index = _DueIndex()
-
-
-class ExecutionItem(Model):
-    """Executions table: a job's executions and its idempotency records.
-
-    - PK ``jobName`` (S).
-    - SK ``sk`` (S): ``"X#" + execution_id`` for an execution. Execution ids
-      (:func:`~chalicelib.core.model.execution_id_for`) sort by slot then attempt, so a
-      descending query on ``begins_with(sk, "X#")`` lists newest first.
-      ``"K#" + key`` for an idempotency record (``Idempotency-Key`` of a manual run).
-    - ``status`` (S), ``leaseOwner`` (S, absent when none): executions only, copies of
-      the document's fields for conditions.
-    - ``expiresAt`` (N, epoch seconds): the table's TTL attribute. Executions: their
-      retention (``Execution.expires_at``); idempotency records: their expiry.
-    - ``doc`` (S, JSON): :func:`~chalicelib.core.codec.execution_to_document`, or
-      ``{"execution_id", "expires_at"}`` for an idempotency record.
-
-    Unbound: :func:`_bind_models` makes a subclass with the table's name and location.
-    """
-
-    job_name = UnicodeAttribute(hash_key=True, attr_name="jobName")
-    sk = UnicodeAttribute(range_key=True, attr_name="sk")
-    status = UnicodeAttribute(null=True, attr_name="status")
-    lease_owner = UnicodeAttribute(null=True, attr_name="leaseOwner")
-    expires_at = NumberAttribute(null=True, attr_name="expiresAt")
-    doc = JSONAttribute(attr_name="doc")
-
-
-def _bind_models(
-    jobs_table: str, executions_table: str, region: str, host: str | None, connection: Connection
-) -> tuple[type[JobItem], type[ExecutionItem]]:
-    """Subclasses of the models bound to these tables, all sharing ``connection``.
-
-    Built per store, so two stores on different tables coexist in one process.
-    """
-
-    def bound(base: type[Model], table_name: str) -> Any:
-        meta = type("Meta", (), {"table_name": table_name, "region": region, "host": host})
-        model = type(base.__name__, (base,), {"Meta": meta, "__module__": __name__})
-        # PynamoDB gives each model its own connection (and botocore client); route this
-        # one through the store's, which carries the retry mode and the request counter.
-        table_connection = model._get_connection()
-        connection.add_meta_table(table_connection.get_meta_table())
-        table_connection.connection = connection
-        return model
-
-    return bound(JobItem, jobs_table), bound(ExecutionItem, executions_table)
-
-
-# --- error translation ----------------------------------------------------------------
 
 _UNAVAILABLE_CODES = frozenset(
     {
@@ -169,7 +72,11 @@ _UNAVAILABLE_CODES = frozenset(
         "ServiceUnavailable",
     }
 )
+
+
 _UNAVAILABLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
+
+
 _LOST_RACE_REASONS = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 
 
@@ -192,9 +99,6 @@ def _translated(operation: str) -> Iterator[None]:
                 f"({exc.cause_response_code or type(exc.cause).__name__}); try again shortly."
             ) from exc
         raise
-
-
-# --- the store ------------------------------------------------------------------------
 
 
 class DynamoDBStore:
@@ -234,7 +138,7 @@ class DynamoDBStore:
             max_pool_connections=max_pool_connections,
             retry_configuration={"mode": "standard", "total_max_attempts": max_attempts},
         )
-        self._Job, self._Execution = _bind_models(jobs_table, executions_table, region, endpoint_url, self._connection)
+        self._Job, self._Execution = bind_models(jobs_table, executions_table, region, endpoint_url, self._connection)
         self._count_lock = threading.Lock()
         self._calls: collections.Counter[str] = collections.Counter()
         self._attempts = 0
@@ -244,12 +148,12 @@ class DynamoDBStore:
         events.register_first("before-send.dynamodb.*", self._count_attempt)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> "DynamoDBStore":
+    def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> DynamoDBStore:
         return cls(
             settings.jobs_table,
             settings.executions_table,
             settings.aws_region,
-            settings.dynamodb_endpoint,
+            settings.aws_endpoint_url,
             clock=clock,
         )
 
@@ -476,7 +380,7 @@ class DynamoDBStore:
             EXECUTION_PREFIX + ex.execution_id,
             status=ex.status.value,
             lease_owner=ex.lease_owner,
-            expires_at=_epoch_seconds(ex.expires_at) if ex.expires_at is not None else None,
+            expires_at=epoch_seconds(ex.expires_at) if ex.expires_at is not None else None,
             doc=execution_to_document(ex),
         )
 
@@ -484,6 +388,6 @@ class DynamoDBStore:
         return self._Execution(
             record.job_name,
             IDEMPOTENCY_PREFIX + record.key,
-            expires_at=_epoch_seconds(record.expires_at),
+            expires_at=epoch_seconds(record.expires_at),
             doc={"execution_id": record.execution_id, "expires_at": encode_time(record.expires_at)},
         )

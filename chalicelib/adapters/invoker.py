@@ -59,7 +59,7 @@ class ThreadInvoker:
     def _safe_run(self, job_name: str, execution_id: str) -> Any:
         try:
             return self._run(job_name, execution_id, f"local-{uuid.uuid4().hex[:12]}")
-        except Exception:  # noqa: BLE001 - like a crashed Lambda: the lease recovers it
+        except Exception:
             log.exception("worker crashed", extra={"job_name": job_name, "execution_id": execution_id})
             return None
 

@@ -7,6 +7,7 @@ single-metric blobs (``single_metric``), and the dispatcher's through ``flush``.
 """
 from __future__ import annotations
 
+import logging
 import threading
 
 from aws_lambda_powertools import Metrics as PowertoolsMetrics
@@ -38,7 +39,7 @@ class EmfMetrics:
             try:
                 self._metrics.flush_metrics(raise_on_empty_metrics=False)
             except Exception:  # noqa: BLE001 - metrics must never fail a request
-                pass
+                logging.getLogger(__name__).warning("metrics flush failed", exc_info=True)
 
 
 class RecordingMetrics:

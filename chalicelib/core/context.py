@@ -5,11 +5,12 @@ import logging
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from chalicelib.core.model import Trigger
 
-RUN_FIELDS: ContextVar[Mapping[str, Any]] = ContextVar("scheduler_run_fields", default={})
+RUN_FIELDS: ContextVar[Mapping[str, Any]] = ContextVar("scheduler_run_fields", default=MappingProxyType({}))
 """``job_name``, ``execution_id``, ``slot``, ``attempt`` of the run in progress; a logging
 filter adds them to every log line written while it runs, whoever writes it."""
 
@@ -33,5 +34,5 @@ class RunContext:
     idempotency_key: str
     payload: Mapping[str, Any]
     timezone: str
-    logger: logging.Logger | logging.LoggerAdapter
+    logger: logging.Logger | logging.LoggerAdapter[Any]
     remaining_time_ms: Callable[[], int] = field(default=lambda: 0)

@@ -36,7 +36,7 @@ def _int_in(value: Any, field: str, low: int, high: int, errors: list[FieldError
     if not low <= value <= high:
         errors.append(FieldError(field, f"must be from {low} to {high}, got {value}"))
         return None
-    return value
+    return int(value)
 
 
 def validate_job_name(name: Any, field: str = "jobName") -> str:
@@ -87,7 +87,7 @@ def parse_definition(body: Any, *, known_handler: Callable[[str], bool], check_p
             errors.append(FieldError("cronExpression", "must be a string"))
         else:
             cron = attempt(lambda: validate_cron(body["cronExpression"]))
-    tz = "UTC"
+    tz: str | None = "UTC"
     if "timezone" in body:
         tz = attempt(lambda: validate_timezone(body["timezone"])) if isinstance(body["timezone"], str) else None
         if not isinstance(body["timezone"], str):
@@ -136,6 +136,8 @@ def parse_definition(body: Any, *, known_handler: Callable[[str], bool], check_p
 
     if errors:
         raise ValidationFailed(errors)
+    # Every value left None above added an error, so none is None here.
+    assert name and cron and handler and tz and timeout is not None and alert_after is not None and grace is not None
     return JobDefinition(
         job_name=name,
         cron_expression=cron,

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC as UTC  # re-exported: the core's one time zone
+from datetime import datetime
 from typing import Any, Mapping
-
-UTC = timezone.utc
 
 
 class JobState(str, enum.Enum):

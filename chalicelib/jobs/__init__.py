@@ -1,6 +1,6 @@
-"""Handlers run by the worker.
+"""The job callables the worker runs (the contract calls them "handlers").
 
-``registry`` is the process-wide registry. A backend feature adds its handler at
+``registry`` is the process-wide :class:`JobRegistry`. A backend feature adds its callable at
 import time, in a module that ``app.py`` imports (so every Lambda has it):
 
     from chalicelib.jobs import registry
@@ -8,7 +8,7 @@ import time, in a module that ``app.py`` imports (so every Lambda has it):
     @registry.handler("nightly-report", "Builds the nightly report")
     def nightly_report(ctx): ...
 
-Built-in handlers that need settings (``http-request``,
+Built-in jobs that need settings (``http-request``,
 ``certification-expiry-check``) are added by :mod:`chalicelib.bootstrap`.
 """
 from chalicelib.jobs.registry import JobRegistry

@@ -15,7 +15,7 @@ Plain HTTP with httpx; not the ``supabase`` package. What it does for every call
   line (it is only ever in headers, and any echo of it is redacted).
 * Reads page past Supabase's 1,000-row cap with ``Range`` headers; the first page asks
   for ``count=exact`` and ``Content-Range`` says when to stop.
-* Bulk writes are sent in chunks of at most ``chunk_size`` rows.
+* Only what a job uses: ``rpc`` (the certification check's one call) and paged reads.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import quote
 
 import httpx
@@ -44,15 +44,6 @@ Filters = Mapping[str, str] | Sequence[tuple[str, str]]
 def looks_like_jwt(key: str) -> bool:
     """Three dot-separated base64url parts: a JWT (sent as a bearer too)."""
     return bool(_JWT.match(key))
-
-
-def in_list(values: Iterable[Any]) -> str:
-    """The ``in.(…)`` filter value for ``values``, quoting each one."""
-    quoted = []
-    for value in values:
-        text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-        quoted.append(f'"{text}"')
-    return f"in.({','.join(quoted)})"
 
 
 class SupabaseError(Exception):
@@ -92,7 +83,9 @@ class SupabaseError(Exception):
 
 
 @dataclass(frozen=True)
-class Page:
+class RowPage:
+    """One page of rows and the ``Content-Range`` the server answered with."""
+
     rows: list[dict[str, Any]]
     first: int | None
     last: int | None
@@ -117,7 +110,6 @@ class SupabaseClient:
         backoff_base: float = 0.5,
         backoff_max: float = 8.0,
         page_size: int = 1000,
-        chunk_size: int = 500,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -125,14 +117,13 @@ class SupabaseClient:
             raise ValueError("Supabase URL is not set (SUPABASE_URL)")
         if not api_key:
             raise ValueError("Supabase service key is empty")
-        if max_attempts < 1 or page_size < 1 or chunk_size < 1:
-            raise ValueError("max_attempts, page_size and chunk_size must be at least 1")
+        if max_attempts < 1 or page_size < 1:
+            raise ValueError("max_attempts and page_size must be at least 1")
         self._key = api_key
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.page_size = page_size
-        self.chunk_size = chunk_size
         self._sleep = sleep
         self.request_count = 0
         headers = {"apikey": api_key, "Accept": "application/json"}
@@ -146,7 +137,7 @@ class SupabaseClient:
         )
 
     @classmethod
-    def from_settings(cls, settings: Any, resolve_secret: Callable[[str], str] | None = None, **kwargs: Any) -> "SupabaseClient":
+    def from_settings(cls, settings: Any, resolve_secret: Callable[[str], str] | None = None, **kwargs: Any) -> SupabaseClient:
         """Build from :class:`~chalicelib.settings.Settings`.
 
         The key is ``settings.supabase_service_key`` when set (local use), else the
@@ -166,7 +157,7 @@ class SupabaseClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "SupabaseClient":
+    def __enter__(self) -> SupabaseClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -183,7 +174,7 @@ class SupabaseClient:
         return _decode(response) if response.content else None
 
     def select_page(self, table: str, *, columns: str = "*", filters: Filters = (), order: str | None = None,
-                    offset: int = 0, limit: int | None = None, count: bool = False) -> Page:
+                    offset: int = 0, limit: int | None = None, count: bool = False) -> RowPage:
         """One page of rows via the ``Range`` header; ``total`` only when ``count``."""
         size = limit or self.page_size
         headers = {"Range-Unit": "items", "Range": f"{offset}-{offset + size - 1}"}
@@ -195,7 +186,7 @@ class SupabaseClient:
         response = self._request("GET", quote(table), params=params, headers=headers)
         rows = _decode(response)
         first, last, total = _parse_content_range(response.headers.get("Content-Range"))
-        return Page(rows, first, last, total)
+        return RowPage(rows, first, last, total)
 
     def iter_rows(self, table: str, *, columns: str = "*", filters: Filters = (), order: str = "id",
                   page_size: int | None = None) -> Iterator[dict[str, Any]]:
@@ -217,49 +208,6 @@ class SupabaseClient:
             if not page.rows or (total is not None and offset >= total):
                 return
 
-    def select_all(self, table: str, **kwargs: Any) -> list[dict[str, Any]]:
-        """:meth:`iter_rows` as a list."""
-        return list(self.iter_rows(table, **kwargs))
-
-    def insert(self, table: str, rows: Sequence[Mapping[str, Any]], *, on_conflict: str | None = None,
-               ignore_duplicates: bool = False, merge_duplicates: bool = False, returning: bool = False,
-               chunk_size: int | None = None) -> list[dict[str, Any]] | int:
-        """Insert ``rows`` in chunks; with ``ignore_/merge_duplicates`` an upsert.
-
-        Returns the stored rows when ``returning``, else the number of rows sent.
-        """
-        prefer = ["return=representation" if returning else "return=minimal"]
-        if ignore_duplicates and merge_duplicates:
-            raise ValueError("choose ignore_duplicates or merge_duplicates, not both")
-        if ignore_duplicates:
-            prefer.append("resolution=ignore-duplicates")
-        if merge_duplicates:
-            prefer.append("resolution=merge-duplicates")
-        params = [("on_conflict", on_conflict)] if on_conflict else []
-        stored: list[dict[str, Any]] = []
-        size = chunk_size or self.chunk_size
-        for start in range(0, len(rows), size):
-            chunk = [dict(r) for r in rows[start:start + size]]
-            response = self._request("POST", quote(table), params=params, json_body=chunk,
-                                     headers={"Prefer": ",".join(prefer)})
-            if returning:
-                stored.extend(_decode(response))
-        return stored if returning else len(rows)
-
-    def update(self, table: str, values: Mapping[str, Any], *, filters: Filters,
-               returning: bool = False) -> list[dict[str, Any]] | int | None:
-        """``PATCH`` the rows matching ``filters`` (required: no accidental full-table update)."""
-        pairs = _filter_pairs(filters)
-        if not pairs:
-            raise ValueError("update needs at least one filter")
-        prefer = "return=representation" if returning else "return=minimal,count=exact"
-        response = self._request("PATCH", quote(table), params=pairs, json_body=dict(values),
-                                 headers={"Prefer": prefer})
-        if returning:
-            return _decode(response)
-        _, _, total = _parse_content_range(response.headers.get("Content-Range"))
-        return total
-
     # transport ----------------------------------------------------------------
 
     def _request(self, method: str, path: str, *, params: Sequence[tuple[str, str]] = (),
@@ -279,7 +227,7 @@ class SupabaseClient:
                                               headers=request_headers)
             except httpx.TransportError as exc:
                 error = SupabaseError(operation=operation, status=None, code=None,
-                                      message=self._redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__),
+                                      message=self._redact(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__) or "",
                                       retryable=True, attempts=attempt)
             else:
                 if response.status_code < 400:
@@ -310,7 +258,7 @@ class SupabaseClient:
         code = str(code) if code is not None else None
         retryable = status >= 500 or code in RETRYABLE_PGRST_CODES
         return SupabaseError(
-            operation=operation, status=status, code=code, message=self._redact(str(message)),
+            operation=operation, status=status, code=code, message=self._redact(str(message)) or "",
             details=self._redact(_text(details)), hint=self._redact(_text(hint)), retryable=retryable,
             attempts=attempt,
         )

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.core.model import (
@@ -15,7 +15,7 @@ from chalicelib.core.model import (
     idempotency_key_for,
 )
 
-T0 = datetime(2026, 11, 28, 20, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 28, 20, 0, tzinfo=UTC)
 
 
 def make_job(name: str = "nightly-report", **changes: Any) -> Job:

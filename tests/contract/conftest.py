@@ -11,11 +11,9 @@ import pytest
 
 from chalicelib.adapters.memory_store import MemoryStore
 from chalicelib.settings import Settings
-
 from tests.fakes import FakeClock
 
 from .builders import T0
-
 
 
 @pytest.fixture

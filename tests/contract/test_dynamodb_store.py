@@ -9,7 +9,8 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from chalicelib.adapters.dynamodb_store import DynamoDBStore, due_index_key
+from chalicelib.adapters.dynamodb_models import due_index_key
+from chalicelib.adapters.dynamodb_store import DynamoDBStore
 from chalicelib.core.errors import ConcurrentUpdate, StoreUnavailable
 from chalicelib.core.model import Lease
 from chalicelib.core.ports import IdempotencyRecord

@@ -8,13 +8,12 @@ is lost, none runs twice, and every state transition is recorded.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import json
 import random
 import threading
 from collections import Counter
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
@@ -206,7 +205,7 @@ def test_the_same_event_delivered_ten_times_concurrently_runs_once(store_factory
         barrier.wait()
         try:
             harness.service.dispatch(now)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=deliver) for _ in range(10)]

@@ -42,7 +42,7 @@ def granted(document: dict) -> dict[str, set[str]]:
 
 def test_each_function_of_each_stage_has_its_own_policy_file(chalice_config: dict) -> None:
     for stage in STAGES:
-        for function, settings in chalice_config["stages"][stage]["lambda_functions"].items():
+        for _function, settings in chalice_config["stages"][stage]["lambda_functions"].items():
             path = POLICY_DIR / settings["iam_policy_file"]
             assert path.is_file(), path
             assert f"-{stage}-" in path.name

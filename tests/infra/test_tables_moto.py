@@ -1,10 +1,11 @@
 """The packaged template's tables, created in moto from their own properties, serve the store's access paths.
 
-A light check: keys, the due-work index and TTL as the DynamoDB store uses them. The
-dispatcher/worker round trip on these tables lives with the app's integration tests.
+Keys, the due-work index and TTL, exercised by the DynamoDB store itself (its own item
+layout), so a template change the store cannot live with fails here.
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -81,36 +82,44 @@ def test_tables_are_created_as_the_stack_would_create_them(tables: Any) -> None:
     assert (ttl["AttributeName"], ttl["TimeToLiveStatus"]) == ("expiresAt", "ENABLED")
 
 
-def test_due_index_returns_due_jobs_in_time_order_and_skips_undue_ones(tables: Any) -> None:
-    client, names = tables
-    jobs = names["JobsTable"]
-    for name, due_at in (("b-job", "2026-11-29T01:00:00Z"), ("a-job", "2026-11-29T00:59:00Z"),
-                         ("later", "2026-11-29T02:00:00Z")):
-        client.put_item(TableName=jobs, Item={"jobName": {"S": name}, "dueShard": {"S": "0"},
-                                              "dueAt": {"S": due_at}},
-                        ConditionExpression="attribute_not_exists(jobName)")
-    client.put_item(TableName=jobs, Item={"jobName": {"S": "paused"}})  # no due attributes: not in the index
-    page = client.query(TableName=jobs, IndexName="due-index",
-                        KeyConditionExpression="dueShard = :shard AND dueAt <= :now",
-                        ExpressionAttributeValues={":shard": {"S": "0"}, ":now": {"S": "2026-11-29T01:00:00Z"}})
-    assert [item["jobName"]["S"] for item in page["Items"]] == ["a-job", "b-job"]
+def _store(names: dict[str, str]) -> Any:
+    from chalicelib.adapters.dynamodb_store import DynamoDBStore
+
+    return DynamoDBStore(names["JobsTable"], names["ExecutionsTable"], "eu-north-1")
 
 
-def test_executions_are_listed_newest_first_per_job(tables: Any) -> None:
-    client, names = tables
-    executions = names["ExecutionsTable"]
-    for sk in ("EXEC#2026-11-27T01:00:00Z", "EXEC#2026-11-29T01:00:00Z", "EXEC#2026-11-28T01:00:00Z"):
-        client.put_item(TableName=executions, Item={"jobName": {"S": "certification-expiry-check"},
-                                                    "sk": {"S": sk}, "expiresAt": {"N": "1900000000"}})
-    page = client.query(TableName=executions, KeyConditionExpression="jobName = :job",
-                        ExpressionAttributeValues={":job": {"S": "certification-expiry-check"}},
-                        ScanIndexForward=False, Limit=2)
-    assert [item["sk"]["S"] for item in page["Items"]] == ["EXEC#2026-11-29T01:00:00Z", "EXEC#2026-11-28T01:00:00Z"]
+def test_the_store_finds_due_work_through_the_packaged_due_index(tables: Any) -> None:
+    """The store's own items (its key layout, its due entries) on the tables CloudFormation creates."""
+    from chalicelib.core.model import JobState
+    from tests.contract.builders import T0, make_job
+
+    _client, names = tables
+    store = _store(names)
+    for name, due_in in (("b-job", 60), ("a-job", 59), ("later", 120)):
+        store.create_job(make_job(name, next_run_at=T0 + timedelta(minutes=due_in)))
+    store.create_job(make_job("paused", state=JobState.PAUSED, next_run_at=None))
+    due = store.due_jobs(T0 + timedelta(minutes=60), limit=10)
+    assert [job.name for job in due] == ["a-job", "b-job"]
+
+
+def test_the_store_lists_executions_newest_first_on_the_packaged_tables(tables: Any) -> None:
+    from tests.contract.builders import T0, make_execution, make_job
+
+    _client, names = tables
+    store = _store(names)
+    job = make_job("certification-expiry-check")
+    store.create_job(job)
+    slots = [T0 - timedelta(days=2), T0, T0 - timedelta(days=1)]
+    store.commit(job, expected_version=job.version,
+                 new_executions=[make_execution(job.name, slot) for slot in slots])
+    page = store.list_executions(job.name, limit=2, cursor=None)
+    assert [e.scheduled_for for e in page.items] == [T0, T0 - timedelta(days=1)]
+    assert page.next_cursor is not None
 
 
 def test_the_local_stack_loader_reads_the_packaged_tables(packaged: dict[str, Packaged]) -> None:
     """devstack.tables creates tables from a template; it must keep working on the merged one."""
-    tables_module = pytest.importorskip("devstack.tables")
+    import devstack.tables as tables_module
     from chalicelib.settings import Settings
 
     settings = Settings(jobs_table="jobs", executions_table="executions", aws_region="eu-north-1")

@@ -1,19 +1,19 @@
 """The certification expiry check end to end: handler → client → PostgREST protocol → PostgreSQL 15."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from chalicelib.jobs.certification.rule import BlastRadiusExceeded, CheckPolicy
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.jobs.certification.job import build_certification_handler
+from chalicelib.jobs.certification.rule import BlastRadiusExceeded, CheckPolicy
 from chalicelib.jobs.certification.source import PostgrestCertificationSource
 from chalicelib.supabase.client import SupabaseClient, SupabaseError
 
 from .support import SERVICE_KEY, Db, run_context
 
-UTC = timezone.utc
+UTC = UTC
 SLOT = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)  # 02:00 in Oslo
 AS_OF = date(2026, 11, 29)
 # The rule tests use small populations; the guard has its own tests below.
@@ -422,6 +422,6 @@ def test_five_thousand_mentors_in_one_request_and_the_full_list_by_pages(db: Db,
     # Two pages: the first counted (206, partial), the second not (200, total unknown).
     assert [r.status for r in rest_server.requests] == [206, 200]
 
-    everyone = client.select_all("peer_mentors", columns="id,status", order="id")
+    everyone = list(client.iter_rows("peer_mentors", columns="id,status", order="id"))
     assert len(everyone) == 5000 and len({m["id"] for m in everyone}) == 5000
     assert sum(m["status"] == "paused" for m in everyone) == 1200

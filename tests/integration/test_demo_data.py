@@ -1,10 +1,10 @@
 """The local stack's demo data shows the check working: a plain trigger pauses and notifies."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
-from chalicelib.jobs.certification.rule import CheckPolicy
 from chalicelib.jobs.certification.job import build_certification_handler
+from chalicelib.jobs.certification.rule import CheckPolicy
 from chalicelib.jobs.certification.source import PostgrestCertificationSource
 from devstack.demo_data import DEMO_MENTORS, load_demo_data
 
@@ -15,7 +15,7 @@ def test_a_triggered_check_on_the_demo_data_pauses_the_expired_and_records_notic
     load_demo_data(db.conn, date(2026, 11, 29))
     check = build_certification_handler(lambda: PostgrestCertificationSource(client), CheckPolicy())
 
-    result = check(run_context(datetime(2026, 11, 29, 1, 0, tzinfo=timezone.utc)))
+    result = check(run_context(datetime(2026, 11, 29, 1, 0, tzinfo=UTC)))
 
     by_name = {m.name: str(m.id) for m in DEMO_MENTORS}
     assert sorted(result["paused"]["ids"]) == sorted(by_name[n] for n in ("Ingrid Berg", "Lars Johansen", "Sofie Nilsen"))

@@ -99,53 +99,10 @@ def test_bad_filters_and_unknown_names_give_postgrest_errors(http, db):
     assert set(bad_uuid.json()) == {"code", "message", "details", "hint"}
 
 
-def test_insert_returns_201_minimal_or_the_representation(http, db):
-    minimal = http.post("peer_mentors", json={"display_name": "a"})
-    full = http.post("peer_mentors", json=[{"display_name": "b"}, {"display_name": "c"}],
-                     params={"select": "display_name,status"}, headers={"Prefer": "return=representation"})
-
-    assert minimal.status_code == 201 and minimal.content == b""
-    assert full.status_code == 201
-    assert full.json() == [{"display_name": "b", "status": "active"}, {"display_name": "c", "status": "active"}]
-
-
-def test_insert_conflicts_are_409_unless_a_resolution_is_preferred(http, db):
-    mentor = db.add_mentor("2027-01-01")
-    cert = db.conn.execute("SELECT id::text FROM peer_mentor_certifications").fetchone()[0]
-    notice = {"certification_id": cert, "peer_mentor_id": mentor, "threshold_days": 30,
-              "expires_on": "2027-01-01", "as_of": "2026-12-05"}
-
-    first = http.post("certification_expiry_notices", json=notice)
-    duplicate = http.post("certification_expiry_notices", json=notice)
-    ignored = http.post("certification_expiry_notices", json=notice,
-                        params={"on_conflict": "certification_id,notice_kind,threshold_days"},
-                        headers={"Prefer": "resolution=ignore-duplicates,return=representation"})
-    merged = http.post("certification_expiry_notices", json={**notice, "as_of": "2026-12-06"},
-                       params={"on_conflict": "certification_id,notice_kind,threshold_days", "select": "as_of"},
-                       headers={"Prefer": "resolution=merge-duplicates,return=representation"})
-
-    assert first.status_code == 201
-    assert duplicate.status_code == 409 and duplicate.json()["code"] == "23505"
-    assert ignored.status_code == 201 and ignored.json() == []
-    assert merged.json() == [{"as_of": "2026-12-06"}]
-    assert db.count("certification_expiry_notices") == 1
-
-
-def test_rows_with_different_keys_are_refused(http, db):
-    answer = http.post("peer_mentors", json=[{"display_name": "a"}, {"status": "active"}])
-
-    assert answer.status_code == 400 and answer.json()["code"] == "PGRST102"
-
-
-def test_patch_updates_the_filtered_rows(http, mentors, db):
-    minimal = http.patch("peer_mentors", params={"display_name": "eq.m0001"}, json={"status": "paused"},
-                         headers={"Prefer": "count=exact"})
-    full = http.patch("peer_mentors", params={"display_name": "in.(m0002,m0003)", "select": "display_name,status"},
-                      json={"status": "inactive"}, headers={"Prefer": "return=representation"})
-
-    assert minimal.status_code == 204 and minimal.headers["Content-Range"] == "0-0/1"
-    assert full.status_code == 200 and sorted(r["display_name"] for r in full.json()) == ["m0002", "m0003"]
-    assert db.conn.execute("SELECT status FROM peer_mentors WHERE display_name = 'm0001'").fetchone()[0] == "paused"
+def test_writes_to_tables_are_not_served(http, db):
+    # The project writes only through its RPC; the stand-in refuses the rest as 405.
+    assert http.post("peer_mentors", json={"display_name": "a"}).status_code == 405
+    assert http.patch("peer_mentors", params={"display_name": "eq.a"}, json={"status": "paused"}).status_code == 405
 
 
 def test_rpc_unknown_function_or_arguments_is_404_pgrst202(http, db):

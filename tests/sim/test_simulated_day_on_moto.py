@@ -1,10 +1,13 @@
 """One simulated day of the month's jobs on moto's DynamoDB, across Oslo's fall-back night."""
 from __future__ import annotations
 
+import pytest
+
 from tests.fakes import utc
 from tests.sim.simulation import run_simulation
 
 
+@pytest.mark.timeout(900)  # about two minutes alone; moto copies its tables on every transaction
 def test_a_simulated_day_on_moto_keeps_every_invariant(record_property, monkeypatch):
     from moto import mock_aws
 

@@ -5,7 +5,6 @@ import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -17,15 +16,10 @@ from pathlib import Path
 import pytest
 
 from chalicelib.api import auth
+from devstack.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "smoke-test-secret-0123456789abcdef0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Stack:
@@ -149,7 +143,7 @@ def test_a_failing_endpoint_alerts_once_in_the_terminal_and_recovers(stack):
     healthy = threading.Event()
 
     class Endpoint(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             self.send_response(200 if healthy.is_set() else 500)
             self.end_headers()

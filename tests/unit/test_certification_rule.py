@@ -3,10 +3,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
+from chalicelib.core.context import RunContext
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.core.model import Trigger
+from chalicelib.jobs.certification.job import (
+    CERTIFICATION_JOB_NAME,
+    build_certification_handler,
+    certification_job_definition,
+    certification_policy,
+    validate_certification_payload,
+)
 from chalicelib.jobs.certification.rule import (
     BlastRadiusExceeded,
     CheckOptions,
@@ -18,19 +28,9 @@ from chalicelib.jobs.certification.rule import (
     run_date,
     summarize,
 )
-from chalicelib.core.context import RunContext
-from chalicelib.core.errors import ValidationFailed
-from chalicelib.core.model import Trigger
-from chalicelib.jobs.certification.job import (
-    CERTIFICATION_JOB_NAME,
-    build_certification_handler,
-    certification_job_definition,
-    certification_policy,
-    validate_certification_payload,
-)
 from chalicelib.settings import Settings
 
-UTC = timezone.utc
+UTC = UTC
 
 
 # --------------------------------------------------------------------------- run date

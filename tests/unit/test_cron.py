@@ -21,8 +21,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from croniter import croniter
 
-from chalicelib.core.errors import FieldError, ValidationFailed
 from chalicelib.core.cron import CronSchedule, validate_cron, validate_timezone
+from chalicelib.core.errors import FieldError, ValidationFailed
 
 FIVE_FIELD_SHAPE = "minute hour day-of-month month day-of-week"
 

@@ -13,7 +13,7 @@ import socket
 import ssl
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
@@ -41,7 +41,7 @@ from chalicelib.jobs.http_request import (
 )
 from chalicelib.jobs.registry import JobRegistry
 
-SLOT = datetime(2026, 11, 29, 1, 0, tzinfo=timezone.utc)
+SLOT = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
 KEY = f"edge-nightly@{SLOT.isoformat()}"
 PUBLIC_IP = "93.184.215.14"
 SECRET = "s3cr3t-Value-9f8e7d"
@@ -437,7 +437,6 @@ def test_proxy_environment_variables_cannot_route_around_the_pinned_address(monk
 
 
 def _self_signed(name: str) -> tuple[bytes, bytes]:
-    pytest.importorskip("cryptography")
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -445,7 +444,7 @@ def _self_signed(name: str) -> tuple[bytes, bytes]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    valid_from = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    valid_from = datetime(2020, 1, 1, tzinfo=UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)

@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.core.errors import JobConflict, JobNotFound, RunInProgress, ValidationFailed
 from chalicelib.core.model import AlertState, ExecutionStatus, JobState, Trigger
-from tests.fakes import Harness, utc
+from tests.fakes import Harness, rendezvous_commits, utc
 
 
 def ok(ctx):
@@ -78,16 +78,20 @@ def test_concurrent_ticks_claim_each_slot_once(h):
     h.service.register_job("every-minute", "* * * * *", "ok")
     h.clock.set(utc(2026, 11, 28, 20, 1))
     barrier = threading.Barrier(8)
+    rendezvous_commits(h.store, 8)  # all eight have planned the same claim before any writes
+
+    claims: list[int] = []
 
     def tick():
         barrier.wait()
-        h.service.dispatch(utc(2026, 11, 28, 20, 1))
+        claims.append(len(h.service.dispatch(utc(2026, 11, 28, 20, 1)).claimed))
 
     threads = [threading.Thread(target=tick) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert sorted(claims) == [0] * 7 + [1]
     assert len(h.executions("every-minute")) == 1
 
 
@@ -394,13 +398,14 @@ def test_the_same_idempotency_key_from_concurrent_requests_returns_one_execution
     h.registry.add("ok", ok)
     h.service.register_job("report", "0 2 * * *", "ok")
     barrier = threading.Barrier(10)
+    rendezvous_commits(h.store, 10)  # all ten found no record for the key before any writes
     results: list = []
 
     def trigger():
         barrier.wait()
         try:
             results.append(h.service.trigger_job("report", idempotency_key="same").execution_id)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             results.append(exc)
 
     threads = [threading.Thread(target=trigger) for _ in range(10)]
@@ -408,6 +413,7 @@ def test_the_same_idempotency_key_from_concurrent_requests_returns_one_execution
     [t.join() for t in threads]
     assert len(set(results)) == 1 and isinstance(results[0], str)
     assert len(h.executions("report")) == 1
+    assert len(h.invoker.invocations) == 1  # one claim landed; the nine others found its record
 
 
 def test_an_idempotency_key_reused_with_another_payload_is_refused(h):

@@ -41,7 +41,7 @@ def day_offsets(zone: ZoneInfo, day: date) -> tuple[timedelta, timedelta, dateti
     The bracket runs from a day before the local day to a day after it, wide enough for
     any UTC offset; no zone changes its offset twice within it.
     """
-    low = datetime(day.year, day.month, day.day) - DAY
+    low = datetime(day.year, day.month, day.day) - DAY  # noqa: DTZ001 - naive UTC arithmetic by design
     high = low + 3 * DAY
     before, after = offset_at(low, zone), offset_at(high, zone)
     if before == after:

@@ -140,7 +140,7 @@ def local_times_forward(spec: CronSpec, start: datetime) -> Iterator[datetime]:
                         from_start = first_day and hour == start.hour
                         minutes = spec.minutes[bisect_left(spec.minutes, start.minute) :] if from_start else spec.minutes
                         for minute in minutes:
-                            yield datetime(day.year, day.month, day.day, hour, minute)
+                            yield datetime(day.year, day.month, day.day, hour, minute)  # noqa: DTZ001 - local wall time
                 day += DAY
             first_day = False
     except (OverflowError, ValueError):  # past year 9999
@@ -162,7 +162,7 @@ def local_times_backward(spec: CronSpec, end: datetime, stop: date) -> Iterator[
                         to_end = first_day and hour == end.hour
                         minutes = spec.minutes[: bisect_right(spec.minutes, end.minute)] if to_end else spec.minutes
                         for minute in reversed(minutes):
-                            yield datetime(day.year, day.month, day.day, hour, minute)
+                            yield datetime(day.year, day.month, day.day, hour, minute)  # noqa: DTZ001 - local wall time
                 day -= DAY
             first_day = False
     except (OverflowError, ValueError):  # before year 1

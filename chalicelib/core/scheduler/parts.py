@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, NoReturn, TypeVar
 
 from chalicelib.core.errors import ConcurrentUpdate
 from chalicelib.core.model import UTC, Execution
@@ -60,10 +60,10 @@ def retry_on_conflict(step: Callable[[int], T], *, attempts: int = CAS_ATTEMPTS,
     return on_exhausted()
 
 
-def give_up(message: str) -> Callable[[], Any]:
+def give_up(message: str) -> Callable[[], NoReturn]:
     """An ``on_exhausted`` that raises ``ConcurrentUpdate(message)``."""
 
-    def raise_conflict() -> Any:
+    def raise_conflict() -> NoReturn:
         raise ConcurrentUpdate(message)
 
     return raise_conflict

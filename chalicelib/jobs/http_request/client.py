@@ -298,7 +298,7 @@ class HttpRequestHandler:
         body: bytes | None,
         deadline: float,
         total: float,
-        scrub: "Scrubber",
+        scrub: Scrubber,
     ) -> _Answer:
         last_error: Exception | None = None
         for ip in addresses:
@@ -363,7 +363,7 @@ class HttpRequestHandler:
         )
 
     @staticmethod
-    def _connection_failed(method: str, target: Target, exc: Exception, scrub: "Scrubber") -> HttpConnectionFailed:
+    def _connection_failed(method: str, target: Target, exc: Exception, scrub: Scrubber) -> HttpConnectionFailed:
         return HttpConnectionFailed(
             scrub(f"{method} {target.display}: connection failed ({type(exc).__name__}: {exc})")
         )

@@ -60,7 +60,7 @@ class HostAllowList:
     entries: tuple[str, ...] = ()
 
     @classmethod
-    def parse(cls, entries: Iterable[str]) -> "HostAllowList":
+    def parse(cls, entries: Iterable[str]) -> HostAllowList:
         """Raises ``ValueError`` naming the setting for a malformed entry."""
         exact: set[str] = set()
         suffixes: list[str] = []

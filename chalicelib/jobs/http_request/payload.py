@@ -228,7 +228,7 @@ def _check_secret_ref(value: Mapping[str, Any], here: str, errors: list[FieldErr
             FieldError(f"{here}.format", 'must be a string containing "{secret}" once, e.g. "Bearer {secret}"')
         )
         return None
-    return SecretRef(ref, fmt)
+    return SecretRef(str(ref), fmt)
 
 
 def _is_secret_ref(ref: Any) -> bool:

@@ -1,0 +1,119 @@
+"""The DynamoDB tables as PynamoDB models: key layout, the due-work index, TTL.
+
+The tables are defined once in ``infra/template.json``; each model's docstring gives its
+keys. :func:`bind_models` points fresh model classes at one store's tables and connection."""
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.connection import Connection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.core.model import UTC
+
+DUE_SHARD = "due"
+
+
+"""The one partition of ``due-index``: every job with work has ``dueShard = "due"``."""
+
+
+EXECUTION_PREFIX = "X#"
+
+
+IDEMPOTENCY_PREFIX = "K#"
+
+
+def due_index_key(moment: datetime) -> str:
+    """``dueAt``: fixed-width UTC with microseconds, so string order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def epoch_seconds(moment: datetime) -> int:
+    """TTL value: whole seconds, rounded up so DynamoDB never expires an item early."""
+    return math.ceil(moment.timestamp())
+
+
+class _DueIndex(GlobalSecondaryIndex):
+    """``due-index`` (sparse): HASH ``dueShard`` = "due", RANGE ``dueAt``; projects ALL.
+
+    Only jobs with work (``Job.due_at`` not None) carry these attributes, so a tick
+    queries ``dueShard = "due" AND dueAt <= now`` and reads only what is due.
+    """
+
+    class Meta:
+        index_name = "due-index"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True, attr_name="dueShard")
+    due_at = UnicodeAttribute(range_key=True, attr_name="dueAt")
+
+
+class JobItem(Model):
+    """Jobs table. One item per job.
+
+    - PK ``jobName`` (S): the job's name.
+    - ``version`` (N): compare-and-swap counter; every write is conditional on it.
+    - ``doc`` (S, JSON): :func:`~chalicelib.core.codec.job_to_document`.
+    - ``dueShard`` (S) = "due" and ``dueAt`` (S, :func:`due_index_key` of ``Job.due_at``):
+      present only while the job has work; keys of the sparse GSI ``due-index``.
+
+    Unbound: :func:`bind_models` makes a subclass with the table's name and location.
+    """
+
+    job_name = UnicodeAttribute(hash_key=True, attr_name="jobName")
+    version = NumberAttribute(attr_name="version")
+    doc = JSONAttribute(attr_name="doc")
+    due_shard = UnicodeAttribute(null=True, attr_name="dueShard")
+    due_at = UnicodeAttribute(null=True, attr_name="dueAt")
+    due_index = _DueIndex()
+
+
+class ExecutionItem(Model):
+    """Executions table: a job's executions and its idempotency records.
+
+    - PK ``jobName`` (S).
+    - SK ``sk`` (S): ``"X#" + execution_id`` for an execution. Execution ids
+      (:func:`~chalicelib.core.model.execution_id_for`) sort by slot then attempt, so a
+      descending query on ``begins_with(sk, "X#")`` lists newest first.
+      ``"K#" + key`` for an idempotency record (``Idempotency-Key`` of a manual run).
+    - ``status`` (S), ``leaseOwner`` (S, absent when none): executions only, copies of
+      the document's fields for conditions.
+    - ``expiresAt`` (N, epoch seconds): the table's TTL attribute. Executions: their
+      retention (``Execution.expires_at``); idempotency records: their expiry.
+    - ``doc`` (S, JSON): :func:`~chalicelib.core.codec.execution_to_document`, or
+      ``{"execution_id", "expires_at"}`` for an idempotency record.
+
+    Unbound: :func:`bind_models` makes a subclass with the table's name and location.
+    """
+
+    job_name = UnicodeAttribute(hash_key=True, attr_name="jobName")
+    sk = UnicodeAttribute(range_key=True, attr_name="sk")
+    status = UnicodeAttribute(null=True, attr_name="status")
+    lease_owner = UnicodeAttribute(null=True, attr_name="leaseOwner")
+    expires_at = NumberAttribute(null=True, attr_name="expiresAt")
+    doc = JSONAttribute(attr_name="doc")
+
+
+def bind_models(
+    jobs_table: str, executions_table: str, region: str, host: str | None, connection: Connection
+) -> tuple[type[JobItem], type[ExecutionItem]]:
+    """Subclasses of the models bound to these tables, all sharing ``connection``.
+
+    Built per store, so two stores on different tables coexist in one process.
+    """
+
+    def bound(base: type[Model], table_name: str) -> Any:
+        meta = type("Meta", (), {"table_name": table_name, "region": region, "host": host})
+        model = type(base.__name__, (base,), {"Meta": meta, "__module__": __name__})
+        # PynamoDB gives each model its own connection (and botocore client); route this
+        # one through the store's, which carries the retry mode and the request counter.
+        table_connection = model._get_connection()  # type: ignore[attr-defined]  # PynamoDB internal
+        connection.add_meta_table(table_connection.get_meta_table())
+        table_connection.connection = connection
+        return model
+
+    return bound(JobItem, jobs_table), bound(ExecutionItem, executions_table)

@@ -1,0 +1,95 @@
+"""Request parsing for the REST entry point: bodies, query numbers, headers.
+
+Pure functions returning plain data. Nothing a caller sends can make these raise
+anything but ``ValidationFailed``, which names the field.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from chalicelib.core.errors import FieldError, InvalidCursor, ValidationFailed
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_IDEMPOTENCY_KEY = 255
+
+
+def parse_json_body(raw: bytes | str | None, *, required: bool) -> Any:
+    """The request body as JSON, ``None`` when absent and optional."""
+    if raw is None or not raw.strip():
+        if required:
+            raise ValidationFailed([FieldError("body", "a JSON object is required")])
+        return None
+    if len(raw) > MAX_BODY_BYTES:
+        raise ValidationFailed([FieldError("body", f"is larger than {MAX_BODY_BYTES} bytes")])
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValidationFailed([FieldError("body", f"is not valid JSON: {exc}")]) from None
+    except RecursionError:
+        raise ValidationFailed([FieldError("body", "is nested too deeply")]) from None
+
+
+def parse_limit(params: Mapping[str, str] | None, *, default: int, maximum: int = 100) -> int:
+    raw = (params or {}).get("limit")
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ValidationFailed([FieldError("limit", f"must be a whole number from 1 to {maximum}")])
+    return int(raw)
+
+
+def parse_next_token(params: Mapping[str, str] | None) -> str | None:
+    token = (params or {}).get("nextToken")
+    if token is None:
+        return None
+    if not token or len(token) > 2048:
+        raise InvalidCursor()
+    return token
+
+
+def parse_trigger_body(body: Any) -> dict[str, Any] | None:
+    """``{"payload": {...}}`` or nothing; returns the payload override."""
+    if body is None:
+        return None
+    if not isinstance(body, dict):
+        raise ValidationFailed([FieldError("body", "must be a JSON object like {\"payload\": {...}}")])
+    unknown = sorted(set(body) - {"payload"})
+    if unknown:
+        raise ValidationFailed([FieldError(name, "is not accepted here; only 'payload' is") for name in unknown])
+    if "payload" in body and not isinstance(body["payload"], dict):
+        raise ValidationFailed([FieldError("payload", "must be a JSON object")])
+    return body.get("payload")
+
+
+def parse_pause_body(body: Any) -> str | None:
+    if body is None:
+        return None
+    if not isinstance(body, dict):
+        raise ValidationFailed([FieldError("body", "must be a JSON object like {\"reason\": \"...\"}")])
+    unknown = sorted(set(body) - {"reason"})
+    if unknown:
+        raise ValidationFailed([FieldError(name, "is not accepted here; only 'reason' is") for name in unknown])
+    reason = body.get("reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
+        raise ValidationFailed([FieldError("reason", "must be a string of at most 500 characters")])
+    return reason
+
+
+def parse_empty_body(body: Any) -> None:
+    """For endpoints that take no fields: nothing, or an empty JSON object."""
+    if body is None or body == {}:
+        return None
+    if not isinstance(body, dict):
+        raise ValidationFailed([FieldError("body", "must be empty or an empty JSON object")])
+    raise ValidationFailed([FieldError(name, "is not accepted here; this endpoint takes no fields") for name in sorted(body)])
+
+
+def parse_idempotency_key(headers: Mapping[str, str]) -> str | None:
+    key = headers.get("idempotency-key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise ValidationFailed([FieldError("Idempotency-Key", f"must be 1-{MAX_IDEMPOTENCY_KEY} printable characters")])
+    return key

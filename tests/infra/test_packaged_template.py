@@ -22,6 +22,7 @@ EXPECTED_RESOURCES = {
     "ExecutionsTable": "AWS::DynamoDB::Table",
     "AlertTopicKey": "AWS::KMS::Key",
     "AlertTopicKeyAlias": "AWS::KMS::Alias",
+    "AlertTopicKeyUse": "AWS::IAM::Policy",
     "AlertTopic": "AWS::SNS::Topic",
     "AlertTopicPolicy": "AWS::SNS::TopicPolicy",
     "AlertEmailSubscription": "AWS::SNS::Subscription",
@@ -91,6 +92,20 @@ def test_alert_topic_uses_a_key_cloudwatch_alarms_may_use(packaged: dict[str, Pa
     statements = template["Resources"]["AlertTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
     assert any(s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
                and set(s["Action"]) >= {"kms:Decrypt", "kms:GenerateDataKey*"} for s in statements)
+
+
+def test_the_key_policy_names_no_role_of_the_stack(packaged: dict[str, Packaged]) -> None:
+    """KMS refuses a key policy whose principals it cannot see yet ("invalid principals") on a
+    first create: the roles get the key through their own policy, and only through SNS."""
+    template = packaged["prod"].template
+    statements = template["Resources"]["AlertTopicKey"]["Properties"]["KeyPolicy"]["Statement"]
+    assert not any("Fn::GetAtt" in str(s.get("Principal")) for s in statements)
+    use = template["Resources"]["AlertTopicKeyUse"]["Properties"]
+    assert use["Roles"] == [{"Ref": "ApiHandlerRole"}, {"Ref": "DispatchRole"}, {"Ref": "RunExecutionRole"}]
+    (statement,) = use["PolicyDocument"]["Statement"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["AlertTopicKey", "Arn"]}
+    assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert statement["Condition"] == {"StringEquals": {"kms:ViaService": {"Fn::Sub": "sns.${AWS::Region}.amazonaws.com"}}}
 
 
 def test_tables_are_on_demand_encrypted_recoverable_and_protected_in_prod(packaged: dict[str, Packaged]) -> None:

@@ -184,7 +184,7 @@ def register_job() -> Response:
 @app.route(f"{BASE}/jobs/{{jobName}}", methods=["GET"], authorizer=jwt_authorizer)
 @api
 def get_job(jobName: str) -> Response:
-    return _json(200, job_view(_service().get_job(_job_name(jobName))))
+    return _json(200, job_view(_service().describe_job(_job_name(jobName))))
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}", methods=["DELETE"], authorizer=jwt_authorizer)

@@ -60,6 +60,9 @@ class JobItem(Model):
     - ``doc`` (S, JSON): :func:`~chalicelib.core.codec.job_to_document`.
     - ``dueShard`` (S) = "due" and ``dueAt`` (S, :func:`due_index_key` of ``Job.due_at``):
       present only while the job has work; keys of the sparse GSI ``due-index``.
+    - ``setAside`` (S, JSON, optional): :func:`~chalicelib.core.codec.set_aside_to_document`
+      while the dispatcher holds the job back; beside ``doc`` so that it can be written on
+      a record whose ``doc`` cannot be decoded.
 
     Unbound: :func:`bind_models` makes a subclass with the table's name and location.
     """
@@ -69,6 +72,7 @@ class JobItem(Model):
     doc = JSONAttribute(attr_name="doc")
     due_shard = UnicodeAttribute(null=True, attr_name="dueShard")
     due_at = UnicodeAttribute(null=True, attr_name="dueAt")
+    set_aside = JSONAttribute(null=True, attr_name="setAside")
     due_index = _DueIndex()
 
 

@@ -12,6 +12,7 @@ retries becomes ``StoreUnavailable``; anything else (a bug, a missing table) pro
 from __future__ import annotations
 
 import collections
+import json
 import math
 import threading
 import uuid
@@ -51,15 +52,18 @@ from chalicelib.core.codec import (
     execution_to_document,
     job_from_document,
     job_to_document,
+    set_aside_from_document,
+    set_aside_to_document,
 )
 from chalicelib.core.errors import (
     ConcurrentUpdate,
     JobAlreadyExists,
     JobNotFound,
+    JobUnreadable,
     StoreUnavailable,
 )
-from chalicelib.core.model import Execution, Job, parse_iso
-from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page
+from chalicelib.core.model import Execution, Job, SetAside, UnreadableJob, parse_iso
+from chalicelib.core.ports import Clock, DueCursor, ExecutionUpdate, IdempotencyRecord, Page
 from chalicelib.settings import Settings
 
 _UNAVAILABLE_CODES = frozenset(
@@ -196,11 +200,14 @@ class DynamoDBStore:
 
     def get_job(self, job_name: str) -> Job | None:
         with _translated("GetItem"):
-            try:
-                item = self._Job.get(job_name, consistent_read=True)
-            except DoesNotExist:
-                return None
-        return self._job_from_item(item)
+            raw = self._connection.get_item(self._Job.Meta.table_name, job_name, consistent_read=True)
+        item = raw.get("Item")
+        if item is None:
+            return None
+        entry = self._decode_job(item)
+        if isinstance(entry, UnreadableJob):
+            raise JobUnreadable(job_name, entry.reason, entry)
+        return entry
 
     def create_job(self, job: Job) -> None:
         with _translated("PutItem"):
@@ -291,26 +298,62 @@ class DynamoDBStore:
                     ) from exc
                 raise
 
-    def list_jobs(self, *, limit: int, cursor: str | None) -> Page:
+    def list_jobs(self, *, limit: int, cursor: str | None) -> Page[Job | UnreadableJob]:
         """A Scan (an admin listing, not a hot path): pages in table order, not by name."""
         check_limit(limit)
         start = {"jobName": {"S": jobs_cursor_position(cursor)}} if cursor else None
         with _translated("Scan"):
-            results = self._Job.scan(limit=limit, last_evaluated_key=start)
-            jobs = [self._job_from_item(item) for item in results]
-            last_key = results.last_evaluated_key
+            raw = self._connection.scan(self._Job.Meta.table_name, limit=limit,
+                                        exclusive_start_key=start)  # type: ignore[arg-type]  # a key map is accepted
+        jobs = [self._decode_job(item) for item in raw.get("Items", [])]
+        last_key = raw.get("LastEvaluatedKey")
         return Page(items=jobs, next_cursor=jobs_cursor(last_key["jobName"]["S"]) if last_key else None)
 
-    def due_jobs(self, now: datetime, *, limit: int) -> list[Job]:
+    def due_jobs(self, now: datetime, *, limit: int, after: DueCursor | None = None) -> list[Job | UnreadableJob]:
         check_limit(limit)
+        start = None
+        if after is not None:
+            due_at, job_name = after
+            start = {"jobName": {"S": job_name}, "dueShard": {"S": DUE_SHARD}, "dueAt": {"S": due_index_key(due_at)}}
         with _translated("Query"):
-            results = self._Job.due_index.query(
+            raw = self._connection.query(
+                self._Job.Meta.table_name,
                 DUE_SHARD,
                 range_key_condition=self._Job.due_at <= due_index_key(now),
+                index_name=self._Job.due_index.Meta.index_name,
+                exclusive_start_key=start,
                 scan_index_forward=True,
                 limit=limit,
             )
-            return [self._job_from_item(item) for item in results]
+        return [self._decode_job(item) for item in raw.get("Items", [])]
+
+    def set_aside(self, job_name: str, *, seen_due_at: datetime | None, set_aside: SetAside) -> bool:
+        Job_ = self._Job
+        # Only the entry the dispatcher read: a repair or a commit since then moved it.
+        seen = Job_.due_at == due_index_key(seen_due_at) if seen_due_at is not None else Job_.due_at.does_not_exist()
+        with _translated("UpdateItem"):
+            try:
+                self._connection.update_item(
+                    Job_.Meta.table_name, job_name,
+                    actions=[Job_.set_aside.set(set_aside_to_document(set_aside)),
+                             Job_.due_shard.set(DUE_SHARD), Job_.due_at.set(due_index_key(set_aside.retry_at))],
+                    condition=Job_.job_name.exists() & seen,
+                )
+            except PynamoDBException as exc:
+                if exc.cause_response_code == "ConditionalCheckFailedException":
+                    return False
+                raise
+        return True
+
+    def replace_unreadable_job(self, job: Job) -> None:
+        with _translated("PutItem"):
+            try:
+                # The record exists (a repair, not a create); whatever it holds is replaced.
+                self._job_item(job).save(condition=self._Job.job_name.exists())
+            except PynamoDBException as exc:
+                if exc.cause_response_code == "ConditionalCheckFailedException":
+                    raise JobNotFound(job.name) from exc
+                raise
 
     # --- executions ----------------------------------------------------------------------
 
@@ -368,11 +411,19 @@ class DynamoDBStore:
             doc=job_to_document(job),
             due_shard=DUE_SHARD if due_at is not None else None,
             due_at=due_index_key(due_at) if due_at is not None else None,
+            set_aside=set_aside_to_document(job.set_aside) if job.set_aside is not None else None,
         )
 
-    @staticmethod
-    def _job_from_item(item: JobItem) -> Job:
-        return replace(job_from_document(item.doc), version=int(item.version))
+    def _decode_job(self, raw: dict[str, Any]) -> Job | UnreadableJob:
+        """One raw item as a job, or as an :class:`UnreadableJob` saying why it is not one."""
+        name = str(raw.get("jobName", {}).get("S", "?"))
+        try:
+            item = self._Job.from_raw_data(raw)
+            return replace(job_from_document(item.doc), version=int(item.version),
+                           set_aside=set_aside_from_document(item.set_aside))
+        except Exception as exc:  # noqa: BLE001 - any decoding failure is this record's, not the store's
+            return UnreadableJob(name=name, reason=f"{type(exc).__name__}: {exc}"[:300],
+                                 due_at=_due_at_of(raw), set_aside=_set_aside_of(raw))
 
     def _execution_item(self, ex: Execution) -> ExecutionItem:
         return self._Execution(
@@ -391,3 +442,17 @@ class DynamoDBStore:
             expires_at=epoch_seconds(record.expires_at),
             doc={"execution_id": record.execution_id, "expires_at": encode_time(record.expires_at)},
         )
+
+
+def _due_at_of(raw: dict[str, Any]) -> datetime | None:
+    try:
+        return parse_iso(raw["dueAt"]["S"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _set_aside_of(raw: dict[str, Any]) -> SetAside | None:
+    try:
+        return set_aside_from_document(json.loads(raw["setAside"]["S"]))
+    except (KeyError, TypeError, ValueError):
+        return None

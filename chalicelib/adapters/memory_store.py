@@ -29,10 +29,12 @@ from chalicelib.core.codec import (
     execution_to_document,
     job_from_document,
     job_to_document,
+    set_aside_from_document,
+    set_aside_to_document,
 )
-from chalicelib.core.errors import ConcurrentUpdate, JobAlreadyExists, JobNotFound
-from chalicelib.core.model import Execution, Job
-from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page
+from chalicelib.core.errors import ConcurrentUpdate, JobAlreadyExists, JobNotFound, JobUnreadable
+from chalicelib.core.model import Execution, Job, SetAside, UnreadableJob
+from chalicelib.core.ports import Clock, DueCursor, ExecutionUpdate, IdempotencyRecord, Page
 
 
 class MemoryStore:
@@ -50,6 +52,9 @@ class MemoryStore:
         # The due index: (due_at, job_name) kept sorted; _due_at says where each job sits.
         self._due: list[tuple[datetime, str]] = []
         self._due_at: dict[str, datetime] = {}
+        # Set-aside records, beside the job documents as in DynamoDB (they can be written on
+        # a document that cannot be decoded).
+        self._set_aside: dict[str, Document] = {}
         self._executions: dict[str, dict[str, Document]] = {}
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
 
@@ -57,20 +62,46 @@ class MemoryStore:
 
     def get_job(self, job_name: str) -> Job | None:
         with self._lock:
-            doc = self._jobs.get(job_name)
-        return None if doc is None else job_from_document(doc)
+            if job_name not in self._jobs:
+                return None
+            entry = self._decode(job_name)
+        if isinstance(entry, UnreadableJob):
+            raise JobUnreadable(job_name, entry.reason, entry)
+        return entry
 
     def create_job(self, job: Job) -> None:
         doc = job_to_document(job)
         with self._lock:
             if job.name in self._jobs:
                 raise JobAlreadyExists(job.name)
-            self._put_job(job.name, doc, job.due_at)
+            self._put_job(job, doc)
+
+    def set_aside(self, job_name: str, *, seen_due_at: datetime | None, set_aside: SetAside) -> bool:
+        with self._lock:
+            if job_name not in self._jobs or self._due_at.get(job_name) != seen_due_at:
+                return False
+            self._set_aside[job_name] = set_aside_to_document(set_aside)
+            self._index(job_name, set_aside.retry_at)
+        return True
+
+    def replace_unreadable_job(self, job: Job) -> None:
+        doc = job_to_document(job)
+        with self._lock:
+            if job.name not in self._jobs:
+                raise JobNotFound(job.name)
+            self._put_job(job, doc)
+
+    def corrupt(self, job_name: str, junk: Document) -> None:
+        """Tests: replace a job's document with ``junk``, keeping its due entry (as a
+        hand-edited DynamoDB item keeps ``dueShard``/``dueAt``)."""
+        with self._lock:
+            self._jobs[job_name] = junk
 
     def delete_job(self, job_name: str) -> None:
         with self._lock:
             if self._jobs.pop(job_name, None) is None:
                 raise JobNotFound(job_name)
+            self._set_aside.pop(job_name, None)
             self._unindex(job_name)
 
     def commit(
@@ -94,7 +125,7 @@ class MemoryStore:
         with self._lock:
             # Check every condition first; write only when all hold.
             current = self._jobs.get(job.name)
-            if current is None or current["version"] != expected_version:
+            if current is None or current.get("version") != expected_version:
                 raise ConcurrentUpdate(
                     f"Job '{job.name}' is no longer at version {expected_version}; re-read it and retry."
                 )
@@ -108,12 +139,12 @@ class MemoryStore:
                 if bound is not None and bound.expires_at > now:
                     raise ConcurrentUpdate(f"Idempotency key {idempotency.key!r} is already bound.")
 
-            self._put_job(job.name, job_doc, stored_job.due_at)
+            self._put_job(stored_job, job_doc)
             for job_name, execution_id, doc in new_docs + update_docs:
                 self._executions.setdefault(job_name, {})[execution_id] = doc
             if idempotency is not None:
                 self._idempotency[(idempotency.job_name, idempotency.key)] = idempotency
-        return job_from_document(job_doc)
+        return replace(job_from_document(job_doc), set_aside=stored_job.set_aside)
 
     def update_execution(self, update: ExecutionUpdate) -> None:
         doc = execution_to_document(update.execution)
@@ -141,20 +172,30 @@ class MemoryStore:
             names = sorted(self._jobs)
             start = 0 if after is None else bisect.bisect_right(names, after)
             chosen = names[start : start + limit]
-            docs = [self._jobs[name] for name in chosen]
+            items = [self._decode(name) for name in chosen]
             more = start + limit < len(names)
         next_cursor = jobs_cursor(chosen[-1]) if more and chosen else None
-        return Page(items=[job_from_document(doc) for doc in docs], next_cursor=next_cursor)
+        return Page(items=items, next_cursor=next_cursor)
 
-    def due_jobs(self, now: datetime, *, limit: int) -> list[Job]:
+    def due_jobs(self, now: datetime, *, limit: int, after: DueCursor | None = None) -> list[Job | UnreadableJob]:
         check_limit(limit)
         with self._lock:
-            docs: list[Document] = []
-            for due_at, job_name in self._due:  # sorted: stops at the first job not yet due
-                if due_at > now or len(docs) == limit:
+            start = 0 if after is None else bisect.bisect_right(self._due, after)
+            names: list[str] = []
+            for due_at, job_name in self._due[start:]:  # sorted: stops at the first job not yet due
+                if due_at > now or len(names) == limit:
                     break
-                docs.append(self._jobs[job_name])
-        return [job_from_document(doc) for doc in docs]
+                names.append(job_name)
+            return [self._decode(name) for name in names]
+
+    def _decode(self, job_name: str) -> Job | UnreadableJob:
+        """Under the lock: the stored job, or an UnreadableJob saying why it is not one."""
+        set_aside = set_aside_from_document(self._set_aside.get(job_name))
+        try:
+            job = job_from_document(self._jobs[job_name])
+        except Exception as exc:  # noqa: BLE001 - any decoding failure is this record's, not the store's
+            return UnreadableJob(job_name, f"{type(exc).__name__}: {exc}"[:300], self._due_at.get(job_name), set_aside)
+        return replace(job, set_aside=set_aside)
 
     # --- executions -----------------------------------------------------------------
 
@@ -183,8 +224,15 @@ class MemoryStore:
 
     # --- the due index (callers hold the lock) --------------------------------------
 
-    def _put_job(self, job_name: str, doc: Document, due_at: datetime | None) -> None:
-        self._jobs[job_name] = doc
+    def _put_job(self, job: Job, doc: Document) -> None:
+        self._jobs[job.name] = doc
+        if job.set_aside is not None:
+            self._set_aside[job.name] = set_aside_to_document(job.set_aside)
+        else:
+            self._set_aside.pop(job.name, None)
+        self._index(job.name, job.due_at)
+
+    def _index(self, job_name: str, due_at: datetime | None) -> None:
         self._unindex(job_name)
         if due_at is not None:  # sparse: a job with no work is not in the index
             bisect.insort(self._due, (due_at, job_name))

@@ -13,6 +13,7 @@ from chalicelib.core.errors import (
     InvalidCursor,
     JobConflict,
     JobNotFound,
+    JobUnreadable,
     RunInProgress,
     SchedulerError,
     StoreUnavailable,
@@ -51,6 +52,9 @@ def problem_for(error: Exception) -> Problem:
     if isinstance(error, IdempotencyKeyReused):
         return problem(409, "idempotency-key-reused", "This Idempotency-Key was used for another request.",
                        str(error), executionId=error.execution_id)
+    if isinstance(error, JobUnreadable):
+        return problem(409, "job-unreadable", "The job's stored record cannot be read.", str(error),
+                       jobName=error.job_name)
     if isinstance(error, ConcurrentUpdate):
         return problem(409, "concurrent-update", "The job changed while your request ran.", f"{error} Retry the request.")
     if isinstance(error, StoreUnavailable):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.core.definitions import definition_to_body
-from chalicelib.core.model import Execution, Job, iso
+from chalicelib.core.model import Execution, ExecutionError, Job, SetAside, UnreadableJob, iso
 
 
 def _iso_or_none(value: Any) -> str | None:
@@ -24,13 +24,33 @@ def execution_view(execution: Execution) -> dict[str, Any]:
         "finishedAt": _iso_or_none(execution.finished_at),
         "durationMs": execution.duration_ms,
         "result": execution.result,
-        "error": None if execution.error is None else {"type": execution.error.type, "message": execution.error.message},
+        "error": error_view(execution.error),
         "idempotencyKey": execution.idempotency_key,
         "payloadOverride": dict(execution.payload_override),
     }
 
 
-def job_view(job: Job) -> dict[str, Any]:
+def error_view(error: ExecutionError | None) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    return {"type": error.type, "message": error.message, "retryable": error.retryable}
+
+
+def set_aside_view(record: SetAside | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    return {"reason": record.reason, "since": iso(record.since), "retryAt": iso(record.retry_at),
+            "attempts": record.attempts}
+
+
+def job_view(job: Job | UnreadableJob) -> dict[str, Any]:
+    """A job resource. A set-aside job says ``dispatchable: false`` and why; a record that
+    cannot be decoded shows only its name, that reason and its set-aside record."""
+    if isinstance(job, UnreadableJob):
+        return {"jobName": job.name, "dispatchable": False,
+                "setAside": set_aside_view(job.set_aside) or {"reason": f"its stored record cannot be decoded ({job.reason})",
+                                                               "since": None, "retryAt": None, "attempts": 0},
+                "unreadable": job.reason}
     body = definition_to_body(job.definition)
     body.update({
         "state": job.state.value,
@@ -42,6 +62,8 @@ def job_view(job: Job) -> dict[str, Any]:
         "lastSuccessAt": _iso_or_none(job.last_success_at),
         "pendingRetryAt": _iso_or_none(job.pending_retry.due_at) if job.pending_retry else None,
         "unsentNotices": len(job.outbox),
+        "dispatchable": job.set_aside is None,
+        "setAside": set_aside_view(job.set_aside),
         "createdAt": iso(job.created_at),
         "updatedAt": iso(job.updated_at),
     })

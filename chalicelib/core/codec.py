@@ -27,6 +27,7 @@ from chalicelib.core.model import (
     NoticeKind,
     PendingRetry,
     RetryPolicy,
+    SetAside,
     Trigger,
     iso,
     parse_iso,
@@ -71,7 +72,8 @@ def execution_to_document(ex: Execution) -> Document:
         "finished_at": _time_or_none(ex.finished_at),
         "duration_ms": ex.duration_ms,
         "result": ex.result,
-        "error": None if ex.error is None else {"type": ex.error.type, "message": ex.error.message},
+        "error": None if ex.error is None else {"type": ex.error.type, "message": ex.error.message,
+                                                "retryable": ex.error.retryable},
         "lease_owner": ex.lease_owner,
         "expires_at": _time_or_none(ex.expires_at),
     }
@@ -93,7 +95,8 @@ def execution_from_document(doc: Mapping[str, Any]) -> Execution:
         finished_at=_parse_or_none(doc.get("finished_at")),
         duration_ms=doc.get("duration_ms"),
         result=doc.get("result"),
-        error=None if error is None else ExecutionError(type=error["type"], message=error["message"]),
+        error=None if error is None else ExecutionError(type=error["type"], message=error["message"],
+                                                        retryable=bool(error.get("retryable", True))),
         lease_owner=doc.get("lease_owner"),
         expires_at=_parse_or_none(doc.get("expires_at")),
     )
@@ -186,6 +189,8 @@ def _notice_to_document(notice: Notice) -> Document:
         "subject": notice.subject,
         "message": dict(notice.message),
         "created_at": encode_time(notice.created_at),
+        "attempts": notice.attempts,
+        "next_attempt_at": _time_or_none(notice.next_attempt_at),
     }
 
 
@@ -196,7 +201,28 @@ def _notice_from_document(doc: Mapping[str, Any]) -> Notice:
         subject=doc["subject"],
         message=dict(doc["message"]),
         created_at=parse_iso(doc["created_at"]),
+        attempts=int(doc.get("attempts", 0)),
+        next_attempt_at=_parse_or_none(doc.get("next_attempt_at")),
     )
+
+
+def set_aside_to_document(set_aside: SetAside) -> Document:
+    """The set-aside record, kept by the stores beside (not inside) the job's document so
+    that it can be written on a record that cannot be decoded."""
+    return {
+        "reason": set_aside.reason,
+        "since": encode_time(set_aside.since),
+        "retry_at": encode_time(set_aside.retry_at),
+        "attempts": set_aside.attempts,
+        "alerted": set_aside.alerted,
+    }
+
+
+def set_aside_from_document(doc: Mapping[str, Any] | None) -> SetAside | None:
+    if not doc:
+        return None
+    return SetAside(reason=str(doc["reason"]), since=parse_iso(doc["since"]), retry_at=parse_iso(doc["retry_at"]),
+                    attempts=int(doc.get("attempts", 1)), alerted=bool(doc.get("alerted", False)))
 
 
 def job_to_document(job: Job) -> Document:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 class SchedulerError(Exception):
@@ -66,6 +67,30 @@ class IdempotencyKeyReused(SchedulerError):
             f"Idempotency-Key '{key}' was already used for execution {execution_id} with another payload; "
             "use a new key for a different request."
         )
+
+
+class JobUnreadable(SchedulerError):
+    """The job's stored record cannot be decoded; registering the job again replaces it."""
+
+    def __init__(self, job_name: str, reason: str, entry: Any = None):
+        self.job_name = job_name
+        self.reason = reason
+        self.entry = entry  # the store's UnreadableJob: its due entry and set-aside record
+        super().__init__(
+            f"The stored record of job '{job_name}' cannot be read ({reason}). Register the job again "
+            "(POST /jobs with its definition) to replace the record, or delete it."
+        )
+
+
+class PermanentFailure(Exception):
+    """Raise from a job callable for a failure no retry can fix (bad input, a refusal).
+
+    The slot's attempts end at once, the execution records ``retryable: false`` and the
+    failure alerts whatever ``alertAfterFailures`` says. Any other exception is retried
+    by the job's retry policy.
+    """
+
+    retryable = False
 
 
 class ConcurrentUpdate(SchedulerError):

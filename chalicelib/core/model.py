@@ -51,6 +51,8 @@ class ExecutionStatus(str, enum.Enum):
 class NoticeKind(str, enum.Enum):
     ALERT = "alert"
     RECOVERY = "recovery"
+    SET_ASIDE = "set-aside"  # the dispatcher cannot dispatch the job (see SetAside)
+    RESTORED = "restored"  # a set-aside job dispatches again
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,13 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class ExecutionError:
+    """Why a run failed. ``retryable`` is False for a failure no retry can fix (a 4xx, a
+    refused destination, an invalid payload, a missing secret, ``PermanentFailure``):
+    the slot's attempts end there and the failure alerts at once."""
+
     type: str
     message: str
+    retryable: bool = True
 
 
 @dataclass(frozen=True)
@@ -95,13 +102,41 @@ class PendingRetry:
 
 @dataclass(frozen=True)
 class Notice:
-    """An alert or recovery notice waiting in the job's outbox until it is published."""
+    """An alert or recovery notice waiting in the job's outbox until it is published.
+
+    ``attempts`` publishes have failed so far; the next is due at ``next_attempt_at``
+    (capped exponential backoff), so a notifier outage never keeps a job at the head of
+    the due index.
+    """
 
     notice_id: str
     kind: NoticeKind
     subject: str
     message: Mapping[str, Any]
     created_at: datetime
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+
+    @property
+    def due_at(self) -> datetime:
+        return self.next_attempt_at or self.created_at
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """A job the dispatcher could not dispatch, held back until ``retry_at``.
+
+    Whatever went wrong with one job during a tick (a record that cannot be decoded, a
+    stored definition the current code refuses, a bug while planning) stays with that
+    job: it is set aside with a capped backoff, shown as not dispatchable, and alerted
+    once (``alerted``). Repairing the record or registering the job again clears it.
+    """
+
+    reason: str
+    since: datetime
+    retry_at: datetime
+    attempts: int = 1
+    alerted: bool = False
 
 
 @dataclass(frozen=True)
@@ -156,6 +191,7 @@ class Job:
     lease: Lease | None = None
     pending_retry: PendingRetry | None = None
     outbox: tuple[Notice, ...] = ()
+    set_aside: SetAside | None = None
     version: int = 0
 
     @property
@@ -167,9 +203,11 @@ class Job:
         """The earliest instant at which a dispatcher has work on this job, or None.
 
         Work is: the next slot (active jobs only), a pending retry, a lease to break,
-        or an unsent notice. Stores index jobs by this value so a tick reads only what
-        is due.
+        or an unsent notice at its next attempt. A set-aside job has no work before its
+        ``retry_at``. Stores index jobs by this value so a tick reads only what is due.
         """
+        if self.set_aside is not None:
+            return self.set_aside.retry_at
         candidates: list[datetime] = []
         if self.state is JobState.ACTIVE and self.next_run_at is not None:
             candidates.append(self.next_run_at)
@@ -178,8 +216,19 @@ class Job:
         if self.lease is not None:
             candidates.append(self.lease.expires_at)
         if self.outbox:
-            candidates.append(min(n.created_at for n in self.outbox))
+            candidates.append(min(n.due_at for n in self.outbox))
         return min(candidates) if candidates else None
+
+
+@dataclass(frozen=True)
+class UnreadableJob:
+    """A stored job whose record cannot be decoded (hand-edited, corrupted, or written by
+    an incompatible version). Listings show it instead of failing as a whole."""
+
+    name: str
+    reason: str
+    due_at: datetime | None = None
+    set_aside: SetAside | None = None
 
 
 def idempotency_key_for(job_name: str, scheduled_for: datetime) -> str:

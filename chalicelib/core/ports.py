@@ -24,9 +24,12 @@ from typing import Any, Callable, Generic, Mapping, Protocol, Sequence, TypeVar
 
 from chalicelib.core.context import RunContext
 from chalicelib.core.errors import FieldError
-from chalicelib.core.model import Execution, ExecutionStatus, Job, Notice
+from chalicelib.core.model import Execution, ExecutionStatus, Job, Notice, SetAside, UnreadableJob
 
 T = TypeVar("T")
+
+DueCursor = tuple[datetime, str]
+"""Where a due-index read stopped: the last entry's ``(due_at, job_name)``."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,10 @@ class Store(Protocol):
     """
 
     def get_job(self, job_name: str) -> Job | None:
-        """The job as last committed (strongly consistent), or None."""
+        """The job as last committed (strongly consistent), or None.
+
+        Raises ``JobUnreadable`` when the stored record cannot be decoded.
+        """
 
     def create_job(self, job: Job) -> None:
         """Store a new job. Raises ``JobAlreadyExists`` if the name is taken."""
@@ -106,20 +112,34 @@ class Store(Protocol):
         not hold. Every other change goes through :meth:`commit` with its job.
         """
 
-    def list_jobs(self, *, limit: int, cursor: str | None) -> Page[Job]:
+    def list_jobs(self, *, limit: int, cursor: str | None) -> Page[Job | UnreadableJob]:
         """Every job exactly once across pages, in the store's order (DynamoDB: table
         order; memory: by name). ``cursor`` is the opaque ``next_cursor`` of the page before.
+        A record that cannot be decoded is listed as an :class:`UnreadableJob`.
 
         Raises ``InvalidCursor`` for a cursor this store did not issue.
         """
 
-    def due_jobs(self, now: datetime, *, limit: int) -> list[Job]:
-        """Jobs with ``due_at <= now``, earliest first, at most ``limit``.
+    def due_jobs(self, now: datetime, *, limit: int, after: DueCursor | None = None) -> list[Job | UnreadableJob]:
+        """Jobs with ``due_at <= now``, earliest first, at most ``limit``, starting after
+        the entry ``after`` (the ``(due_at, name)`` of the last one a previous call gave).
 
         Served by an index of due work: the cost depends on the number of due jobs,
         never on the number registered. May be slightly stale: callers re-check with
-        :meth:`commit`.
+        :meth:`commit`. A record that cannot be decoded comes as an :class:`UnreadableJob`
+        (with the due time it is indexed at), so one bad record never hides the others.
         """
+
+    def set_aside(self, job_name: str, *, seen_due_at: datetime | None, set_aside: SetAside) -> bool:
+        """Hold a job back: record ``set_aside`` on it and move its due entry to
+        ``set_aside.retry_at``, on condition that its entry is still at ``seen_due_at``
+        (what the caller read). Works on a record that cannot be decoded. False when the
+        condition failed (the job was changed, repaired or removed meanwhile).
+        """
+
+    def replace_unreadable_job(self, job: Job) -> None:
+        """Overwrite an existing record that cannot be decoded with ``job`` (a repair by
+        registering again). Raises ``JobNotFound`` when there is no record."""
 
     def get_execution(self, job_name: str, execution_id: str) -> Execution | None:
         """One execution (strongly consistent), or None."""

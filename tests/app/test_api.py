@@ -262,7 +262,7 @@ def test_failures_show_alert_state_and_send_one_alert(api):
     job = api.call("GET", "/jobs/failing").json
     assert job["alertState"] == "alerting" and job["consecutiveFailures"] == 3
     assert [n.kind.value for n in api.notifier.sent] == ["alert"]
-    assert job["lastExecution"]["error"] == {"type": "RuntimeError", "message": "handler exploded"}
+    assert job["lastExecution"]["error"] == {"type": "RuntimeError", "message": "handler exploded", "retryable": True}
 
 
 def test_worker_refuses_a_malformed_event(api):

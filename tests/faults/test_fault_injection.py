@@ -185,7 +185,9 @@ def test_sns_failing_then_recovering_delivers_the_alert_once(store_factory, monk
     harness.tick(T0 + timedelta(minutes=3))
     assert outage.injected >= 2 and len(harness.service.get_job("fragile").outbox) == 1
     outage.share = 0.0  # SNS is back
-    harness.tick(T0 + timedelta(minutes=4))
+    harness.tick(T0 + timedelta(minutes=4))  # the notice's next attempt is backed off to minute 5
+    assert len(harness.service.get_job("fragile").outbox) == 1
+    harness.tick(T0 + timedelta(minutes=5))
     assert harness.service.get_job("fragile").outbox == ()
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
     bodies = [json.loads(json.loads(m["Body"])["Message"]) for m in messages]

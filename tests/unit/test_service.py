@@ -282,13 +282,16 @@ def test_an_alert_that_cannot_be_published_stays_in_the_outbox_until_it_is_sent(
     job = h.service.get_job("fragile")
     assert job.alert_state is AlertState.ALERTING and len(job.outbox) == 1 and h.notifier.sent == []
     h.service.pause_job("fragile")
-    h.tick(utc(2026, 11, 28, 20, 2))  # still failing: kept
-    assert len(h.service.get_job("fragile").outbox) == 1
+    h.tick(utc(2026, 11, 28, 20, 2))  # still failing: kept, next attempt two minutes on
+    (kept,) = h.service.get_job("fragile").outbox
+    assert kept.attempts == 2 and kept.next_attempt_at == utc(2026, 11, 28, 20, 4)
     h.notifier.failing = False
-    h.tick(utc(2026, 11, 28, 20, 3))
+    h.tick(utc(2026, 11, 28, 20, 3))  # backed off: not tried
+    assert h.notifier.sent == [] and h.notifier.attempts == 2
+    h.tick(utc(2026, 11, 28, 20, 4))
     assert h.notifier.kinds() == ["alert"]
     assert h.service.get_job("fragile").outbox == ()
-    h.tick(utc(2026, 11, 28, 20, 4))
+    h.tick(utc(2026, 11, 28, 20, 5))
     assert h.notifier.kinds() == ["alert"]
 
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from croniter import croniter  # type: ignore[import-untyped]
-from croniter.croniter import CroniterError  # type: ignore[import-untyped]
+from croniter import croniter  # type: ignore[import-untyped,unused-ignore]
+from croniter.croniter import CroniterError  # type: ignore[import-untyped,unused-ignore]
 
 from chalicelib.core.cron import advice
 from chalicelib.core.cron.errors import Refused, refuse_cron

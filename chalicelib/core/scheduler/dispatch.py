@@ -1,15 +1,26 @@
 """The dispatcher tick: claim due slots and retries, break expired leases, record
-skipped and missed slots, retry unsent notices, and hand claimed runs to workers."""
+skipped and missed slots, retry unsent notices, and hand claimed runs to workers.
+
+A tick drains the due index page by page until nothing due is left or its time budget
+runs out; what is left is the oldest work, so the next tick takes it first. Whatever
+goes wrong with one job stays with that job (:mod:`chalicelib.core.isolation`).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Callable
 
+from chalicelib.core import isolation
 from chalicelib.core.errors import ConcurrentUpdate, StoreUnavailable
-from chalicelib.core.model import Execution, ExecutionStatus, Job
+from chalicelib.core.model import Execution, ExecutionStatus, Job, SetAside, UnreadableJob
+from chalicelib.core.ports import DueCursor
 from chalicelib.core.scheduler import transitions
 from chalicelib.core.scheduler.effects import Effects
 from chalicelib.core.scheduler.parts import CAS_ATTEMPTS, Parts
+
+RemainingMs = Callable[[], int]
+"""Milliseconds the tick may still use (the dispatch Lambda's remaining time less a margin)."""
 
 
 @dataclass
@@ -24,6 +35,9 @@ class DispatchReport:
     timed_out: int = 0
     late_slots: int = 0
     notices_sent: int = 0
+    set_aside: list[str] = field(default_factory=list)
+    pages: int = 0
+    budget_exhausted: bool = False
     errors: list[str] = field(default_factory=list)
 
 
@@ -34,47 +48,97 @@ class Dispatcher:
         self.parts = parts
         self.effects = effects
 
-    def tick(self, now: datetime) -> DispatchReport:
+    def tick(self, now: datetime, *, remaining_ms: RemainingMs | None = None) -> DispatchReport:
         """One tick at ``now``: do all due work (see :meth:`SchedulerService.dispatch`)."""
         report = DispatchReport(now=now)
-        log = self.parts.log
-        try:
-            due = self.parts.store.due_jobs(now, limit=self.parts.dispatch_batch)
-        except StoreUnavailable as exc:
-            report.errors.append(f"due query failed: {exc}")
-            log.error("dispatcher could not read due work", extra={"error": str(exc)})
-            self._tick_metrics(report)
-            return report
-        report.due_jobs = len(due)
-        for job in due:
+        log, batch = self.parts.log, self.parts.dispatch_batch
+        after: DueCursor | None = None
+        while True:
             try:
-                self._dispatch_job(job, now, report)
+                page = self.parts.store.due_jobs(now, limit=batch, after=after)
             except StoreUnavailable as exc:
-                # The job stays due: the next tick picks it up again.
-                report.errors.append(f"{job.name}: {exc}")
-                log.error("dispatch of job failed; will retry next tick", extra={"job_name": job.name, "error": str(exc)})
+                report.errors.append(f"due query failed: {exc}")
+                log.error("dispatcher could not read due work", extra={"error": str(exc)})
+                break
+            report.pages += 1
+            report.due_jobs += len(page)
+            for entry in page:
+                self._dispatch_entry(entry, now, report)
+            if len(page) < batch:
+                break
+            last = page[-1]
+            after = (last.due_at or now, last.name)
+            if remaining_ms is not None and remaining_ms() <= 0:
+                # The rest is the oldest due work: the next tick reads it first.
+                report.budget_exhausted = True
+                log.warning("dispatcher budget spent with due work left; the next tick takes it first",
+                            extra={"now": now.isoformat(), "due_jobs": report.due_jobs})
+                break
         self._tick_metrics(report)
         log.info("dispatcher tick", extra={
             "now": now.isoformat(), "due_jobs": report.due_jobs, "claimed": len(report.claimed),
             "skipped": report.skipped, "missed": report.missed, "timed_out": report.timed_out,
+            "set_aside": len(report.set_aside), "pages": report.pages,
         })
         return report
+
+    def _dispatch_entry(self, entry: Job | UnreadableJob, now: datetime, report: DispatchReport) -> None:
+        """One due entry; nothing it raises leaves this method."""
+        if isinstance(entry, UnreadableJob):
+            self._set_aside(entry.name, entry.due_at, entry.set_aside,
+                            f"its stored record cannot be decoded ({entry.reason})", now, report)
+            return
+        try:
+            self._dispatch_job(entry, now, report)
+        except StoreUnavailable as exc:
+            # The store's fault, not the job's: it stays due and the next tick picks it up.
+            report.errors.append(f"{entry.name}: {exc}")
+            self.parts.log.error("dispatch of job failed; will retry next tick",
+                                 extra={"job_name": entry.name, "error": str(exc)})
+        except Exception as exc:  # noqa: BLE001 - one job's fault must not stop the tick
+            self._set_aside(entry.name, entry.due_at, entry.set_aside, f"{type(exc).__name__}: {exc}", now, report)
+
+    def _set_aside(self, name: str, seen_due_at: datetime | None, previous: SetAside | None, reason: str,
+                   now: datetime, report: DispatchReport) -> None:
+        parts = self.parts
+        record = isolation.next_set_aside(previous, reason, now)
+        if not record.alerted:
+            try:
+                parts.notifier.publish(isolation.set_aside_notice(name, record, now))
+                record = replace(record, alerted=True)
+            except Exception as exc:  # noqa: BLE001 - retried at the next attempt
+                parts.log.warning("set-aside alert not published; retried at the next attempt",
+                                  extra={"job_name": name, "error": f"{type(exc).__name__}: {exc}"})
+        try:
+            moved = parts.store.set_aside(name, seen_due_at=seen_due_at, set_aside=record)
+        except Exception as exc:  # noqa: BLE001 - logged; the job stays where it is
+            moved = False
+            parts.log.error("could not record the job as set aside", extra={
+                "job_name": name, "error": f"{type(exc).__name__}: {exc}"})
+        parts.log.error("job set aside: it cannot be dispatched", extra={
+            "job_name": name, "reason": record.reason, "retry_at": record.retry_at.isoformat(),
+            "attempts": record.attempts, "recorded": moved})
+        parts.metrics.record("DispatchErrors", 1, job_name=name)
+        report.set_aside.append(name)
+        report.errors.append(f"{name}: set aside: {record.reason}")
 
     def _tick_metrics(self, report: DispatchReport) -> None:
         metrics = self.parts.metrics
         metrics.record("DispatcherHeartbeat", 1)
         metrics.record("DueSlots", len(report.claimed) + report.skipped + report.missed)
         metrics.record("LateSlots", report.late_slots)
+        metrics.record("DispatchErrors", len(report.set_aside))
 
     def _dispatch_job(self, job: Job | None, now: datetime, report: DispatchReport) -> None:
         name = job.name if job else "?"
         for attempt in range(CAS_ATTEMPTS):
             if job is None or job.due_at is None or job.due_at > now:
                 return
-            plan = transitions.plan(job, self._lease_execution(job, now), now, self.parts.timing, self.parts.rand)
+            restored = isolation.restore(job, now)
+            plan = transitions.plan(restored, self._lease_execution(job, now), now, self.parts.timing, self.parts.rand)
             if attempt == 0:
                 report.late_slots += plan.late_slots
-            if plan.needs_commit:
+            if plan.needs_commit or restored is not job:
                 try:
                     stored = self.parts.store.commit(plan.job, expected_version=job.version,
                                                      new_executions=plan.new_executions,
@@ -84,6 +148,8 @@ class Dispatcher:
                     continue
             else:
                 stored = job
+            if restored is not job:
+                self.parts.log.info("set-aside job dispatches again", extra={"job_name": job.name})
             if plan.coalesced:
                 self.parts.log.warning("late slots coalesced into one run", extra={
                     "job_name": job.name, "slot": plan.to_invoke[-1].scheduled_for.isoformat(),
@@ -97,11 +163,20 @@ class Dispatcher:
         report.errors.append(f"{name}: gave up after {CAS_ATTEMPTS} conflicting writes")
 
     def _lease_execution(self, job: Job, now: datetime) -> Execution | None:
-        """The expired lease's execution, read before planning (None when no lease expired)."""
+        """The expired lease's execution, read before planning (None when no lease expired,
+        or when its record cannot be decoded: the lease is then released without it)."""
         if not transitions.lease_has_expired(job, now):
             return None
         assert job.lease is not None
-        return self.parts.store.get_execution(job.name, job.lease.execution_id)
+        try:
+            return self.parts.store.get_execution(job.name, job.lease.execution_id)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the run's record is lost; the job is not
+            self.parts.log.error("the expired lease's execution cannot be read; lease released", extra={
+                "job_name": job.name, "execution_id": job.lease.execution_id,
+                "error": f"{type(exc).__name__}: {exc}"})
+            return None
 
 
 def _count(plan: transitions.Plan, report: DispatchReport) -> None:

@@ -13,7 +13,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from chalicelib.core.model import Execution, Job, JobDefinition
+from chalicelib.core.model import Execution, Job, JobDefinition, UnreadableJob
 from chalicelib.core.ports import (
     Clock,
     Invoker,
@@ -25,7 +25,7 @@ from chalicelib.core.ports import (
     RegisteredJob,
     Store,
 )
-from chalicelib.core.scheduler.dispatch import Dispatcher, DispatchReport
+from chalicelib.core.scheduler.dispatch import Dispatcher, DispatchReport, RemainingMs
 from chalicelib.core.scheduler.effects import Effects
 from chalicelib.core.scheduler.outbox import Outbox
 from chalicelib.core.scheduler.parts import Parts
@@ -105,11 +105,16 @@ class SchedulerService:
         """One job; raises ``JobNotFound``."""
         return self.queries.get_job(job_name)
 
-    def list_jobs(self, *, limit: int = 50, cursor: str | None = None) -> Page[Job]:
-        """One page of jobs in the store's order."""
+    def describe_job(self, job_name: str) -> Job | UnreadableJob:
+        """The job for ``GET /jobs/{jobName}``: an :class:`UnreadableJob` when its record
+        cannot be decoded (it is then shown as not dispatchable, with the reason)."""
+        return self.queries.describe_job(job_name)
+
+    def list_jobs(self, *, limit: int = 50, cursor: str | None = None) -> Page[Job | UnreadableJob]:
+        """One page of jobs in the store's order; one bad record never fails the page."""
         return self.queries.list_jobs(limit=limit, cursor=cursor)
 
-    def list_scheduled_jobs(self) -> list[Job]:
+    def list_scheduled_jobs(self) -> list[Job | UnreadableJob]:
         """listScheduledJobs: every registered job, by name."""
         return sorted(self.queries.all_jobs(), key=lambda job: job.name)
 
@@ -147,15 +152,17 @@ class SchedulerService:
         """
         return self.triggers.trigger_job(job_name, idempotency_key=idempotency_key, payload=payload)
 
-    def dispatch(self, now: datetime | None = None) -> DispatchReport:
+    def dispatch(self, now: datetime | None = None, *, remaining_ms: RemainingMs | None = None) -> DispatchReport:
         """One tick at ``now`` (the EventBridge event's time; the clock's when None).
 
         Claims due slots and due retries, breaks expired leases, records skipped and
         missed slots, and retries unsent notices. Claimed executions are handed to the
         worker; nothing runs inline. Safe to call twice with the same ``now`` and from
-        concurrent dispatchers: every claim is one conditional write.
+        concurrent dispatchers: every claim is one conditional write. ``remaining_ms`` is
+        the tick's time budget: it drains the due index page by page until nothing is
+        due or the budget is spent. A job that cannot be dispatched is set aside.
         """
-        return self.dispatcher.tick(now if now is not None else self.parts.clock.now())
+        return self.dispatcher.tick(now if now is not None else self.parts.clock.now(), remaining_ms=remaining_ms)
 
     def run_execution(self, job_name: str, execution_id: str, *, worker_id: str) -> Execution | None:
         """The worker: start the claimed execution, call its job, record the outcome.

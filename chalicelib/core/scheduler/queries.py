@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from chalicelib.core.errors import JobNotFound
-from chalicelib.core.model import Execution, Job
+from chalicelib.core.errors import JobNotFound, JobUnreadable
+from chalicelib.core.model import Execution, Job, UnreadableJob
 from chalicelib.core.ports import Page, Store
 
 
@@ -20,10 +20,17 @@ class Queries:
             raise JobNotFound(job_name)
         return job
 
-    def list_jobs(self, *, limit: int, cursor: str | None) -> Page[Job]:
+    def describe_job(self, job_name: str) -> Job | UnreadableJob:
+        """The job, or what can be said of a record that cannot be decoded."""
+        try:
+            return self.get_job(job_name)
+        except JobUnreadable as exc:
+            return exc.entry if isinstance(exc.entry, UnreadableJob) else UnreadableJob(job_name, exc.reason)
+
+    def list_jobs(self, *, limit: int, cursor: str | None) -> Page[Job | UnreadableJob]:
         return self.store.list_jobs(limit=limit, cursor=cursor)
 
-    def all_jobs(self) -> Iterator[Job]:
+    def all_jobs(self) -> Iterator[Job | UnreadableJob]:
         cursor: str | None = None
         while True:
             page = self.store.list_jobs(limit=100, cursor=cursor)
@@ -35,7 +42,10 @@ class Queries:
     def list_executions(self, job_name: str, *, limit: int, cursor: str | None) -> Page[Execution]:
         """Executions newest first. A cancelled job's history stays readable until it
         expires; a job registered again under that name lists only its own runs."""
-        job = self.store.get_job(job_name)
+        try:
+            job = self.store.get_job(job_name)
+        except JobUnreadable:
+            return self.store.list_executions(job_name, limit=limit, cursor=cursor)
         page = self.store.list_executions(job_name, limit=limit, cursor=cursor)
         if job is None:
             if not page.items and cursor is None:

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
+from chalicelib.core import isolation
 from chalicelib.core.cron import CronSchedule
 from chalicelib.core.definitions import options_to_body, parse_definition
 from chalicelib.core.errors import (
@@ -14,6 +15,8 @@ from chalicelib.core.errors import (
     JobAlreadyExists,
     JobConflict,
     JobNotFound,
+    JobUnreadable,
+    ValidationFailed,
 )
 from chalicelib.core.model import Job, JobDefinition, JobState
 from chalicelib.core.scheduler.parts import Parts, give_up, retry_on_conflict
@@ -52,13 +55,29 @@ class Registration:
         return self.register(definition)[0]
 
     def register(self, definition: JobDefinition) -> tuple[Job, bool]:
-        """Create the job, or return the identical existing one. ``(job, created)``."""
+        """Create the job, or return the identical existing one. ``(job, created)``.
+
+        Registering again repairs a job the dispatcher set aside: a record that cannot be
+        decoded is replaced (``created``), and a stored definition the current code refuses
+        is replaced by this one; either way the job is dispatchable again.
+        """
         store = self.parts.store
         now = self.parts.clock.now()
-        existing = store.get_job(definition.job_name)
+        try:
+            existing = store.get_job(definition.job_name)
+        except JobUnreadable as exc:
+            job = self._new_job(definition, now)
+            previous = getattr(exc.entry, "set_aside", None)
+            if previous is not None:  # alerted while set aside: say it dispatches again
+                job = isolation.restore(replace(job, set_aside=previous), now)
+            store.replace_unreadable_job(job)
+            self.parts.log.warning("unreadable job record replaced by registering it again",
+                                   extra={"job_name": definition.job_name})
+            return job, True
+        if existing is not None and (existing.set_aside is not None or not _definition_is_valid(existing.definition)):
+            return self._repair(existing, definition, now), False
         if existing is None:
-            schedule = CronSchedule.parse(definition.cron_expression, definition.timezone)
-            job = Job(definition=definition, created_at=now, updated_at=now, next_run_at=schedule.next_after(now))
+            job = self._new_job(definition, now)
             try:
                 store.create_job(job)
                 self.parts.log.info("job registered", extra={"job_name": definition.job_name,
@@ -72,6 +91,20 @@ class Registration:
             raise JobConflict(definition.job_name)
         return existing, False
 
+    @staticmethod
+    def _new_job(definition: JobDefinition, now: datetime) -> Job:
+        schedule = CronSchedule.parse(definition.cron_expression, definition.timezone)
+        return Job(definition=definition, created_at=now, updated_at=now, next_run_at=schedule.next_after(now))
+
+    def _repair(self, existing: Job, definition: JobDefinition, now: datetime) -> Job:
+        """Replace a set-aside job's definition (history kept) and make it dispatchable."""
+        schedule = CronSchedule.parse(definition.cron_expression, definition.timezone)
+        repaired = replace(isolation.restore(existing, now), definition=definition,
+                           next_run_at=schedule.next_after(now), updated_at=now)
+        stored = self.parts.store.commit(repaired, expected_version=existing.version)
+        self.parts.log.warning("set-aside job repaired by registering it again", extra={"job_name": existing.name})
+        return stored
+
     def ensure_job(self, definition: JobDefinition) -> Job:
         """Register a code-defined job at startup, idempotently.
 
@@ -81,7 +114,10 @@ class Registration:
         """
 
         def step(_attempt: int) -> Job:
-            existing = self.parts.store.get_job(definition.job_name)
+            try:
+                existing = self.parts.store.get_job(definition.job_name)
+            except JobUnreadable:  # the code is authoritative for a code-defined job
+                return self.register(definition)[0]
             if existing is None:
                 return self.register(definition)[0]
             if existing.definition == definition:
@@ -132,3 +168,12 @@ class Registration:
 
         return retry_on_conflict(step, on_exhausted=give_up(f"job '{job_name}' kept changing; retry"))
 
+
+
+def _definition_is_valid(definition: JobDefinition) -> bool:
+    """False for a stored definition the current code refuses (a rule tightened since)."""
+    try:
+        CronSchedule.parse(definition.cron_expression, definition.timezone)
+    except ValidationFailed:
+        return False
+    return True

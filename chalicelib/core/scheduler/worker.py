@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.core.context import RUN_FIELDS, RunContext
-from chalicelib.core.errors import ConcurrentUpdate
+from chalicelib.core.errors import ConcurrentUpdate, JobUnreadable, StoreUnavailable
 from chalicelib.core.model import Execution, ExecutionError, ExecutionStatus, Job
 from chalicelib.core.policies import bounded_result
 from chalicelib.core.ports import ExecutionUpdate, JobFn
@@ -38,7 +38,17 @@ class Worker:
 
     def run(self, job_name: str, execution_id: str, *, worker_id: str) -> Execution | None:
         """See :meth:`SchedulerService.run_execution`."""
-        started = self.start(job_name, execution_id, worker_id)
+        try:
+            started = self.start(job_name, execution_id, worker_id)
+        except JobUnreadable as exc:
+            return self._fail_unreadable_job(job_name, execution_id, exc)
+        except StoreUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an execution record that cannot be decoded
+            self.parts.log.error("the execution cannot be read; not run (the dispatcher's lease sweep ends it)",
+                                 extra={"job_name": job_name, "execution_id": execution_id,
+                                        "error": f"{type(exc).__name__}: {exc}"})
+            return None
         if started is None:
             return None
         job, running = started
@@ -153,6 +163,18 @@ class Worker:
                       extra=run_fields(running))
 
         return retry_on_conflict(step, attempts=CAS_ATTEMPTS * 2, on_exhausted=exhausted)
+
+    def _fail_unreadable_job(self, job_name: str, execution_id: str, exc: JobUnreadable) -> Execution | None:
+        """A run whose job record cannot be decoded ends as a recorded failure, not a crash loop."""
+        execution = self.parts.store.get_execution(job_name, execution_id)
+        if execution is None or execution.status is not ExecutionStatus.QUEUED:
+            return None
+        now = self.parts.clock.now()
+        failed = replace(execution, status=ExecutionStatus.FAILED, started_at=now, finished_at=now, duration_ms=0,
+                         error=ExecutionError("JobUnreadable", str(exc)[:MAX_ERROR_MESSAGE], retryable=False))
+        self.parts.log.error("the job's record cannot be read; run recorded as failed",
+                             extra={**run_fields(execution), "error": exc.reason})
+        return self._close_orphan(failed, ExecutionStatus.QUEUED, None)
 
     def _close_orphan(self, final: Execution, expected: ExecutionStatus, owner: str | None) -> Execution | None:
         """Record the outcome of a run whose job was cancelled, so it is not left open."""

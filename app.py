@@ -153,6 +153,17 @@ def _unauthorized() -> NoReturn:
 
 @app.route(f"{BASE}/health", methods=["GET"])
 def health() -> Response:
+    """200 ``ok``; 503 ``degraded`` naming each refused setting (every other route and job
+    keeps working; a bad ``CERT_CHECK_*`` value keeps the certification job from being
+    registered, which a monitor must see)."""
+    try:
+        problems = _runtime().settings.problems
+    except Exception:
+        logger.exception("the runtime could not be built")
+        return _json(503, {"status": "unavailable", "problems": [{"setting": None, "message": "see the logs"}]})
+    if problems:
+        return _json(503, {"status": "degraded",
+                           "problems": [{"setting": p.field, "message": p.message} for p in problems]})
     return _json(200, {"status": "ok"})
 
 
@@ -249,7 +260,7 @@ def dispatch(event: Any) -> dict[str, Any]:
         now = None  # the service's clock
         logger.warning("event has no usable 'time'; using the wall clock", extra={"event_id": raw.get("id")})
     runtime.ensure_code_jobs()
-    report = _traced_tick(runtime, now)
+    report = _traced_tick(runtime, now, _budget(getattr(event, "context", None)))
     runtime.metrics.flush()
     return {"now": report.now.isoformat(), "dueJobs": report.due_jobs, "claimed": len(report.claimed),
             "skipped": report.skipped, "missed": report.missed, "timedOut": report.timed_out,
@@ -269,23 +280,36 @@ def run_execution(event: Any, context: Any) -> dict[str, Any]:
         return {"status": "refused", "error": "event must be {\"jobName\": str, \"executionId\": str}"}
     worker_id = getattr(context, "aws_request_id", None) or "worker"
     runtime = _runtime()
-    final = _traced_run(runtime, job_name, execution_id, worker_id)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    final = _traced_run(runtime, job_name, execution_id, worker_id, remaining if callable(remaining) else None)
     runtime.metrics.flush()
     return {"jobName": job_name, "executionId": execution_id, "status": final.status.value if final else "not-run"}
 
 
+DISPATCH_MARGIN_MS = 10_000
+"""Kept free of the dispatch Lambda's remaining time: the tick stops reading due work then."""
+
+
+def _budget(context: Any) -> Any:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    return lambda: int(remaining()) - DISPATCH_MARGIN_MS
+
+
 @tracer.capture_method(capture_response=False)
-def _traced_tick(runtime: bootstrap.Runtime, now: Any) -> Any:
-    report = runtime.service.dispatch(now)
+def _traced_tick(runtime: bootstrap.Runtime, now: Any, budget: Any) -> Any:
+    report = runtime.service.dispatch(now, remaining_ms=budget)
     tracer.put_annotation(key="tick", value=report.now.isoformat())
     return report
 
 
 @tracer.capture_method(capture_response=False)
-def _traced_run(runtime: bootstrap.Runtime, job_name: str, execution_id: str, worker_id: str) -> Any:
+def _traced_run(runtime: bootstrap.Runtime, job_name: str, execution_id: str, worker_id: str,
+                remaining_ms: Any) -> Any:
     tracer.put_annotation(key="job_name", value=job_name)
     tracer.put_annotation(key="execution_id", value=execution_id)
-    return runtime.service.run_execution(job_name, execution_id, worker_id=worker_id)
+    return runtime.service.run_execution(job_name, execution_id, worker_id=worker_id, remaining_ms=remaining_ms)
 
 
 logging.getLogger("botocore").setLevel(logging.WARNING)  # botocore's DEBUG output would include secrets

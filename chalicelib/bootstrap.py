@@ -43,9 +43,14 @@ class Runtime:
         with self._lock:
             if self._jobs_ensured:
                 return
+            ensured = True
             for definition in self.code_jobs:
-                self.service.ensure_job(definition)
-            self._jobs_ensured = True
+                try:
+                    self.service.ensure_job(definition)
+                except Exception:
+                    ensured = False  # tried again on the next request or tick
+                    log.exception("code-defined job could not be registered", extra={"job_name": definition.job_name})
+            self._jobs_ensured = ensured
 
 
 def _boto3_client(settings: Settings, service_name: str) -> Any:
@@ -99,6 +104,12 @@ def install_handlers(registry: JobRegistry, settings: Settings, resolve_secret: 
             "Pauses peer mentors whose certification expired; records notices for those about to expire.",
             certification_expiry.validate_certification_payload,
         )
+    if settings.certification_problems:
+        # Not (re)registered: a stored definition from an earlier deploy keeps running.
+        for problem in settings.certification_problems:
+            log.error("setting refused; the certification job is not (re)registered until it is fixed",
+                      extra={"setting": problem.field, "problem": problem.message})
+        return []
     return [certification_expiry.certification_job_definition(settings)]
 
 
@@ -124,6 +135,8 @@ def build_runtime(
     from chalicelib.adapters.metrics import EmfMetrics
     from chalicelib.adapters.sns import SnsNotifier
 
+    for problem in settings.problems:
+        log.error("setting refused; its default is used", extra={"setting": problem.field, "problem": problem.message})
     registry = registry if registry is not None else default_registry
     clock = clock or SystemClock()
     resolve_secret = build_secret_resolver(settings)
@@ -153,6 +166,7 @@ def build_runtime(
         retention_days=settings.execution_retention_days,
         lease_margin_seconds=settings.lease_margin_seconds,
         dispatch_batch=settings.dispatch_batch,
+        worker_timeout_seconds=settings.worker_timeout_seconds,
     )
     holder["service"] = service
     return Runtime(settings=settings, service=service, metrics=metrics, invoker=invoker, code_jobs=code_jobs, resolve_secret=resolve_secret)

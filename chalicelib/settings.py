@@ -7,9 +7,10 @@ variable named here is set for each stage.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
+from chalicelib.core.cron import CronSchedule
 from chalicelib.core.errors import FieldError, ValidationFailed
 
 
@@ -26,6 +27,7 @@ class Settings:
     execution_retention_days: int = 90
     lease_margin_seconds: int = 60
     dispatch_batch: int = 200
+    worker_timeout_seconds: int = 900  # the run_execution Lambda's timeout (.chalice/config.json)
 
     alert_topic_arn: str = ""
     metrics_namespace: str = "NightlyScheduler"
@@ -52,11 +54,29 @@ class Settings:
     cert_check_max_pause_share: float = 0.2
     cert_check_max_pause_count: int = 500
 
+    problems: tuple[FieldError, ...] = ()
+    """Settings that were malformed, each naming the variable and the accepted form. The
+    default is used instead; a bad ``CERT_CHECK_*`` value keeps the certification job from
+    being (re)registered (its stored definition, if any, keeps running). ``GET /health``
+    reports them."""
+
+    @property
+    def max_timeout_seconds(self) -> int:
+        """The largest ``timeoutSeconds`` a job may have: the worker Lambda's timeout less
+        the lease margin, so a run past it is recorded ``timed_out`` before Lambda stops it."""
+        return max(1, self.worker_timeout_seconds - self.lease_margin_seconds)
+
+    @property
+    def certification_problems(self) -> tuple[FieldError, ...]:
+        return tuple(p for p in self.problems if p.field.startswith("CERT_CHECK_"))
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read ``SCHEDULER_*``, ``SUPABASE_*`` and ``CERT_CHECK_*`` variables.
 
-        Raises ``ValidationFailed`` naming the variable when one is malformed.
+        Never raises: a malformed value is replaced by its default and recorded in
+        :attr:`problems`, naming the variable and the accepted form, so one bad setting
+        degrades one feature instead of every route and tick.
         """
         env = os.environ if env is None else env
         errors: list[FieldError] = []
@@ -66,13 +86,22 @@ class Settings:
 
         def number(name: str, default: float, kind: type = int) -> float:
             raw = env.get(name)
-            if raw in (None, ""):
+            if raw is None or not raw.strip():
                 return default
             try:
-                return kind(raw)
+                if not raw.strip().isascii():  # int() reads other scripts' digits too
+                    raise ValueError(raw)
+                return kind(raw.strip())
             except ValueError:
-                errors.append(FieldError(name, f"expected a number, got {raw!r}"))
+                accepted = "a whole number" if kind is int else "a number"
+                errors.append(FieldError(name, f"expected {accepted}, got {raw!r}; using the default {default}"))
                 return default
+
+        def in_range(name: str, value: float, low: float, high: float, default: float) -> float:
+            if low <= value <= high:
+                return value
+            errors.append(FieldError(name, f"must be from {low} to {high}, got {value}; using the default {default}"))
+            return default
 
         def flag(name: str) -> bool:
             return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
@@ -81,8 +110,19 @@ class Settings:
         if env.get("CERT_CHECK_NOTICE_DAYS"):
             try:
                 notice_days = tuple(sorted({int(d) for d in _csv(env["CERT_CHECK_NOTICE_DAYS"])}, reverse=True))
+                if not notice_days or not all(1 <= d <= 365 for d in notice_days):
+                    raise ValueError(env["CERT_CHECK_NOTICE_DAYS"])
             except ValueError:
-                errors.append(FieldError("CERT_CHECK_NOTICE_DAYS", "expected comma-separated whole days, e.g. 30,7"))
+                notice_days = cls.cert_check_notice_days
+                errors.append(FieldError("CERT_CHECK_NOTICE_DAYS",
+                                         "expected comma-separated whole days from 1 to 365, e.g. 30,7"))
+        cert_cron = text("CERT_CHECK_CRON", cls.cert_check_cron)
+        cert_zone = text("CERT_CHECK_TIMEZONE", cls.cert_check_timezone)
+        try:
+            CronSchedule.parse(cert_cron, cert_zone)
+        except ValidationFailed as exc:
+            names = {"cronExpression": "CERT_CHECK_CRON", "timezone": "CERT_CHECK_TIMEZONE"}
+            errors.extend(FieldError(names.get(e.field, e.field), e.message) for e in exc.errors)
 
         settings = cls(
             jobs_table=text("SCHEDULER_JOBS_TABLE", cls.jobs_table),
@@ -91,7 +131,11 @@ class Settings:
             aws_endpoint_url=env.get("SCHEDULER_AWS_ENDPOINT_URL") or None,
             execution_retention_days=int(number("SCHEDULER_EXECUTION_RETENTION_DAYS", cls.execution_retention_days)),
             lease_margin_seconds=int(number("SCHEDULER_LEASE_MARGIN_SECONDS", cls.lease_margin_seconds)),
-            dispatch_batch=int(number("SCHEDULER_DISPATCH_BATCH", cls.dispatch_batch)),
+            dispatch_batch=int(in_range("SCHEDULER_DISPATCH_BATCH", number("SCHEDULER_DISPATCH_BATCH", cls.dispatch_batch),
+                                        1, 1000, cls.dispatch_batch)),
+            worker_timeout_seconds=int(in_range(
+                "SCHEDULER_WORKER_TIMEOUT_SECONDS",
+                number("SCHEDULER_WORKER_TIMEOUT_SECONDS", cls.worker_timeout_seconds), 60, 900, cls.worker_timeout_seconds)),
             alert_topic_arn=text("SCHEDULER_ALERT_TOPIC_ARN", ""),
             metrics_namespace=text("SCHEDULER_METRICS_NAMESPACE", cls.metrics_namespace),
             service_name=text("POWERTOOLS_SERVICE_NAME", cls.service_name),
@@ -107,17 +151,24 @@ class Settings:
             supabase_service_key_id=env.get("SUPABASE_SERVICE_KEY_ID", ""),
             supabase_connect_timeout=float(number("SUPABASE_CONNECT_TIMEOUT", cls.supabase_connect_timeout, float)),
             supabase_read_timeout=float(number("SUPABASE_READ_TIMEOUT", cls.supabase_read_timeout, float)),
-            cert_check_cron=text("CERT_CHECK_CRON", cls.cert_check_cron),
-            cert_check_timezone=text("CERT_CHECK_TIMEZONE", cls.cert_check_timezone),
+            cert_check_cron=cert_cron,
+            cert_check_timezone=cert_zone,
             cert_check_notice_days=notice_days,
-            cert_check_max_pause_share=float(number("CERT_CHECK_MAX_PAUSE_SHARE", cls.cert_check_max_pause_share, float)),
-            cert_check_max_pause_count=int(number("CERT_CHECK_MAX_PAUSE_COUNT", cls.cert_check_max_pause_count)),
+            cert_check_max_pause_share=in_range(
+                "CERT_CHECK_MAX_PAUSE_SHARE", float(number("CERT_CHECK_MAX_PAUSE_SHARE", cls.cert_check_max_pause_share, float)),
+                0.0, 1.0, cls.cert_check_max_pause_share),
+            cert_check_max_pause_count=int(in_range(
+                "CERT_CHECK_MAX_PAUSE_COUNT", number("CERT_CHECK_MAX_PAUSE_COUNT", cls.cert_check_max_pause_count),
+                0, 1_000_000, cls.cert_check_max_pause_count)),
         )
         if settings.worker_mode not in ("lambda", "thread", "inline"):
-            errors.append(FieldError("SCHEDULER_WORKER_MODE", "must be lambda, thread or inline"))
-        if errors:
-            raise ValidationFailed(errors)
-        return settings
+            errors.append(FieldError("SCHEDULER_WORKER_MODE", "must be lambda, thread or inline; using lambda"))
+            settings = replace(settings, worker_mode="lambda")
+        for name, value in (("SCHEDULER_EXECUTION_RETENTION_DAYS", settings.execution_retention_days),
+                            ("SCHEDULER_LEASE_MARGIN_SECONDS", settings.lease_margin_seconds)):
+            if value < 1:
+                errors.append(FieldError(name, f"must be at least 1, got {value}"))
+        return replace(settings, problems=tuple(errors))
 
 
 # Every environment variable ``Settings.from_env`` reads. ``tests/infra`` checks that each
@@ -126,7 +177,7 @@ class Settings:
 SETTINGS_VARIABLES: tuple[str, ...] = (
     "SCHEDULER_JOBS_TABLE", "SCHEDULER_EXECUTIONS_TABLE", "AWS_REGION", "AWS_DEFAULT_REGION",
     "SCHEDULER_AWS_ENDPOINT_URL", "SCHEDULER_EXECUTION_RETENTION_DAYS", "SCHEDULER_LEASE_MARGIN_SECONDS",
-    "SCHEDULER_DISPATCH_BATCH", "SCHEDULER_ALERT_TOPIC_ARN", "SCHEDULER_METRICS_NAMESPACE",
+    "SCHEDULER_DISPATCH_BATCH", "SCHEDULER_WORKER_TIMEOUT_SECONDS", "SCHEDULER_ALERT_TOPIC_ARN", "SCHEDULER_METRICS_NAMESPACE",
     "POWERTOOLS_SERVICE_NAME", "SCHEDULER_JWT_SECRET", "SCHEDULER_JWT_SECRET_ID", "SCHEDULER_ADMIN_ROLES",
     "SCHEDULER_WORKER_FUNCTION", "SCHEDULER_WORKER_MODE", "SCHEDULER_LOCAL_MODE",
     "SCHEDULER_HTTP_ALLOWED_HOSTS", "SUPABASE_URL", "SUPABASE_SERVICE_KEY", "SUPABASE_SERVICE_KEY_ID",

@@ -19,6 +19,9 @@ from chalicelib.core.errors import SecretUnavailable
 log = logging.getLogger(__name__)
 
 SSM_PREFIX = "ssm:"
+TRANSIENT_CODES = frozenset({"ThrottlingException", "InternalServiceError", "InternalServerError",
+                             "ServiceUnavailable", "RequestLimitExceeded", "TooManyRequestsException"})
+"""Error codes a later attempt may get past; any other failure to read a secret is permanent."""
 
 
 class SecretResolver:
@@ -54,9 +57,6 @@ class SecretResolver:
         log.info("secret loaded", extra={"secret_id": secret_id})
         return value
 
-    resolve = get
-    __call__ = get
-
     def clear(self) -> None:
         """Forget cached values (e.g. after a rotation)."""
         with self._lock:
@@ -71,10 +71,11 @@ class SecretResolver:
             answer = client.get_secret_value(SecretId=secret_id)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "Unknown")
-            raise SecretUnavailable(f"Could not read secret {secret_id!r} from Secrets Manager: {code}") from exc
+            raise SecretUnavailable(f"Could not read secret {secret_id!r} from Secrets Manager: {code}",
+                                    retryable=code in TRANSIENT_CODES) from exc
         except BotoCoreError as exc:
             raise SecretUnavailable(
-                f"Could not read secret {secret_id!r} from Secrets Manager: {type(exc).__name__}") from exc
+                f"Could not read secret {secret_id!r} from Secrets Manager: {type(exc).__name__}", retryable=True) from exc
         if answer.get("SecretString") is not None:
             return answer["SecretString"].strip()
         binary = answer.get("SecretBinary")
@@ -89,9 +90,11 @@ class SecretResolver:
             answer = client.get_parameter(Name=name, WithDecryption=True)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "Unknown")
-            raise SecretUnavailable(f"Could not read SSM parameter {name!r}: {code}") from exc
+            raise SecretUnavailable(f"Could not read SSM parameter {name!r}: {code}",
+                                    retryable=code in TRANSIENT_CODES) from exc
         except BotoCoreError as exc:
-            raise SecretUnavailable(f"Could not read SSM parameter {name!r}: {type(exc).__name__}") from exc
+            raise SecretUnavailable(f"Could not read SSM parameter {name!r}: {type(exc).__name__}",
+                                    retryable=True) from exc
         return str(answer["Parameter"]["Value"]).strip()
 
     def _build(self, service: str) -> Any:

@@ -34,7 +34,7 @@ def parse_limit(params: Mapping[str, str] | None, *, default: int, maximum: int 
     raw = (params or {}).get("limit")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:  # "²".isdigit() is True
         raise ValidationFailed([FieldError("limit", f"must be a whole number from 1 to {maximum}")])
     return int(raw)
 

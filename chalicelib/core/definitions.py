@@ -62,8 +62,17 @@ def validate_payload_object(payload: Any, field: str = "payload") -> dict[str, A
     return payload
 
 
-def parse_definition(body: Any, *, known_handler: Callable[[str], bool], check_payload: PayloadCheck) -> JobDefinition:
-    """Turn a ``POST /jobs`` body into a :class:`JobDefinition` or raise ``ValidationFailed``."""
+MAX_TIMEOUT_SECONDS = 840
+"""The default cap on ``timeoutSeconds``: a 900 s worker Lambda less the 60 s lease margin."""
+
+
+def parse_definition(body: Any, *, known_handler: Callable[[str], bool], check_payload: PayloadCheck,
+                     max_timeout_seconds: int = MAX_TIMEOUT_SECONDS) -> JobDefinition:
+    """Turn a ``POST /jobs`` body into a :class:`JobDefinition` or raise ``ValidationFailed``.
+
+    ``max_timeout_seconds`` is the worker Lambda's timeout less the lease margin: a run
+    past its ``timeoutSeconds`` must be recorded ``timed_out`` before Lambda stops it.
+    """
     if not isinstance(body, dict):
         raise ValidationFailed([FieldError("body", "must be a JSON object")])
     errors: list[FieldError] = []
@@ -123,7 +132,12 @@ def parse_definition(body: Any, *, known_handler: Callable[[str], bool], check_p
                 retry = RetryPolicy(max_attempts, initial, maximum)  # type: ignore[arg-type]
 
     defaults = JobDefinition(job_name="x", cron_expression="* * * * *", handler="x")
-    timeout = _int_in(body.get("timeoutSeconds", defaults.timeout_seconds), "timeoutSeconds", 1, 900, errors)
+    timeout = _int_in(body.get("timeoutSeconds", min(defaults.timeout_seconds, max_timeout_seconds)), "timeoutSeconds",
+                      1, max_timeout_seconds, errors)
+    if timeout is None and errors and errors[-1].field == "timeoutSeconds":
+        errors[-1] = FieldError("timeoutSeconds", (
+            f"{errors[-1].message}: at most {max_timeout_seconds} s, the worker Lambda's timeout less the lease "
+            "margin, so that a run past it is recorded as timed_out before Lambda stops the worker"))
     alert_after = _int_in(body.get("alertAfterFailures", defaults.alert_after_failures), "alertAfterFailures", 1, 100, errors)
     grace = _int_in(body.get("misfireGraceSeconds", defaults.misfire_grace_seconds), "misfireGraceSeconds", 0, 86400, errors)
     pause_after = None

@@ -10,7 +10,15 @@ class SchedulerError(Exception):
 
 
 class SecretUnavailable(SchedulerError):
-    """A secret could not be read or used; the message names the id, never the value."""
+    """A secret could not be read or used; the message names the id, never the value.
+
+    ``retryable`` is False for a secret that is missing, empty or unusable (no retry
+    fixes it) and True for a transient failure to read it (throttling, no connection).
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False):
+        super().__init__(message)
+        self.retryable = retryable
 
 
 @dataclass(frozen=True)

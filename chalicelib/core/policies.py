@@ -76,7 +76,9 @@ def account_outcome(job: Job, execution: Execution, *, now: datetime) -> Job:
 
     * success: the streak resets; a job that was alerting gets a recovery notice.
     * failure (failed, timed_out, missed): the streak grows; reaching
-      ``alertAfterFailures`` while ``ok`` queues exactly one alert for the streak;
+      ``alertAfterFailures`` while ``ok`` queues exactly one alert for the streak. A
+      permanent failure (``error.retryable`` False: no retry can recover the slot)
+      alerts at once, whatever ``alertAfterFailures`` says;
       reaching ``pauseAfterFailures`` (when set) pauses the job.
     * skipped: changes nothing but ``lastExecution``.
     """
@@ -93,7 +95,8 @@ def account_outcome(job: Job, execution: Execution, *, now: datetime) -> Job:
         return job
     failures = job.consecutive_failures + 1
     job = replace(job, consecutive_failures=failures)
-    if failures >= job.definition.alert_after_failures and job.alert_state is AlertState.OK:
+    permanent = execution.error is not None and not execution.error.retryable
+    if (failures >= job.definition.alert_after_failures or permanent) and job.alert_state is AlertState.OK:
         job = replace(job, alert_state=AlertState.ALERTING, outbox=job.outbox + (alert_notice(job, execution, now),))
     limit = job.definition.pause_after_failures
     if limit is not None and failures >= limit and job.state is JobState.ACTIVE:
@@ -117,7 +120,7 @@ def _inspect_hints(job_name: str) -> dict[str, str]:
 def _error_of(execution: Execution) -> dict[str, Any] | None:
     if execution.error is None:
         return None
-    return {"type": execution.error.type, "message": execution.error.message}
+    return {"type": execution.error.type, "message": execution.error.message, "retryable": execution.error.retryable}
 
 
 def alert_notice(job: Job, execution: Execution, now: datetime) -> Notice:

@@ -306,3 +306,32 @@ def test_a_reused_idempotency_key_with_another_payload_is_409(api):
 def test_resume_refuses_a_body_it_cannot_use(api, raw):
     api.call("POST", "/jobs", JOB)
     assert api.call("POST", "/jobs/every-minute/resume", raw=raw).status_code == 400
+
+
+@pytest.mark.parametrize("value", ["²", "١٠", "1e1", " 5", "-1"])
+def test_query_numbers_must_be_ascii_digits(api, value):
+    response = api.call("GET", f"/jobs?limit={value}")
+    assert response.status_code == 400 and "limit" in problem_fields(response)
+
+
+def test_timeout_seconds_is_capped_at_the_worker_timeout_less_the_lease_margin(api):
+    response = api.call("POST", "/jobs", {**JOB, "jobName": "long", "timeoutSeconds": 900})
+    assert response.status_code == 400
+    (message,) = [e["message"] for e in response.json["errors"] if e["field"] == "timeoutSeconds"]
+    assert "840" in message and "timed_out" in message
+    assert api.call("POST", "/jobs", {**JOB, "jobName": "long", "timeoutSeconds": 840}).status_code == 201
+
+
+def test_health_reports_refused_settings_as_degraded(api, monkeypatch):
+    from dataclasses import replace
+
+    from chalicelib.core.errors import FieldError
+
+    assert api.call("GET", "/health").json == {"status": "ok"}
+    degraded = replace(api.runtime.settings, problems=(FieldError("CERT_CHECK_CRON", "five fields, e.g. '0 2 * * *'"),))
+    monkeypatch.setattr(api.runtime, "settings", degraded)
+    response = api.call("GET", "/health")
+    assert response.status_code == 503
+    assert response.json == {"status": "degraded",
+                             "problems": [{"setting": "CERT_CHECK_CRON", "message": "five fields, e.g. '0 2 * * *'"}]}
+    assert api.call("GET", "/jobs").status_code == 200  # every other route keeps working

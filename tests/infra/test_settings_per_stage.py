@@ -62,7 +62,8 @@ def test_every_function_of_the_stage_gets_every_setting(packaged: dict[str, Pack
         missing = required_when_deployed() - set(env)
         assert not missing, f"{stage} {logical_id} lacks {sorted(missing)}"
         assert not LOCAL_ONLY & set(env), f"{stage} {logical_id} sets local-only {sorted(LOCAL_ONLY & set(env))}"
-        settings = Settings.from_env({**env, "AWS_REGION": "eu-north-1"})  # raises on a malformed value
+        settings = Settings.from_env({**env, "AWS_REGION": "eu-north-1"})
+        assert settings.problems == ()  # every deployed value is well formed
         assert settings.local_mode is False
         assert settings.worker_mode == "lambda"
         assert settings.worker_function_name == f"nightly-scheduler-{stage}-run_execution"
@@ -109,3 +110,11 @@ def test_function_settings_per_stage(chalice_config: dict, packaged: dict[str, P
         assert timeouts["Dispatch"] < 60 and timeouts["RunExecution"] == 900
         assert timeouts["APIHandler"] <= 29  # API Gateway's integration limit
         assert timeouts["JwtAuthorizer"] <= 10
+
+
+def test_the_worker_timeout_setting_is_the_worker_lambdas_timeout(chalice_config: dict) -> None:
+    """timeoutSeconds is capped from it: a run must be recorded timed_out before Lambda stops it."""
+    for stage in STAGES:
+        config = chalice_config["stages"][stage]
+        assert int(config["environment_variables"]["SCHEDULER_WORKER_TIMEOUT_SECONDS"]) == \
+            config["lambda_functions"]["run_execution"]["lambda_timeout"]

@@ -49,7 +49,7 @@ def test_a_secrets_manager_secret_is_read_once_and_cached(aws, caplog):
 
     assert resolver.get("scheduler/supabase-service-key") == VALUE
     assert resolver.get("scheduler/supabase-service-key") == VALUE
-    assert resolver(arn) == VALUE
+    assert resolver.get(arn) == VALUE
 
     assert counting.calls == 2  # the name once, the ARN once
     ours = [r for r in caplog.records if r.name.startswith("chalicelib")]

@@ -81,7 +81,7 @@ def aws_dow_to_cron(field: str) -> str | None:
         for part in parts:
             if part == "*" or part.lower() in DOW_NAMES:
                 converted.append(part)
-            elif part.isdigit() and 1 <= int(part) <= 7:
+            elif part.isascii() and part.isdigit() and 1 <= int(part) <= 7:
                 converted.append(str(int(part) - 1))
             else:
                 return None  # L, #, W and friends have no Debian form

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from chalicelib.core.model import Execution, Job, JobDefinition, UnreadableJob
 from chalicelib.core.ports import (
@@ -53,12 +53,14 @@ class SchedulerService:
         retention_days: int = 90,
         lease_margin_seconds: int = 60,
         dispatch_batch: int = 200,
+        worker_timeout_seconds: int = 900,
     ) -> None:
         self.parts = Parts(
             store=store, jobs=jobs, invoker=invoker, notifier=notifier, metrics=metrics, clock=clock, rand=rand,
             log=logger or logging.getLogger("chalicelib.scheduler"),
             timing=Timing(retention=timedelta(days=retention_days), lease_margin=timedelta(seconds=lease_margin_seconds)),
             dispatch_batch=dispatch_batch,
+            max_timeout_seconds=max(1, worker_timeout_seconds - lease_margin_seconds),
         )
         self.outbox = Outbox(self.parts)
         effects = Effects(self.parts, self.outbox)
@@ -164,14 +166,16 @@ class SchedulerService:
         """
         return self.dispatcher.tick(now if now is not None else self.parts.clock.now(), remaining_ms=remaining_ms)
 
-    def run_execution(self, job_name: str, execution_id: str, *, worker_id: str) -> Execution | None:
+    def run_execution(self, job_name: str, execution_id: str, *, worker_id: str,
+                      remaining_ms: Callable[[], int] | None = None) -> Execution | None:
         """The worker: start the claimed execution, call its job, record the outcome.
 
         A second delivery of the same invoke finds the execution no longer ``queued``
         and does nothing. A worker whose lease was broken meanwhile cannot overwrite
         the newer state: its final write is conditional on its own lease.
+        ``remaining_ms`` is the Lambda context's ``get_remaining_time_in_millis``.
         """
-        return self.worker.run(job_name, execution_id, worker_id=worker_id)
+        return self.worker.run(job_name, execution_id, worker_id=worker_id, remaining_ms=remaining_ms)
 
     def flush_outbox(self, job: Job) -> int:
         """Publish the job's unsent notices; returns how many were sent."""

@@ -42,6 +42,7 @@ class Parts:
     log: logging.Logger
     timing: Timing
     dispatch_batch: int
+    max_timeout_seconds: int
 
 
 def retry_on_conflict(step: Callable[[int], T], *, attempts: int = CAS_ATTEMPTS,

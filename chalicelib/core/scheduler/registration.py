@@ -30,7 +30,8 @@ class Registration:
 
     def parse_definition(self, body: Any) -> JobDefinition:
         """Validate a REST body against the job catalog; raises ``ValidationFailed``."""
-        return parse_definition(body, known_handler=self.parts.jobs.__contains__, check_payload=self.check_payload)
+        return parse_definition(body, known_handler=self.parts.jobs.__contains__, check_payload=self.check_payload,
+                                max_timeout_seconds=self.parts.max_timeout_seconds)
 
     def check_payload(self, handler_name: str, payload: Mapping[str, Any]) -> list[FieldError]:
         """The job callable's own payload check, with fields named under ``payload``."""
@@ -48,7 +49,8 @@ class Registration:
             # The definition is validated before the callable is added, as if it were there.
             definition = parse_definition(options_to_body(job_name, cron_expression, handler, options),
                                           known_handler=lambda name: name == job_name or known(name),
-                                          check_payload=self.check_payload)
+                                          check_payload=self.check_payload,
+                                          max_timeout_seconds=self.parts.max_timeout_seconds)
             self.parts.jobs.add(job_name, fn)
         else:
             definition = self.parse_definition(options_to_body(job_name, cron_expression, handler, options))

@@ -100,7 +100,8 @@ def account(job: Job, execution: Execution, now: datetime, rand: RandomSource) -
     if execution.status is ExecutionStatus.SKIPPED:
         # A skipped slot must not hide the run that is still in flight.
         job = replace(job, last_execution=before.last_execution)
-    retryable = execution.status in (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT)
+    permanent = execution.error is not None and not execution.error.retryable
+    retryable = execution.status in (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT) and not permanent
     if (retryable and job.state is JobState.ACTIVE and job.pending_retry is None
             and may_retry(job.definition.retry, execution.attempt)):
         due = now + retry_delay(job.definition.retry, execution.attempt, rand)

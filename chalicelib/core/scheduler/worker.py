@@ -7,10 +7,10 @@ import logging
 import threading
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Callable
 
 from chalicelib.core.context import RUN_FIELDS, RunContext
-from chalicelib.core.errors import ConcurrentUpdate, JobUnreadable, StoreUnavailable
+from chalicelib.core.errors import ConcurrentUpdate, JobUnreadable, StoreUnavailable, ValidationFailed
 from chalicelib.core.model import Execution, ExecutionError, ExecutionStatus, Job
 from chalicelib.core.policies import bounded_result
 from chalicelib.core.ports import ExecutionUpdate, JobFn
@@ -23,10 +23,24 @@ from chalicelib.core.scheduler.parts import (
     run_fields,
 )
 
+FINISH_MARGIN_SECONDS = 10
+"""Kept free of the Lambda's remaining time so a run past its deadline is still recorded."""
 MAX_RESULT_BYTES = 16 * 1024
 MAX_ERROR_MESSAGE = 1000
 
 Outcome = tuple[ExecutionStatus, Any, ExecutionError | None]
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether another attempt of the slot may succeed.
+
+    Permanent: an exception whose ``retryable`` is False (``PermanentFailure``, the
+    http-request job's 4xx other than 408/425/429, refused destinations and missing
+    secrets), and an invalid payload (``ValidationFailed``). Everything else is retried.
+    """
+    if isinstance(exc, ValidationFailed):
+        return False
+    return getattr(exc, "retryable", True) is not False
 
 
 class Worker:
@@ -36,7 +50,8 @@ class Worker:
         self.parts = parts
         self.effects = effects
 
-    def run(self, job_name: str, execution_id: str, *, worker_id: str) -> Execution | None:
+    def run(self, job_name: str, execution_id: str, *, worker_id: str,
+            remaining_ms: Callable[[], int] | None = None) -> Execution | None:
         """See :meth:`SchedulerService.run_execution`."""
         try:
             started = self.start(job_name, execution_id, worker_id)
@@ -60,7 +75,7 @@ class Worker:
                 outcome: Outcome = (ExecutionStatus.FAILED, None, ExecutionError(
                     "HandlerNotFound", f"no handler named '{job.definition.handler}' is registered in this worker"))
             else:
-                outcome = self._call(job, running, registered.fn, fields)
+                outcome = self._call(job, running, registered.fn, fields, remaining_ms)
             return self.finish(job_name, running, worker_id, *outcome)
         finally:
             RUN_FIELDS.reset(token)
@@ -94,9 +109,13 @@ class Worker:
 
         return retry_on_conflict(step, on_exhausted=lambda: None)
 
-    def _call(self, job: Job, running: Execution, fn: JobFn, fields: dict[str, Any]) -> Outcome:
+    def _call(self, job: Job, running: Execution, fn: JobFn, fields: dict[str, Any],
+              lambda_remaining_ms: Callable[[], int] | None) -> Outcome:
         clock = self.parts.clock
-        timeout = job.definition.timeout_seconds
+        timeout: float = job.definition.timeout_seconds
+        if lambda_remaining_ms is not None:
+            # The Lambda's own clock wins: stop waiting while there is time to record the outcome.
+            timeout = max(0.0, min(timeout, lambda_remaining_ms() / 1000 - FINISH_MARGIN_SECONDS))
         deadline = clock.now() + timedelta(seconds=timeout)
         ctx = RunContext(
             job_name=job.name,
@@ -126,12 +145,13 @@ class Worker:
         thread.join(timeout)
         if thread.is_alive():
             return ExecutionStatus.TIMED_OUT, None, ExecutionError(
-                "Timeout", f"handler did not finish within timeoutSeconds={timeout}")
+                "Timeout", f"handler did not finish within timeoutSeconds={job.definition.timeout_seconds}"
+                + ("" if timeout >= job.definition.timeout_seconds else f" (the worker had {timeout:.0f} s left)"))
         if "error" in outcome:
             exc = outcome["error"]
             self.parts.log.warning("handler failed", extra={**fields, "error_type": type(exc).__name__})
             message = str(exc)[:MAX_ERROR_MESSAGE] or type(exc).__name__
-            return ExecutionStatus.FAILED, None, ExecutionError(type(exc).__name__, message)
+            return ExecutionStatus.FAILED, None, ExecutionError(type(exc).__name__, message, retryable=is_retryable(exc))
         result = bounded_result(outcome.get("result"), limit_bytes=MAX_RESULT_BYTES, dumps=json.dumps)
         return ExecutionStatus.SUCCEEDED, result, None
 

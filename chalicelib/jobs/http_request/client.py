@@ -192,7 +192,8 @@ class HttpRequestHandler:
                 detail = str(exc)[:300]
                 raise SecretUnavailable(
                     f"could not resolve secretRef {value.ref!r} for header {name}: {type(exc).__name__}"
-                    + (f": {detail}" if detail else "")
+                    + (f": {detail}" if detail else ""),
+                    retryable=getattr(exc, "retryable", False) is True,
                 ) from exc
             if not isinstance(secret, str) or not secret or CONTROL_CHARS.search(secret):
                 raise SecretUnavailable(

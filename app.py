@@ -246,6 +246,38 @@ def list_executions(jobName: str) -> Response:
     return _json(200, {"executions": [execution_view(e) for e in page.items], "nextToken": page.next_cursor})
 
 
+# ---------------------------------------------------------------------- other methods
+
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+METHOD_NOT_ALLOWED_PREFIX = "method_not_allowed_"
+
+
+def _method_not_allowed(allowed: list[str]) -> Callable[..., Response]:
+    def refuse(**_path_params: str) -> Response:
+        method = _request().method
+        body = {"type": "https://nightly-scheduler.dev/problems/method-not-allowed", "title": "Method not allowed.",
+                "status": 405, "detail": f"{method} is not served here; use {', '.join(allowed)}."}
+        return Response(body=json.dumps(body), status_code=405,
+                        headers={"Content-Type": PROBLEM_JSON, "Allow": ", ".join(allowed)})
+
+    return refuse
+
+
+def _refuse_other_methods() -> None:
+    """A known path answers an unsupported method with a 405 problem (and ``Allow``), in
+    API Gateway and in Chalice's local server alike (which would otherwise answer 501)."""
+    for index, (path, entries) in enumerate(sorted(app.routes.items())):
+        others = [m for m in HTTP_METHODS if m not in entries]
+        if others:
+            authorizer = next(iter(entries.values())).authorizer
+            app.route(path, methods=others, name=f"{METHOD_NOT_ALLOWED_PREFIX}{index}", content_types=JSON_BODIES,
+                      **({"authorizer": jwt_authorizer} if authorizer is not None else {}))(
+                _method_not_allowed(sorted(entries)))
+
+
+_refuse_other_methods()
+
+
 # ---------------------------------------------------------------------- dispatcher and worker
 
 

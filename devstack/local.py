@@ -221,10 +221,8 @@ def serve(port: int, stack: list[Callable[[], None]], stopping: threading.Event)
     sns.subscribe(TopicArn=topic_arn, Protocol="http", Endpoint=sink.url)
     os.environ["SCHEDULER_ALERT_TOPIC_ARN"] = topic_arn
 
-    from chalice.config import Config
-    from chalice.local import create_local_server
-
     import app as chalice_app
+    from devstack.api_server import create_api_server
 
     runtime = bootstrap.get_runtime()
     invoker = runtime.invoker
@@ -237,8 +235,7 @@ def serve(port: int, stack: list[Callable[[], None]], stopping: threading.Event)
     stack.append(drain_workers)
     runtime.ensure_code_jobs()
 
-    config = Config.create(chalice_stage="dev", app_name="nightly-scheduler", environment_variables={})
-    server = create_local_server(chalice_app.app, config, HOST, port)
+    server = create_api_server(chalice_app.app, HOST, port)
     threading.Thread(target=server.serve_forever, name="api", daemon=True).start()
     stack.append(server.shutdown)
 

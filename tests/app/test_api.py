@@ -335,3 +335,13 @@ def test_health_reports_refused_settings_as_degraded(api, monkeypatch):
     assert response.json == {"status": "degraded",
                              "problems": [{"setting": "CERT_CHECK_CRON", "message": "five fields, e.g. '0 2 * * *'"}]}
     assert api.call("GET", "/jobs").status_code == 200  # every other route keeps working
+
+
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("PUT", "/jobs", "GET, POST"), ("PATCH", "/jobs/every-minute", "DELETE, GET"),
+    ("DELETE", "/jobs/every-minute/trigger", "POST"), ("GET", "/jobs/every-minute/pause", "POST"),
+])
+def test_an_unsupported_method_on_a_known_path_is_a_405_problem(api, method, path, allow):
+    response = api.call(method, path)
+    assert response.status_code == 405 and response.headers["Allow"] == allow
+    assert response.headers["Content-Type"] == "application/problem+json" and response.json["status"] == 405

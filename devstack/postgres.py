@@ -111,6 +111,54 @@ class LocalPostgres:
         shutil.rmtree(self.base_dir, ignore_errors=True)
 
 
+CLUSTER_PREFIX = "pg15-"
+OWNER_FILE = "owner"
+
+
+def _process_identity(pid: int) -> str:
+    """``pid`` and its start time (so a recycled pid is not taken for the owner)."""
+    try:
+        started = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        started = "?"
+    return f"{pid} {started}"
+
+
+def _owner_alive(identity: str) -> bool:
+    try:
+        pid = int(identity.split()[0])
+        os.kill(pid, 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return _process_identity(pid) == identity.strip()
+
+
+def reap_orphan_clusters(parent: Path) -> list[Path]:
+    """Stop and remove the throwaway clusters whose owning process is gone.
+
+    A stack killed with SIGKILL (a crash, the OOM killer) cannot stop its cluster; the
+    next start does it here. Returns the directories removed.
+    """
+    reaped = []
+    bin_dir = pg_bin_dir()
+    for base in sorted(parent.glob(CLUSTER_PREFIX + "*")):
+        owner = base / OWNER_FILE
+        try:
+            identity = owner.read_text()
+        except OSError:
+            continue  # not one of ours, or still being created
+        if _owner_alive(identity):
+            continue
+        if (base / "data" / "postmaster.pid").exists():
+            _run_as_postgres([str(bin_dir / "pg_ctl"), "stop", "-D", str(base / "data"), "-m", "immediate", "-w",
+                              "-t", "30"], check=False)
+        shutil.rmtree(base, ignore_errors=True)
+        reaped.append(base)
+    return reaped
+
+
 def start_postgres(
     *,
     migrations_dir: Path | None = MIGRATIONS_DIR,
@@ -127,8 +175,11 @@ def start_postgres(
     ok, reason = postgres_available()
     if not ok:
         raise PostgresNotInstalled(reason)
-    base = Path(tempfile.mkdtemp(prefix="pg15-", dir=str(base_dir) if base_dir else None))
+    parent = Path(base_dir) if base_dir else Path(tempfile.gettempdir())
+    reap_orphan_clusters(parent)
+    base = Path(tempfile.mkdtemp(prefix=CLUSTER_PREFIX, dir=str(parent)))
     _give_to_postgres(base)
+    (base / OWNER_FILE).write_text(_process_identity(os.getpid()))
     data = base / "data"
     log = base / "server.log"
     init = _run_as_postgres(

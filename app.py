@@ -120,16 +120,22 @@ def flush_metrics(event: Any, get_response: Callable[[Any], Any]) -> Any:
 
 @app.authorizer(ttl_seconds=0)
 def jwt_authorizer(auth_request: Any) -> AuthResponse:
-    """Valid HS256 JWT with role service_role or an admin app_metadata.role."""
+    """A valid Supabase JWT (ES256/RS256 by the project's JWKS, or HS256 by the legacy
+    secret) with role service_role or an admin app_metadata.role."""
     try:
         runtime = _runtime()
-        secret = bootstrap.jwt_secret(runtime.settings, runtime.resolve_secret)
     except Exception:
-        logger.exception("the JWT secret could not be read; every request is refused until it is fixed")
+        logger.exception("the runtime could not be built; every request is refused until it is fixed")
         _unauthorized()
     try:
+        secret = bootstrap.jwt_secret(runtime.settings, runtime.resolve_secret)
+    except Exception:
+        logger.exception("the JWT secret could not be read; HS256 tokens are refused until it is fixed")
+        secret = ""
+    try:
         token = auth.bearer_token(auth_request.token)
-        principal = auth.verify(token, secret=secret, admin_roles=runtime.settings.admin_roles)
+        principal = auth.verify(token, secret=secret, admin_roles=runtime.settings.admin_roles,
+                                keys=runtime.jwks_keys(), issuer=auth.issuer_for(runtime.settings.supabase_url))
     except auth.InvalidToken as exc:
         logger.info("token refused", extra={"reason": str(exc)})
         _unauthorized()

@@ -35,6 +35,19 @@ class Runtime:
     resolve_secret: Callable[[str], str] | None = None
     _jobs_ensured: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _jwks: Any = None
+
+    def jwks_keys(self) -> Any:
+        """The project's JWKS keys (``chalicelib.api.jwks.JwksKeys``), or None when no JWKS
+        URL is configured. Built on first use: only the authorizer imports the JWT crypto."""
+        if not self.settings.jwks_url:
+            return None
+        with self._lock:
+            if self._jwks is None:
+                from chalicelib.api.jwks import JwksKeys
+
+                self._jwks = JwksKeys(self.settings.jwks_url)
+            return self._jwks
 
     def ensure_code_jobs(self) -> None:
         """Register the code-defined jobs once per process (idempotent across processes)."""

@@ -6,12 +6,30 @@ variable named here is set for each stage.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, replace
 from typing import Mapping
+from urllib.parse import urlsplit
 
 from chalicelib.core.cron import CronSchedule
 from chalicelib.core.errors import FieldError, ValidationFailed
+
+
+def jwks_url_problem(url: str, *, local_mode: bool) -> str | None:
+    """Why ``url`` may not be used (None when it may): https, or loopback http locally."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and local_mode and parts.hostname:
+        host = parts.hostname
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if loopback:
+            return None
+    return "must be an https URL (or, in local mode, http on a loopback address)"
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -36,6 +54,7 @@ class Settings:
     jwt_secret: str = field(default="", repr=False)  # local use; deployed: jwt_secret_id
     jwt_secret_id: str = ""  # Secrets Manager name/ARN or SSM parameter (prefix "ssm:")
     admin_roles: tuple[str, ...] = ("admin",)
+    jwks_url: str = ""  # SCHEDULER_JWKS_URL, default {SUPABASE_URL}/auth/v1/.well-known/jwks.json
 
     worker_function_name: str = ""
     worker_mode: str = "lambda"  # lambda (AWS) | thread (local stack) | inline (tests)
@@ -142,6 +161,7 @@ class Settings:
             jwt_secret=env.get("SCHEDULER_JWT_SECRET", ""),
             jwt_secret_id=env.get("SCHEDULER_JWT_SECRET_ID", ""),
             admin_roles=_csv(env.get("SCHEDULER_ADMIN_ROLES", "")) or cls.admin_roles,
+            jwks_url=env.get("SCHEDULER_JWKS_URL", "").strip(),
             worker_function_name=env.get("SCHEDULER_WORKER_FUNCTION", ""),
             worker_mode=text("SCHEDULER_WORKER_MODE", cls.worker_mode),
             local_mode=flag("SCHEDULER_LOCAL_MODE"),
@@ -164,6 +184,15 @@ class Settings:
         if settings.worker_mode not in ("lambda", "thread", "inline"):
             errors.append(FieldError("SCHEDULER_WORKER_MODE", "must be lambda, thread or inline; using lambda"))
             settings = replace(settings, worker_mode="lambda")
+        if not settings.jwks_url and settings.supabase_url:
+            derived = f"{settings.supabase_url}/auth/v1/.well-known/jwks.json"
+            if jwks_url_problem(derived, local_mode=settings.local_mode) is None:  # else: no JWKS, silently
+                settings = replace(settings, jwks_url=derived)
+        elif settings.jwks_url:
+            problem = jwks_url_problem(settings.jwks_url, local_mode=settings.local_mode)
+            if problem:
+                errors.append(FieldError("SCHEDULER_JWKS_URL", f"{problem}; asymmetric tokens are refused"))
+                settings = replace(settings, jwks_url="")
         for name, value in (("SCHEDULER_EXECUTION_RETENTION_DAYS", settings.execution_retention_days),
                             ("SCHEDULER_LEASE_MARGIN_SECONDS", settings.lease_margin_seconds)):
             if value < 1:
@@ -178,7 +207,7 @@ SETTINGS_VARIABLES: tuple[str, ...] = (
     "SCHEDULER_JOBS_TABLE", "SCHEDULER_EXECUTIONS_TABLE", "AWS_REGION", "AWS_DEFAULT_REGION",
     "SCHEDULER_AWS_ENDPOINT_URL", "SCHEDULER_EXECUTION_RETENTION_DAYS", "SCHEDULER_LEASE_MARGIN_SECONDS",
     "SCHEDULER_DISPATCH_BATCH", "SCHEDULER_WORKER_TIMEOUT_SECONDS", "SCHEDULER_ALERT_TOPIC_ARN", "SCHEDULER_METRICS_NAMESPACE",
-    "POWERTOOLS_SERVICE_NAME", "SCHEDULER_JWT_SECRET", "SCHEDULER_JWT_SECRET_ID", "SCHEDULER_ADMIN_ROLES",
+    "POWERTOOLS_SERVICE_NAME", "SCHEDULER_JWT_SECRET", "SCHEDULER_JWT_SECRET_ID", "SCHEDULER_ADMIN_ROLES", "SCHEDULER_JWKS_URL",
     "SCHEDULER_WORKER_FUNCTION", "SCHEDULER_WORKER_MODE", "SCHEDULER_LOCAL_MODE",
     "SCHEDULER_HTTP_ALLOWED_HOSTS", "SUPABASE_URL", "SUPABASE_SERVICE_KEY", "SUPABASE_SERVICE_KEY_ID",
     "SUPABASE_CONNECT_TIMEOUT", "SUPABASE_READ_TIMEOUT", "CERT_CHECK_CRON", "CERT_CHECK_TIMEZONE",

@@ -250,7 +250,8 @@ def serve(port: int, stack: list[Callable[[], None]], stopping: threading.Event)
     ticker.start()
     stack.append(ticker.stop)
 
-    token = auth.issue_token(jwt_secret, subject="local-operator", now_epoch=int(time.time()), ttl_seconds=7 * 24 * 3600)
+    token = auth.issue_token(jwt_secret, subject="local-operator", now_epoch=int(time.time()), ttl_seconds=7 * 24 * 3600,
+                             issuer=auth.issuer_for(runtime.settings.supabase_url))
     base = f"http://{HOST}:{port}/api/v1/scheduler"
     say(f"""
 Nightly scheduler running locally (state in memory: it is gone when you stop).

@@ -20,10 +20,16 @@ SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
 BASE = "/api/v1/scheduler"
 
 
-def token(role: str = "service_role", *, app_role: str | None = None, exp_in: int = 3600, secret: str = SECRET) -> str:
+ISSUER = "http://127.0.0.1:9/auth/v1"  # the api fixture's SUPABASE_URL + /auth/v1
+
+
+def token(role: str = "service_role", *, app_role: str | None = None, exp_in: int = 3600, secret: str = SECRET,
+          issuer: str | None = ISSUER, subject: str = "tester") -> str:
     import jwt
 
-    claims: dict[str, Any] = {"sub": "tester", "exp": int(time.time()) + exp_in}
+    claims: dict[str, Any] = {"sub": subject, "exp": int(time.time()) + exp_in}
+    if issuer:
+        claims["iss"] = issuer
     if role:
         claims["role"] = role
     if app_role:

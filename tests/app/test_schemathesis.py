@@ -67,7 +67,8 @@ def server(monkeypatch):
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(server, record_property):
-    token = auth.issue_token(SECRET, subject="schemathesis", now_epoch=int(time.time()), ttl_seconds=3600)
+    token = auth.issue_token(SECRET, subject="schemathesis", now_epoch=int(time.time()), ttl_seconds=3600,
+                             issuer=auth.issuer_for("http://127.0.0.1:9"))
     report = ROOT / "build" / "schemathesis"
     report.mkdir(parents=True, exist_ok=True)
     command = [

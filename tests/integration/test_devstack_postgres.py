@@ -30,14 +30,13 @@ def test_migrations_are_ordered_and_can_be_applied_again(pg_cluster):
 def test_a_cluster_left_by_a_killed_stack_is_removed_by_the_next_start():
     """SIGKILL leaves no chance to stop the cluster: the next start stops and removes it."""
     import os
+    import shutil
     import signal
     import subprocess
     import sys
+    import tempfile
     import time
     from pathlib import Path
-
-    import shutil
-    import tempfile
 
     ok, reason = pg.postgres_available()
     assert ok, reason

@@ -85,7 +85,7 @@ class Stack:
 def stack():
     running = Stack()
     try:
-        running.wait_for("Token:", timeout=120)
+        running.token = running.wait_for("Token:", timeout=120).split("Token:", 1)[1].strip()  # as a new user would
         yield running
     finally:
         code = running.stop()

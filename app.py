@@ -18,7 +18,7 @@ from chalice.app import Request
 
 from chalicelib import bootstrap
 from chalicelib.adapters import run_logging
-from chalicelib.api import auth
+from chalicelib.api import audit, auth
 from chalicelib.api.problems import PROBLEM_JSON, problem_for
 from chalicelib.api.requests import (
     parse_empty_body,
@@ -88,6 +88,33 @@ def _request() -> Request:
     request = app.current_request
     assert request is not None, "only route functions read the request"
     return request
+
+
+def audited(action: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """One audit line per mutating request: who, what, on which job, the outcome."""
+
+    def decorate(fn: Callable[..., Response]) -> Callable[..., Response]:
+        @wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Response:
+            response = fn(*args, **kwargs)
+            job_name = kwargs.get("jobName")
+            if job_name is None and response.status_code in (200, 201):
+                job_name = json.loads(response.body).get("jobName") if isinstance(response.body, str) else None
+            details = {}
+            if action == "trigger" and response.status_code == 202:
+                body = json.loads(response.body)
+                details = {"execution_id": body.get("executionId"),
+                           "forced": bool((body.get("payloadOverride") or {}).get("force"))}
+            audit.record(action, actor=_caller(), job_name=job_name, status=response.status_code, details=details)
+            return response
+
+        return wrapper
+
+    return decorate
+
+
+def _caller() -> Any:
+    return audit.caller(_request().context)
 
 
 def _job_name(value: str) -> str:
@@ -189,10 +216,11 @@ def list_jobs() -> Response:
 
 
 @app.route(f"{BASE}/jobs", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
+@audited("register")
 @api
 def register_job() -> Response:
     service = _service()
-    job, created = service.register(service.parse_definition(_body(required=True)))
+    job, created = service.register(service.parse_definition(_body(required=True)), _caller())
     if created:
         return _json(201, job_view(job), {"Location": f"{_request_path()}/{job.name}"})
     return _json(200, job_view(job))
@@ -205,35 +233,39 @@ def get_job(jobName: str) -> Response:
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}", methods=["DELETE"], authorizer=jwt_authorizer)
+@audited("cancel")
 @api
 def cancel_job(jobName: str) -> Response:
-    _service().cancel_job(_job_name(jobName))
+    _service().cancel_job(_job_name(jobName), actor=_caller())
     return _empty(204)
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}/trigger", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
+@audited("trigger")
 @api
 def trigger_job(jobName: str) -> Response:
     name = _job_name(jobName)
     payload = parse_trigger_body(_body())
     key = parse_idempotency_key(_request().headers)
-    execution = _service().trigger_job(name, idempotency_key=key, payload=payload)
+    execution = _service().trigger_job(name, idempotency_key=key, payload=payload, actor=_caller())
     return _json(202, execution_view(execution))
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}/pause", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
+@audited("pause")
 @api
 def pause_job(jobName: str) -> Response:
     name = _job_name(jobName)
-    return _json(200, job_view(_service().pause_job(name, parse_pause_body(_body()))))
+    return _json(200, job_view(_service().pause_job(name, parse_pause_body(_body()), actor=_caller())))
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}/resume", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
+@audited("resume")
 @api
 def resume_job(jobName: str) -> Response:
     name = _job_name(jobName)
     parse_empty_body(_body())
-    return _json(200, job_view(_service().resume_job(name)))
+    return _json(200, job_view(_service().resume_job(name, actor=_caller())))
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}/last-result", methods=["GET"], authorizer=jwt_authorizer)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.core.definitions import definition_to_body
-from chalicelib.core.model import Execution, ExecutionError, Job, SetAside, UnreadableJob, iso
+from chalicelib.core.model import Actor, Execution, ExecutionError, Job, SetAside, UnreadableJob, iso
 
 
 def _iso_or_none(value: Any) -> str | None:
@@ -27,7 +27,12 @@ def execution_view(execution: Execution) -> dict[str, Any]:
         "error": error_view(execution.error),
         "idempotencyKey": execution.idempotency_key,
         "payloadOverride": dict(execution.payload_override),
+        "triggeredBy": actor_view(execution.triggered_by),
     }
+
+
+def actor_view(actor: Actor | None) -> dict[str, str] | None:
+    return None if actor is None else {"subject": actor.subject, "role": actor.role}
 
 
 def error_view(error: ExecutionError | None) -> dict[str, Any] | None:
@@ -62,6 +67,9 @@ def job_view(job: Job | UnreadableJob) -> dict[str, Any]:
         "lastSuccessAt": _iso_or_none(job.last_success_at),
         "pendingRetryAt": _iso_or_none(job.pending_retry.due_at) if job.pending_retry else None,
         "unsentNotices": len(job.outbox),
+        "createdBy": actor_view(job.created_by),
+        "updatedBy": actor_view(job.updated_by),
+        "pausedBy": actor_view(job.paused_by),
         "dispatchable": job.set_aside is None,
         "setAside": set_aside_view(job.set_aside),
         "createdAt": iso(job.created_at),

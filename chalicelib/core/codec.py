@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 from chalicelib.core.model import (
     UTC,
+    Actor,
     AlertState,
     Execution,
     ExecutionError,
@@ -76,6 +77,7 @@ def execution_to_document(ex: Execution) -> Document:
                                                 "retryable": ex.error.retryable},
         "lease_owner": ex.lease_owner,
         "expires_at": _time_or_none(ex.expires_at),
+        "triggered_by": _actor_to_document(ex.triggered_by),
     }
 
 
@@ -99,6 +101,7 @@ def execution_from_document(doc: Mapping[str, Any]) -> Execution:
                                                         retryable=bool(error.get("retryable", True))),
         lease_owner=doc.get("lease_owner"),
         expires_at=_parse_or_none(doc.get("expires_at")),
+        triggered_by=_actor_from_document(doc.get("triggered_by")),
     )
 
 
@@ -206,6 +209,14 @@ def _notice_from_document(doc: Mapping[str, Any]) -> Notice:
     )
 
 
+def _actor_to_document(actor: Actor | None) -> Document | None:
+    return None if actor is None else {"subject": actor.subject, "role": actor.role}
+
+
+def _actor_from_document(doc: Mapping[str, Any] | None) -> Actor | None:
+    return None if not doc else Actor(subject=str(doc["subject"]), role=str(doc["role"]))
+
+
 def set_aside_to_document(set_aside: SetAside) -> Document:
     """The set-aside record, kept by the stores beside (not inside) the job's document so
     that it can be written on a record that cannot be decoded."""
@@ -241,6 +252,9 @@ def job_to_document(job: Job) -> Document:
         "lease": _lease_to_document(job.lease),
         "pending_retry": _pending_retry_to_document(job.pending_retry),
         "outbox": [_notice_to_document(n) for n in job.outbox],
+        "created_by": _actor_to_document(job.created_by),
+        "updated_by": _actor_to_document(job.updated_by),
+        "paused_by": _actor_to_document(job.paused_by),
         "version": job.version,
     }
 
@@ -263,5 +277,8 @@ def job_from_document(doc: Mapping[str, Any]) -> Job:
         lease=_lease_from_document(doc.get("lease")),
         pending_retry=_pending_retry_from_document(doc.get("pending_retry")),
         outbox=tuple(_notice_from_document(n) for n in doc.get("outbox") or ()),
+        created_by=_actor_from_document(doc.get("created_by")),
+        updated_by=_actor_from_document(doc.get("updated_by")),
+        paused_by=_actor_from_document(doc.get("paused_by")),
         version=int(doc.get("version", 0)),
     )

@@ -36,3 +36,4 @@ class RunContext:
     timezone: str
     logger: logging.Logger | logging.LoggerAdapter[Any]
     remaining_time_ms: Callable[[], int] = field(default=lambda: 0)
+    triggered_by: str | None = None  # a manual run: who asked ("subject (role)")

@@ -56,6 +56,21 @@ class NoticeKind(str, enum.Enum):
 
 
 @dataclass(frozen=True)
+class Actor:
+    """Who made a change: a token's ``sub`` and role, or the scheduler itself."""
+
+    subject: str
+    role: str
+
+    def __str__(self) -> str:
+        return f"{self.subject} ({self.role})"
+
+
+SYSTEM = Actor("scheduler", "system")
+"""The scheduler's own changes: code-defined jobs registered at startup."""
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     """Attempts of one slot: attempt n+1 waits ``initial * 2**(n-1)`` capped at ``max``."""
 
@@ -157,6 +172,7 @@ class Execution:
     error: ExecutionError | None = None
     lease_owner: str | None = None
     expires_at: datetime | None = None  # retention (DynamoDB TTL)
+    triggered_by: Actor | None = None  # manual runs: who asked
 
 
 @dataclass(frozen=True)
@@ -192,6 +208,9 @@ class Job:
     pending_retry: PendingRetry | None = None
     outbox: tuple[Notice, ...] = ()
     set_aside: SetAside | None = None
+    created_by: Actor | None = None
+    updated_by: Actor | None = None
+    paused_by: Actor | None = None
     version: int = 0
 
     @property

@@ -93,7 +93,7 @@ class Db:
 
 def run_context(scheduled_for: datetime, *, payload: dict[str, Any] | None = None, attempt: int = 1,
                 idempotency_key: str | None = None, timezone: str = "Europe/Oslo",
-                trigger: Trigger = Trigger.SCHEDULE) -> RunContext:
+                trigger: Trigger = Trigger.SCHEDULE, triggered_by: str | None = None) -> RunContext:
     return RunContext(
         job_name=JOB,
         execution_id=f"test-a{attempt:02d}",
@@ -104,5 +104,6 @@ def run_context(scheduled_for: datetime, *, payload: dict[str, Any] | None = Non
         payload=payload or {},
         timezone=timezone,
         logger=logging.getLogger("tests.certification"),
+        triggered_by=triggered_by,
     )
 

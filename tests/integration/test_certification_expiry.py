@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from chalicelib.core.errors import ValidationFailed
+from chalicelib.core.model import Trigger
 from chalicelib.jobs.certification.job import build_certification_handler
 from chalicelib.jobs.certification.rule import BlastRadiusExceeded, CheckPolicy
 from chalicelib.jobs.certification.source import PostgrestCertificationSource
@@ -48,6 +49,7 @@ def test_an_expired_active_mentor_is_paused_with_reason_time_and_audit_event(db:
         "noticesCreated": 0,
         "dryRun": False,
         "force": False,
+        "forcedBy": None,
         "activeMentors": 1,
         "withoutCertification": 0,
     }
@@ -344,10 +346,23 @@ def test_force_overrides_the_guard_for_that_run(db: Db, client: SupabaseClient):
     expired = sorted(db.add_mentor(day(-1)) for _ in range(3))
     db.add_mentor(day(100))
 
-    result = make_check(client, CheckPolicy())(run_context(SLOT, payload={"force": True}))
+    result = make_check(client, CheckPolicy())(run_context(SLOT, payload={"force": True}, trigger=Trigger.MANUAL,
+                                                           triggered_by="ops-anna (service_role)"))
 
     assert sorted(result["paused"]["ids"]) == expired and result["force"] is True
+    assert result["forcedBy"] == "ops-anna (service_role)"
     assert all(db.status(m) == "paused" for m in expired)
+    assert db.conn.execute("SELECT DISTINCT forced_by FROM peer_mentor_status_events").fetchall() == [
+        ("ops-anna (service_role)",)]
+
+
+def test_an_unforced_run_writes_no_forced_by(db: Db, client: SupabaseClient):
+    db.add_mentor(day(-1))
+    for _ in range(9):
+        db.add_mentor(day(100))
+    result = make_check(client, CheckPolicy())(run_context(SLOT, triggered_by="ops-anna (service_role)"))
+    assert result["forcedBy"] is None
+    assert db.conn.execute("SELECT forced_by FROM peer_mentor_status_events").fetchall() == [(None,)]
 
 
 def test_the_guard_allows_a_share_at_the_limit(db: Db, client: SupabaseClient):

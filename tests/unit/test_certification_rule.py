@@ -103,6 +103,7 @@ def test_the_summary_shape():
         "noticesCreated": 5,
         "dryRun": False,
         "force": False,
+        "forcedBy": None,
         "activeMentors": 40,
         "withoutCertification": 1,
     }

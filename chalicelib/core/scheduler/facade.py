@@ -13,7 +13,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
-from chalicelib.core.model import Execution, Job, JobDefinition, UnreadableJob
+from chalicelib.core.model import Actor, Execution, Job, JobDefinition, UnreadableJob
 from chalicelib.core.ports import (
     Clock,
     Invoker,
@@ -89,9 +89,10 @@ class SchedulerService:
         """
         return self.registration.register_job(job_name, cron_expression, handler, **options)
 
-    def register(self, definition: JobDefinition) -> tuple[Job, bool]:
-        """Create the job, or return the identical existing one. ``(job, created)``."""
-        return self.registration.register(definition)
+    def register(self, definition: JobDefinition, actor: Actor | None = None) -> tuple[Job, bool]:
+        """Create the job, or return the identical existing one. ``(job, created)``.
+        ``actor`` (who asked) is recorded as ``createdBy``/``updatedBy``."""
+        return self.registration.register(definition, actor)
 
     def ensure_job(self, definition: JobDefinition) -> Job:
         """Register a code-defined job at startup, idempotently (see ``Registration.ensure_job``)."""
@@ -130,29 +131,30 @@ class SchedulerService:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def cancel_job(self, job_name: str) -> None:
+    def cancel_job(self, job_name: str, *, actor: Actor | None = None) -> None:
         """cancelJob: the job never runs again; its history stays until it expires."""
-        self.registration.cancel_job(job_name)
+        self.registration.cancel_job(job_name, actor)
 
-    def pause_job(self, job_name: str, reason: str | None = None) -> Job:
-        """Stop scheduled runs and pending retries; manual triggers still run."""
-        return self.registration.pause_job(job_name, reason)
+    def pause_job(self, job_name: str, reason: str | None = None, *, actor: Actor | None = None) -> Job:
+        """Stop scheduled runs and pending retries; manual triggers still run. ``pausedBy``."""
+        return self.registration.pause_job(job_name, reason, actor)
 
-    def resume_job(self, job_name: str) -> Job:
+    def resume_job(self, job_name: str, *, actor: Actor | None = None) -> Job:
         """Schedule again from now on; slots missed while paused are not replayed."""
-        return self.registration.resume_job(job_name)
+        return self.registration.resume_job(job_name, actor)
 
     # ------------------------------------------------------------------ runs
 
     def trigger_job(self, job_name: str, *, idempotency_key: str | None = None,
-                    payload: Mapping[str, Any] | None = None) -> Execution:
+                    payload: Mapping[str, Any] | None = None, actor: Actor | None = None) -> Execution:
         """triggerJob: run the job now, outside its schedule.
 
         ``payload`` is merged over the job's payload for this run only. A repeated
         ``idempotency_key`` within 24 h returns the execution it created. Raises
-        ``RunInProgress`` while another run of the job is queued or running.
+        ``RunInProgress`` while another run of the job is queued or running. ``actor`` is
+        recorded as the execution's ``triggeredBy`` and given to the job (``ctx.triggered_by``).
         """
-        return self.triggers.trigger_job(job_name, idempotency_key=idempotency_key, payload=payload)
+        return self.triggers.trigger_job(job_name, idempotency_key=idempotency_key, payload=payload, actor=actor)
 
     def dispatch(self, now: datetime | None = None, *, remaining_ms: RemainingMs | None = None) -> DispatchReport:
         """One tick at ``now`` (the EventBridge event's time; the clock's when None).

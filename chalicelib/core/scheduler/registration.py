@@ -18,7 +18,7 @@ from chalicelib.core.errors import (
     JobUnreadable,
     ValidationFailed,
 )
-from chalicelib.core.model import Job, JobDefinition, JobState
+from chalicelib.core.model import SYSTEM, Actor, Job, JobDefinition, JobState
 from chalicelib.core.scheduler.parts import Parts, give_up, retry_on_conflict
 
 
@@ -56,7 +56,7 @@ class Registration:
             definition = self.parse_definition(options_to_body(job_name, cron_expression, handler, options))
         return self.register(definition)[0]
 
-    def register(self, definition: JobDefinition) -> tuple[Job, bool]:
+    def register(self, definition: JobDefinition, actor: Actor | None = None) -> tuple[Job, bool]:
         """Create the job, or return the identical existing one. ``(job, created)``.
 
         Registering again repairs a job the dispatcher set aside: a record that cannot be
@@ -68,7 +68,7 @@ class Registration:
         try:
             existing = store.get_job(definition.job_name)
         except JobUnreadable as exc:
-            job = self._new_job(definition, now)
+            job = self._new_job(definition, now, actor)
             previous = getattr(exc.entry, "set_aside", None)
             if previous is not None:  # alerted while set aside: say it dispatches again
                 job = isolation.restore(replace(job, set_aside=previous), now)
@@ -77,9 +77,9 @@ class Registration:
                                    extra={"job_name": definition.job_name})
             return job, True
         if existing is not None and (existing.set_aside is not None or not _definition_is_valid(existing.definition)):
-            return self._repair(existing, definition, now), False
+            return self._repair(existing, definition, now, actor), False
         if existing is None:
-            job = self._new_job(definition, now)
+            job = self._new_job(definition, now, actor)
             try:
                 store.create_job(job)
                 self.parts.log.info("job registered", extra={"job_name": definition.job_name,
@@ -94,15 +94,16 @@ class Registration:
         return existing, False
 
     @staticmethod
-    def _new_job(definition: JobDefinition, now: datetime) -> Job:
+    def _new_job(definition: JobDefinition, now: datetime, actor: Actor | None) -> Job:
         schedule = CronSchedule.parse(definition.cron_expression, definition.timezone)
-        return Job(definition=definition, created_at=now, updated_at=now, next_run_at=schedule.next_after(now))
+        return Job(definition=definition, created_at=now, updated_at=now, next_run_at=schedule.next_after(now),
+                   created_by=actor, updated_by=actor)
 
-    def _repair(self, existing: Job, definition: JobDefinition, now: datetime) -> Job:
+    def _repair(self, existing: Job, definition: JobDefinition, now: datetime, actor: Actor | None) -> Job:
         """Replace a set-aside job's definition (history kept) and make it dispatchable."""
         schedule = CronSchedule.parse(definition.cron_expression, definition.timezone)
         repaired = replace(isolation.restore(existing, now), definition=definition,
-                           next_run_at=schedule.next_after(now), updated_at=now)
+                           next_run_at=schedule.next_after(now), updated_at=now, updated_by=actor)
         stored = self.parts.store.commit(repaired, expected_version=existing.version)
         self.parts.log.warning("set-aside job repaired by registering it again", extra={"job_name": existing.name})
         return stored
@@ -119,13 +120,13 @@ class Registration:
             try:
                 existing = self.parts.store.get_job(definition.job_name)
             except JobUnreadable:  # the code is authoritative for a code-defined job
-                return self.register(definition)[0]
+                return self.register(definition, SYSTEM)[0]
             if existing is None:
-                return self.register(definition)[0]
+                return self.register(definition, SYSTEM)[0]
             if existing.definition == definition:
                 return existing
             now = self.parts.clock.now()
-            updated = replace(existing, definition=definition, updated_at=now)
+            updated = replace(existing, definition=definition, updated_at=now, updated_by=SYSTEM)
             old = existing.definition
             if (old.cron_expression, old.timezone) != (definition.cron_expression, definition.timezone):
                 schedule = CronSchedule.parse(definition.cron_expression, definition.timezone)
@@ -135,27 +136,27 @@ class Registration:
         return retry_on_conflict(step, on_exhausted=give_up(
             f"could not update job '{definition.job_name}' under contention"))
 
-    def cancel_job(self, job_name: str) -> None:
+    def cancel_job(self, job_name: str, actor: Actor | None = None) -> None:
         """cancelJob: the job never runs again; its history stays until it expires."""
         self.parts.store.delete_job(job_name)
-        self.parts.log.info("job cancelled", extra={"job_name": job_name})
+        self.parts.log.info("job cancelled", extra={"job_name": job_name, "actor": str(actor) if actor else None})
 
-    def pause_job(self, job_name: str, reason: str | None = None) -> Job:
+    def pause_job(self, job_name: str, reason: str | None = None, actor: Actor | None = None) -> Job:
         """Stop scheduled runs and pending retries; manual triggers still run."""
 
         def pause(job: Job, now: datetime) -> Job:
             return replace(job, state=JobState.PAUSED, pause_reason=reason or "paused by operator",
-                           pending_retry=None, updated_at=now)
+                           pending_retry=None, updated_at=now, updated_by=actor, paused_by=actor)
 
         return self.update(job_name, pause)
 
-    def resume_job(self, job_name: str) -> Job:
+    def resume_job(self, job_name: str, actor: Actor | None = None) -> Job:
         """Schedule again from now on; slots missed while paused are not replayed."""
 
         def resume(job: Job, now: datetime) -> Job:
             schedule = CronSchedule.parse(job.definition.cron_expression, job.definition.timezone)
             return replace(job, state=JobState.ACTIVE, pause_reason=None, next_run_at=schedule.next_after(now),
-                           updated_at=now)
+                           updated_at=now, updated_by=actor, paused_by=None)
 
         return self.update(job_name, resume)
 

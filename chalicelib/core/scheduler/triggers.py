@@ -1,6 +1,7 @@
 """Manual runs: ``triggerJob``, deduplicated by the caller's ``Idempotency-Key``."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
@@ -12,7 +13,7 @@ from chalicelib.core.errors import (
     RunInProgress,
     ValidationFailed,
 )
-from chalicelib.core.model import Execution, Job, Trigger, idempotency_key_for
+from chalicelib.core.model import Actor, Execution, Job, Trigger, idempotency_key_for
 from chalicelib.core.ports import IdempotencyRecord
 from chalicelib.core.scheduler import transitions
 from chalicelib.core.scheduler.effects import Effects
@@ -37,7 +38,7 @@ class Triggers:
         self.check_payload = check_payload
 
     def trigger_job(self, job_name: str, *, idempotency_key: str | None = None,
-                    payload: Mapping[str, Any] | None = None) -> Execution:
+                    payload: Mapping[str, Any] | None = None, actor: Actor | None = None) -> Execution:
         """triggerJob; see :meth:`SchedulerService.trigger_job`."""
         override = dict(validate_payload_object(payload, "payload")) if payload is not None else {}
 
@@ -66,8 +67,9 @@ class Triggers:
             slot = manual_slot(now)
             # The caller's Idempotency-Key dedupes the request; the run's own key
             # follows the contract's formula like every other run.
-            execution = transitions.new_execution(plan_job, Trigger.MANUAL, slot, 1, now, override,
-                                                  idempotency_key_for(job_name, slot), self.parts.timing)
+            execution = replace(transitions.new_execution(plan_job, Trigger.MANUAL, slot, 1, now, override,
+                                                          idempotency_key_for(job_name, slot), self.parts.timing),
+                                triggered_by=actor)
             claimed = transitions.claim(plan_job, execution, now, self.parts.timing)
             record = None
             if idempotency_key:

@@ -128,6 +128,7 @@ class Worker:
             timezone=job.definition.timezone,
             logger=logging.LoggerAdapter(self.parts.log, fields),
             remaining_time_ms=lambda: max(0, int((deadline - clock.now()).total_seconds() * 1000)),
+            triggered_by=str(running.triggered_by) if running.triggered_by else None,
         )
         outcome: dict[str, Any] = {}
 

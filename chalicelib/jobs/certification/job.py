@@ -110,14 +110,17 @@ def build_certification_handler(
         """Pause peer mentors whose certification has expired; record expiry notices."""
         options = parse_options(ctx.payload)
         as_of = run_date(ctx.scheduled_for, ctx.timezone)
-        request = check_request(as_of, ctx.idempotency_key, options, limits)
+        request = check_request(as_of, ctx.idempotency_key, options, limits, ctx.triggered_by)
+        if request.forced_by:
+            ctx.logger.warning("certification check forced past the blast-radius guard",
+                               extra={"forced_by": request.forced_by, "as_of": as_of.isoformat()})
         result = source_factory().run_check(request)
         if result.outcome is CheckOutcome.REFUSED:
             ctx.logger.error("certification check refused by the blast-radius guard",
                              extra={"as_of": as_of.isoformat(), "would_pause": result.would_pause,
                                     "active_mentors": result.active_mentors})
             raise BlastRadiusExceeded(result)
-        summary = summarize(result)
+        summary = summarize(result, forced_by=request.forced_by)
         ctx.logger.info("certification check done",
                         extra={"as_of": summary["asOf"], "paused": result.paused_count,
                                "notices_created": result.notices_created, "dry_run": summary["dryRun"],

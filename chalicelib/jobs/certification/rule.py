@@ -99,6 +99,7 @@ class CheckRequest:
     force: bool = False
     max_pause_share: float = 0.2
     max_pause_count: int = 500
+    forced_by: str | None = None  # who forced the run ("subject (role)"), written on its status events
 
 
 class CheckOutcome(str, enum.Enum):
@@ -171,21 +172,27 @@ class BlastRadiusExceeded(SchedulerError):
         )
 
 
-def summarize(result: CheckResult, *, max_ids: int = MAX_REPORTED_IDS) -> dict[str, Any]:
-    """The execution's ``result`` (bounded: at most ``max_ids`` mentor ids)."""
+def summarize(result: CheckResult, *, max_ids: int = MAX_REPORTED_IDS, forced_by: str | None = None) -> dict[str, Any]:
+    """The execution's ``result`` (bounded: at most ``max_ids`` mentor ids). A forced run
+    says who forced it (``forcedBy``): it overrode the blast-radius guard."""
     return {
         "asOf": result.as_of.isoformat(),
         "paused": {"count": result.paused_count, "ids": list(result.paused_ids[:max_ids])},
         "noticesCreated": result.notices_created,
         "dryRun": result.outcome is CheckOutcome.DRY_RUN,
         "force": result.force,
+        "forcedBy": forced_by if result.force else None,
         "activeMentors": result.active_mentors,
         "withoutCertification": result.without_certification,
     }
 
 
-def check_request(as_of: date, idempotency_key: str, options: CheckOptions, policy: CheckPolicy) -> CheckRequest:
+def check_request(as_of: date, idempotency_key: str, options: CheckOptions, policy: CheckPolicy,
+                  triggered_by: str | None = None) -> CheckRequest:
+    """The source's request. A forced run names who forced it (a scheduled run cannot be
+    forced: ``force`` comes from a manual trigger's payload; "unknown" if no caller)."""
     return CheckRequest(
+        forced_by=(triggered_by or "unknown") if options.force else None,
         as_of=as_of,
         idempotency_key=idempotency_key,
         notice_days=tuple(policy.notice_days),

@@ -33,6 +33,7 @@ class PostgrestCertificationSource:
                 "p_force": request.force,
                 "p_max_pause_share": request.max_pause_share,
                 "p_max_pause_count": request.max_pause_count,
+                "p_forced_by": request.forced_by,
             },
         )
         return _result(answer)

@@ -1,0 +1,40 @@
+"""Who did what: one structured audit line per mutating API request.
+
+The caller is the token's ``sub`` and role, passed on by the authorizer. Every change
+made through the API records it on what it changed too (``createdBy``, ``updatedBy``,
+``pausedBy``, an execution's ``triggeredBy``); this module writes the request's line.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from chalicelib.core.model import Actor
+
+log = logging.getLogger("chalicelib.audit")
+
+
+def caller(request_context: Mapping[str, Any] | None) -> Actor | None:
+    """The authenticated caller of a request (None when the route has no authorizer)."""
+    authorizer = (request_context or {}).get("authorizer") or {}
+    subject = authorizer.get("principalId")
+    if not subject:
+        return None
+    return Actor(subject=str(subject), role=str(authorizer.get("role") or "unknown"))
+
+
+def record(action: str, *, actor: Actor | None, job_name: str | None, status: int,
+           details: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Write the audit line and return it: who, what, on which job, and the outcome."""
+    entry = {
+        "audit": True,
+        "action": action,
+        "job_name": job_name,
+        "actor": actor.subject if actor else None,
+        "actor_role": actor.role if actor else None,
+        "status": status,
+        "outcome": "succeeded" if status < 400 else "refused" if status < 500 else "failed",
+        **dict(details or {}),
+    }
+    log.info("audit: %s %s by %s -> %s", action, job_name or "-", actor or "anonymous", status, extra=entry)
+    return entry

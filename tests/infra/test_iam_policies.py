@@ -51,7 +51,7 @@ def test_each_function_of_each_stage_has_its_own_policy_file(chalice_config: dic
 # ARN resource part (after "arn:aws:<service>:<region>:<account>:") each service's grants must start with.
 APP_RESOURCES = {"dynamodb": "table/nightly-scheduler-", "sns": "nightly-scheduler-",
                  "lambda": "function:nightly-scheduler-", "secretsmanager": "secret:nightly-scheduler/",
-                 "ssm": "parameter/nightly-scheduler/"}
+                 "ssm": "parameter/nightly-scheduler/", "sqs": "nightly-scheduler-"}
 
 
 @pytest.mark.parametrize("path", policy_files(), ids=lambda p: p.name)

@@ -34,6 +34,11 @@ EXPECTED_RESOURCES = {
     "CertificationCheckNoSuccessAlarm": "AWS::CloudWatch::Alarm",
     "WorkerErrorsAlarm": "AWS::CloudWatch::Alarm",
     "WorkerThrottlesAlarm": "AWS::CloudWatch::Alarm",
+    "WorkerFailedInvocationsAlarm": "AWS::CloudWatch::Alarm",
+    "WorkerFailedInvocationsQueue": "AWS::SQS::Queue",
+    "ApiAccessLogGroup": "AWS::Logs::LogGroup",
+    "ApiGatewayCloudWatchRole": "AWS::IAM::Role",
+    "ApiGatewayAccount": "AWS::ApiGateway::Account",
     "DispatcherErrorsAlarm": "AWS::CloudWatch::Alarm",
     "JobsTableThrottlesAlarm": "AWS::CloudWatch::Alarm",
     "ExecutionsTableThrottlesAlarm": "AWS::CloudWatch::Alarm",
@@ -130,7 +135,7 @@ def _within_cloudwatch_limits(period: int, evaluation_periods: int, datapoints: 
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_alarm_notifies_the_alert_topic_within_cloudwatch_limits(packaged: dict[str, Packaged], stage: str) -> None:
     found = alarms(packaged[stage])
-    assert len(found) == 9
+    assert len(found) == 10
     for name, props in found.items():
         assert props["AlarmActions"] == [{"Ref": "AlertTopic"}], name
         period = props.get("Period") or next(m.get("Period") or m["MetricStat"]["Period"]
@@ -233,3 +238,17 @@ def test_api_handler_log_group_names_the_api_handler(packaged: dict[str, Package
 def test_worker_is_not_retried_by_lambda_the_lease_decides(packaged: dict[str, Packaged]) -> None:
     props = packaged["prod"].resource("RunExecution")["Properties"]
     assert props["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
+
+
+def test_the_api_logs_access_and_traces_and_the_functions_are_bounded(packaged: dict[str, Packaged]) -> None:
+    resources = packaged["prod"].template["Resources"]
+    api = resources["RestAPI"]["Properties"]
+    assert api["TracingEnabled"] is True
+    assert api["AccessLogSetting"]["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    assert resources["ApiAccessLogGroup"]["Properties"]["RetentionInDays"] == 90
+    assert resources["Dispatch"]["Properties"]["ReservedConcurrentExecutions"] == 1  # ticks never overlap
+    assert resources["RunExecution"]["Properties"]["ReservedConcurrentExecutions"] == {"Ref": "WorkerReservedConcurrency"}
+    on_failure = resources["RunExecution"]["Properties"]["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]
+    assert on_failure == {"Type": "SQS", "Destination": {"Fn::GetAtt": ["WorkerFailedInvocationsQueue", "Arn"]}}
+    queue = resources["WorkerFailedInvocationsQueue"]["Properties"]
+    assert queue["KmsMasterKeyId"] == "alias/aws/sqs" and queue["MessageRetentionPeriod"] == 1209600

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import sys
 
-from bench import bench_certification, bench_dispatcher
+from bench import bench_certification, bench_cold_import, bench_dispatcher
 
 
 def main() -> int:
     print("== Dispatcher tick: 10 vs 10,000 registered jobs, 5 due (moto DynamoDB) ==", flush=True)
     bench_dispatcher.main([])
     print("\n== Certification check: through PostgREST vs direct SQL on the same database ==", flush=True)
-    return bench_certification.main([])
+    certification = bench_certification.main([])
+    print("\n== Cold import as deployed: import app from deployment.zip vs import boto3 ==", flush=True)
+    cold = bench_cold_import.main([])
+    return certification or cold
 
 
 if __name__ == "__main__":

@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import jwt
-
 ALGORITHM = "HS256"
 ASYMMETRIC = ("ES256", "RS256")
 
@@ -50,6 +48,8 @@ def verify(token: str, *, secret: str, admin_roles: tuple[str, ...], keys: Any =
     ``keys`` is a :class:`~chalicelib.api.jwks.JwksKeys` (None: asymmetric tokens are
     refused); an empty ``secret`` refuses HS256 tokens.
     """
+    import jwt  # the authorizer's own import: no other function pays for the JWT crypto
+
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -96,6 +96,8 @@ def verify(token: str, *, secret: str, admin_roles: tuple[str, ...], keys: Any =
 def issue_token(secret: str, *, subject: str, now_epoch: int, ttl_seconds: int, role: str = "service_role",
                 issuer: str | None = None) -> str:
     """An HS256 token for the local stack and tests (never used by the deployed API)."""
+    import jwt
+
     claims: dict[str, Any] = {"sub": subject, "role": role, "iat": now_epoch, "exp": now_epoch + ttl_seconds}
     if issuer:
         claims["iss"] = issuer

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import bench_certification, bench_cold_import, bench_dispatcher
+from bench import bench_certification, bench_cold_import, bench_dispatcher, bench_drain
 
 
 def main() -> int:
@@ -11,9 +11,11 @@ def main() -> int:
     bench_dispatcher.main([])
     print("\n== Certification check: through PostgREST vs direct SQL on the same database ==", flush=True)
     certification = bench_certification.main([])
+    print("\n== A busy minute: 100 / 1,000 / 10,000 jobs due at once, one tick ==", flush=True)
+    drain = bench_drain.main([])
     print("\n== Cold import as deployed: import app from deployment.zip vs import boto3 ==", flush=True)
     cold = bench_cold_import.main([])
-    return certification or cold
+    return certification or cold or drain
 
 
 if __name__ == "__main__":

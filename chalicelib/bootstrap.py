@@ -180,6 +180,7 @@ def build_runtime(
         lease_margin_seconds=settings.lease_margin_seconds,
         dispatch_batch=settings.dispatch_batch,
         worker_timeout_seconds=settings.worker_timeout_seconds,
+        dispatch_concurrency=settings.dispatch_concurrency,
     )
     holder["service"] = service
     return Runtime(settings=settings, service=service, metrics=metrics, invoker=invoker, code_jobs=code_jobs, resolve_secret=resolve_secret)

@@ -46,6 +46,9 @@ class Settings:
     lease_margin_seconds: int = 60
     dispatch_batch: int = 200
     worker_timeout_seconds: int = 900  # the run_execution Lambda's timeout (.chalice/config.json)
+    dispatch_concurrency: int = 16  # claims and hand-offs in flight at once in one tick
+    due_shards: int = 8  # write shards of the due index (DynamoDB)
+    due_shards_previous: int = 0  # while lowering due_shards: the old count, still read
 
     alert_topic_arn: str = ""
     metrics_namespace: str = "NightlyScheduler"
@@ -152,6 +155,14 @@ class Settings:
             lease_margin_seconds=int(number("SCHEDULER_LEASE_MARGIN_SECONDS", cls.lease_margin_seconds)),
             dispatch_batch=int(in_range("SCHEDULER_DISPATCH_BATCH", number("SCHEDULER_DISPATCH_BATCH", cls.dispatch_batch),
                                         1, 1000, cls.dispatch_batch)),
+            dispatch_concurrency=int(in_range(
+                "SCHEDULER_DISPATCH_CONCURRENCY",
+                number("SCHEDULER_DISPATCH_CONCURRENCY", cls.dispatch_concurrency), 1, 64, cls.dispatch_concurrency)),
+            due_shards=int(in_range("SCHEDULER_DUE_SHARDS", number("SCHEDULER_DUE_SHARDS", cls.due_shards),
+                                    1, 64, cls.due_shards)),
+            due_shards_previous=int(in_range(
+                "SCHEDULER_DUE_SHARDS_PREVIOUS",
+                number("SCHEDULER_DUE_SHARDS_PREVIOUS", cls.due_shards_previous), 0, 64, cls.due_shards_previous)),
             worker_timeout_seconds=int(in_range(
                 "SCHEDULER_WORKER_TIMEOUT_SECONDS",
                 number("SCHEDULER_WORKER_TIMEOUT_SECONDS", cls.worker_timeout_seconds), 60, 900, cls.worker_timeout_seconds)),
@@ -206,7 +217,8 @@ class Settings:
 SETTINGS_VARIABLES: tuple[str, ...] = (
     "SCHEDULER_JOBS_TABLE", "SCHEDULER_EXECUTIONS_TABLE", "AWS_REGION", "AWS_DEFAULT_REGION",
     "SCHEDULER_AWS_ENDPOINT_URL", "SCHEDULER_EXECUTION_RETENTION_DAYS", "SCHEDULER_LEASE_MARGIN_SECONDS",
-    "SCHEDULER_DISPATCH_BATCH", "SCHEDULER_WORKER_TIMEOUT_SECONDS", "SCHEDULER_ALERT_TOPIC_ARN", "SCHEDULER_METRICS_NAMESPACE",
+    "SCHEDULER_DISPATCH_BATCH", "SCHEDULER_WORKER_TIMEOUT_SECONDS", "SCHEDULER_DISPATCH_CONCURRENCY",
+    "SCHEDULER_DUE_SHARDS", "SCHEDULER_DUE_SHARDS_PREVIOUS", "SCHEDULER_ALERT_TOPIC_ARN", "SCHEDULER_METRICS_NAMESPACE",
     "POWERTOOLS_SERVICE_NAME", "SCHEDULER_JWT_SECRET", "SCHEDULER_JWT_SECRET_ID", "SCHEDULER_ADMIN_ROLES", "SCHEDULER_JWKS_URL",
     "SCHEDULER_WORKER_FUNCTION", "SCHEDULER_WORKER_MODE", "SCHEDULER_LOCAL_MODE",
     "SCHEDULER_HTTP_ALLOWED_HOSTS", "SUPABASE_URL", "SUPABASE_SERVICE_KEY", "SUPABASE_SERVICE_KEY_ID",

@@ -5,6 +5,7 @@ keys. :func:`bind_models` points fresh model classes at one store's tables and c
 from __future__ import annotations
 
 import math
+import zlib
 from datetime import datetime
 from typing import Any
 
@@ -16,9 +17,21 @@ from pynamodb.models import Model
 from chalicelib.core.model import UTC
 
 DUE_SHARD = "due"
+"""The due index's first shard (every job's, before the index was sharded)."""
+
+DEFAULT_DUE_SHARDS = 8
+"""Sized for 1,000 due-entry writes a second: DynamoDB takes about 1,000 writes a second
+per partition key value, and a claim writes a job's entry once or twice."""
 
 
-"""The one partition of ``due-index``: every job with work has ``dueShard = "due"``."""
+def due_shard_for(job_name: str, shards: int) -> str:
+    """``dueShard``: a stable hash of the name modulo ``shards`` ("due", "due-1", …)."""
+    shard = zlib.crc32(job_name.encode()) % max(1, shards)
+    return due_shard_key(shard)
+
+
+def due_shard_key(shard: int) -> str:
+    return DUE_SHARD if shard == 0 else f"{DUE_SHARD}-{shard}"
 
 
 EXECUTION_PREFIX = "X#"
@@ -38,10 +51,12 @@ def epoch_seconds(moment: datetime) -> int:
 
 
 class _DueIndex(GlobalSecondaryIndex):
-    """``due-index`` (sparse): HASH ``dueShard`` = "due", RANGE ``dueAt``; projects ALL.
+    """``due-index`` (sparse): HASH ``dueShard`` (:func:`due_shard_for`), RANGE ``dueAt``;
+    projects ALL.
 
     Only jobs with work (``Job.due_at`` not None) carry these attributes, so a tick
-    queries ``dueShard = "due" AND dueAt <= now`` and reads only what is due.
+    queries ``dueShard = <shard> AND dueAt <= now`` on every shard and reads only what is
+    due. The shard spreads the entries' writes over partitions.
     """
 
     class Meta:
@@ -58,7 +73,7 @@ class JobItem(Model):
     - PK ``jobName`` (S): the job's name.
     - ``version`` (N): compare-and-swap counter; every write is conditional on it.
     - ``doc`` (S, JSON): :func:`~chalicelib.core.codec.job_to_document`.
-    - ``dueShard`` (S) = "due" and ``dueAt`` (S, :func:`due_index_key` of ``Job.due_at``):
+    - ``dueShard`` (S, :func:`due_shard_for`) and ``dueAt`` (S, :func:`due_index_key` of ``Job.due_at``):
       present only while the job has work; keys of the sparse GSI ``due-index``.
     - ``setAside`` (S, JSON, optional): :func:`~chalicelib.core.codec.set_aside_to_document`
       while the dispatcher holds the job back; beside ``doc`` so that it can be written on

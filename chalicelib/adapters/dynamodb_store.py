@@ -11,11 +11,15 @@ retries becomes ``StoreUnavailable``; anything else (a bug, a missing table) pro
 """
 from __future__ import annotations
 
+import base64
 import collections
+import heapq
+import itertools
 import json
 import math
 import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -28,13 +32,15 @@ from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb_models import (
-    DUE_SHARD,
+    DEFAULT_DUE_SHARDS,
     EXECUTION_PREFIX,
     IDEMPOTENCY_PREFIX,
     ExecutionItem,
     JobItem,
     bind_models,
     due_index_key,
+    due_shard_for,
+    due_shard_key,
     epoch_seconds,
 )
 from chalicelib.adapters.store_support import (
@@ -63,7 +69,7 @@ from chalicelib.core.errors import (
     StoreUnavailable,
 )
 from chalicelib.core.model import Execution, Job, SetAside, UnreadableJob, parse_iso
-from chalicelib.core.ports import Clock, DueCursor, ExecutionUpdate, IdempotencyRecord, Page
+from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page
 from chalicelib.settings import Settings
 
 _UNAVAILABLE_CODES = frozenset(
@@ -131,9 +137,15 @@ class DynamoDBStore:
         max_attempts: int = 5,
         connect_timeout_seconds: float = 5.0,
         read_timeout_seconds: float = 10.0,
-        max_pool_connections: int = 10,
+        max_pool_connections: int = 32,
+        due_shards: int = DEFAULT_DUE_SHARDS,
+        previous_due_shards: int = 0,
     ) -> None:
         self._clock = clock
+        # A job's entry moves to its shard under due_shards on its next write; until every
+        # job has been written once after lowering the count, read the old shards too.
+        self._write_shards = max(1, due_shards)
+        self._read_shards = max(self._write_shards, previous_due_shards)
         self._connection = Connection(
             region=region,
             host=endpoint_url,
@@ -159,6 +171,8 @@ class DynamoDBStore:
             settings.aws_region,
             settings.aws_endpoint_url,
             clock=clock,
+            due_shards=settings.due_shards,
+            previous_due_shards=settings.due_shards_previous,
         )
 
     # --- instrumentation --------------------------------------------------------------
@@ -309,23 +323,58 @@ class DynamoDBStore:
         last_key = raw.get("LastEvaluatedKey")
         return Page(items=jobs, next_cursor=jobs_cursor(last_key["jobName"]["S"]) if last_key else None)
 
-    def due_jobs(self, now: datetime, *, limit: int, after: DueCursor | None = None) -> list[Job | UnreadableJob]:
+    def due_jobs(self, now: datetime, *, limit: int) -> list[Job | UnreadableJob]:
+        return self.due_page(now, limit=limit).items
+
+    def due_page(self, now: datetime, *, limit: int, cursor: str | None = None) -> Page[Job | UnreadableJob]:
+        """Every shard queried concurrently (one Query each), merged oldest first.
+
+        The cursor holds, per shard, where its query stopped (the last entry taken from
+        it), or that it is exhausted; a shard is read again only from there.
+        """
         check_limit(limit)
-        start = None
-        if after is not None:
-            due_at, job_name = after
-            start = {"jobName": {"S": job_name}, "dueShard": {"S": DUE_SHARD}, "dueAt": {"S": due_index_key(due_at)}}
-        with _translated("Query"):
-            raw = self._connection.query(
-                self._Job.Meta.table_name,
-                DUE_SHARD,
-                range_key_condition=self._Job.due_at <= due_index_key(now),
-                index_name=self._Job.due_index.Meta.index_name,
-                exclusive_start_key=start,
-                scan_index_forward=True,
-                limit=limit,
-            )
-        return [self._decode_job(item) for item in raw.get("Items", [])]
+        positions: dict[str, Any] = json.loads(base64.urlsafe_b64decode(cursor)) if cursor else {}
+        shards = [due_shard_key(n) for n in range(self._read_shards)]
+        live = [s for s in shards if positions.get(s) != "done"]
+        key = due_index_key(now)
+
+        def query(shard: str) -> list[dict[str, Any]]:
+            with _translated("Query"):
+                raw = self._connection.query(
+                    self._Job.Meta.table_name, shard,
+                    range_key_condition=self._Job.due_at <= key,
+                    index_name=self._Job.due_index.Meta.index_name,
+                    exclusive_start_key=positions.get(shard), scan_index_forward=True, limit=limit,
+                )
+            items = raw.get("Items", [])
+            if "LastEvaluatedKey" not in raw and len(items) < limit:
+                items.append({"__exhausted__": shard})
+            return items
+
+        if len(live) > 1:
+            with ThreadPoolExecutor(max_workers=min(len(live), 8), thread_name_prefix="due-query") as pool:
+                answers = dict(zip(live, pool.map(query, live), strict=True))
+        else:
+            answers = {shard: query(shard) for shard in live}
+        exhausted = {s for s, items in answers.items() if items and "__exhausted__" in items[-1]} | \
+            {s for s, items in answers.items() if not items}
+        streams = [[(item["dueAt"]["S"], item["jobName"]["S"], shard, item) for item in items if "__exhausted__" not in item]
+                   for shard, items in answers.items()]
+        taken = list(itertools.islice(heapq.merge(*streams, key=lambda entry: (entry[0], entry[1])), limit))
+        next_positions = {s: v for s, v in positions.items() if v == "done"}
+        for shard in live:
+            mine = [entry for entry in taken if entry[2] == shard]
+            returned = len([i for i in answers[shard] if "__exhausted__" not in i])
+            if mine:
+                last = mine[-1][3]
+                next_positions[shard] = {"jobName": last["jobName"], "dueShard": last["dueShard"], "dueAt": last["dueAt"]}
+            elif shard in positions:
+                next_positions[shard] = positions[shard]
+            if shard in exhausted and len(mine) == returned:
+                next_positions[shard] = "done"
+        more = any(next_positions.get(s) != "done" for s in shards) and len(taken) == limit
+        next_cursor = base64.urlsafe_b64encode(json.dumps(next_positions).encode()).decode() if more else None
+        return Page(items=[self._decode_job(entry[3]) for entry in taken], next_cursor=next_cursor)
 
     def set_aside(self, job_name: str, *, seen_due_at: datetime | None, set_aside: SetAside) -> bool:
         Job_ = self._Job
@@ -336,7 +385,8 @@ class DynamoDBStore:
                 self._connection.update_item(
                     Job_.Meta.table_name, job_name,
                     actions=[Job_.set_aside.set(set_aside_to_document(set_aside)),
-                             Job_.due_shard.set(DUE_SHARD), Job_.due_at.set(due_index_key(set_aside.retry_at))],
+                             Job_.due_shard.set(due_shard_for(job_name, self._write_shards)),
+                             Job_.due_at.set(due_index_key(set_aside.retry_at))],
                     condition=Job_.job_name.exists() & seen,
                 )
             except PynamoDBException as exc:
@@ -409,7 +459,7 @@ class DynamoDBStore:
             job.name,
             version=job.version,
             doc=job_to_document(job),
-            due_shard=DUE_SHARD if due_at is not None else None,
+            due_shard=due_shard_for(job.name, self._write_shards) if due_at is not None else None,
             due_at=due_index_key(due_at) if due_at is not None else None,
             set_aside=set_aside_to_document(job.set_aside) if job.set_aside is not None else None,
         )

@@ -34,7 +34,7 @@ from chalicelib.core.codec import (
 )
 from chalicelib.core.errors import ConcurrentUpdate, JobAlreadyExists, JobNotFound, JobUnreadable
 from chalicelib.core.model import Execution, Job, SetAside, UnreadableJob
-from chalicelib.core.ports import Clock, DueCursor, ExecutionUpdate, IdempotencyRecord, Page
+from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page
 
 
 class MemoryStore:
@@ -177,16 +177,25 @@ class MemoryStore:
         next_cursor = jobs_cursor(chosen[-1]) if more and chosen else None
         return Page(items=items, next_cursor=next_cursor)
 
-    def due_jobs(self, now: datetime, *, limit: int, after: DueCursor | None = None) -> list[Job | UnreadableJob]:
+    def due_jobs(self, now: datetime, *, limit: int) -> list[Job | UnreadableJob]:
+        return self.due_page(now, limit=limit).items
+
+    def due_page(self, now: datetime, *, limit: int, cursor: str | None = None) -> Page[Job | UnreadableJob]:
         check_limit(limit)
+        after = None
+        if cursor:
+            stamp, _, name = cursor.partition("|")
+            after = (datetime.fromisoformat(stamp), name)
         with self._lock:
             start = 0 if after is None else bisect.bisect_right(self._due, after)
-            names: list[str] = []
+            taken: list[tuple[datetime, str]] = []
             for due_at, job_name in self._due[start:]:  # sorted: stops at the first job not yet due
-                if due_at > now or len(names) == limit:
+                if due_at > now or len(taken) == limit:
                     break
-                names.append(job_name)
-            return [self._decode(name) for name in names]
+                taken.append((due_at, job_name))
+            items = [self._decode(name) for _, name in taken]
+        more = len(taken) == limit
+        return Page(items=items, next_cursor=f"{taken[-1][0].isoformat()}|{taken[-1][1]}" if more and taken else None)
 
     def _decode(self, job_name: str) -> Job | UnreadableJob:
         """Under the lock: the stored job, or an UnreadableJob saying why it is not one."""

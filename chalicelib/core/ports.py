@@ -28,8 +28,6 @@ from chalicelib.core.model import Execution, ExecutionStatus, Job, Notice, SetAs
 
 T = TypeVar("T")
 
-DueCursor = tuple[datetime, str]
-"""Where a due-index read stopped: the last entry's ``(due_at, job_name)``."""
 
 
 @dataclass(frozen=True)
@@ -120,14 +118,18 @@ class Store(Protocol):
         Raises ``InvalidCursor`` for a cursor this store did not issue.
         """
 
-    def due_jobs(self, now: datetime, *, limit: int, after: DueCursor | None = None) -> list[Job | UnreadableJob]:
-        """Jobs with ``due_at <= now``, earliest first, at most ``limit``, starting after
-        the entry ``after`` (the ``(due_at, name)`` of the last one a previous call gave).
+    def due_jobs(self, now: datetime, *, limit: int) -> list[Job | UnreadableJob]:
+        """The first page of :meth:`due_page`: jobs with ``due_at <= now``, earliest first."""
 
-        Served by an index of due work: the cost depends on the number of due jobs,
-        never on the number registered. May be slightly stale: callers re-check with
-        :meth:`commit`. A record that cannot be decoded comes as an :class:`UnreadableJob`
-        (with the due time it is indexed at), so one bad record never hides the others.
+    def due_page(self, now: datetime, *, limit: int, cursor: str | None = None) -> Page[Job | UnreadableJob]:
+        """Jobs with ``due_at <= now``, earliest first, at most ``limit``; ``cursor`` is the
+        opaque ``next_cursor`` of the page before (None on the last page).
+
+        Served by an index of due work, write-sharded in DynamoDB and merged oldest first:
+        the cost depends on the number of due jobs, never on the number registered. May be
+        slightly stale: callers re-check with :meth:`commit`. A record that cannot be
+        decoded comes as an :class:`UnreadableJob` (with the due time it is indexed at),
+        so one bad record never hides the others.
         """
 
     def set_aside(self, job_name: str, *, seen_due_at: datetime | None, set_aside: SetAside) -> bool:

@@ -112,9 +112,10 @@ def test_each_operation_costs_one_request(dynamodb_store):
     dynamodb_store.get_execution(job.name, executions[0].execution_id)
     dynamodb_store.find_idempotency(job.name, "req-1", T0)
 
-    assert dynamodb_store.requests_by_operation == {"GetItem": 3, "TransactWriteItems": 1, "Query": 2}
-    assert dynamodb_store.request_count == 6
-    assert dynamodb_store.attempt_count == 6
+    # The due index is read with one Query per shard (8 by default), the history with one.
+    assert dynamodb_store.requests_by_operation == {"GetItem": 3, "TransactWriteItems": 1, "Query": 8 + 1}
+    assert dynamodb_store.request_count == 13
+    assert dynamodb_store.attempt_count == 13
 
 
 def test_two_stores_on_different_tables_coexist(moto_dynamodb, settings):
@@ -183,3 +184,40 @@ def test_an_unreachable_endpoint_is_store_unavailable(aws_env):
 
     with pytest.raises(StoreUnavailable):
         store.get_job("nightly-report")
+
+
+def test_the_due_index_is_write_sharded_and_changing_the_count_is_safe(moto_dynamodb, settings, clock):
+    from chalicelib.adapters.dynamodb_models import due_shard_for
+    from chalicelib.adapters.dynamodb_store import DynamoDBStore
+    from devstack.tables import create_tables
+
+    create_tables(settings)
+
+    def store(shards: int, previous: int = 0) -> DynamoDBStore:
+        return DynamoDBStore(settings.jobs_table, settings.executions_table, settings.aws_region, clock=clock,
+                             due_shards=shards, previous_due_shards=previous)
+
+    names = [f"job-{i:02d}" for i in range(40)]
+    writer = store(4)
+    for name in names:
+        writer.create_job(make_job(name, next_run_at=T0))
+    assert len({due_shard_for(n, 4) for n in names}) == 4  # spread over every shard
+    assert due_shard_for("job-00", 4) == due_shard_for("job-00", 4)  # stable
+
+    def all_due(reader: DynamoDBStore) -> list[str]:
+        found, cursor = [], None
+        while True:
+            page = reader.due_page(T0, limit=7, cursor=cursor)
+            found.extend(j.name for j in page.items)
+            if page.next_cursor is None:
+                return sorted(found)
+            cursor = page.next_cursor
+
+    assert all_due(store(4)) == names
+    assert all_due(store(8)) == names  # raising the count: the old shards are read too
+    assert all_due(store(2, previous=4)) == names  # lowering it: keep reading the old shards meanwhile
+    lowered = store(2)
+    for name in names:  # each job moves to its new shard on its next write
+        job = lowered.get_job(name)
+        lowered.commit(job, expected_version=job.version)
+    assert all_due(store(2)) == names

@@ -555,3 +555,33 @@ def test_a_job_with_every_field_set_round_trips(store):
     assert store.get_job(job.name) == committed == replace(job, version=1)
     assert store.get_execution(job.name, last.execution_id) == last
     assert store.due_jobs(T0 + timedelta(hours=1), limit=1) == [committed]
+
+
+def test_due_pages_give_every_due_job_once_oldest_first_ties_included(store):
+    # 25 due jobs, 12 of them at the very same instant (a busy 02:00): three pages of 10.
+    for index in range(25):
+        due = T0 if index < 12 else T0 + timedelta(seconds=index)
+        store.create_job(make_job(f"job-{index:02d}", next_run_at=due))
+    store.create_job(make_job("later", next_run_at=T0 + timedelta(hours=1)))
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = store.due_page(T0 + timedelta(minutes=1), limit=10, cursor=cursor)
+        seen.extend(page.items)
+        pages += 1
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert pages == 3 and len(seen) == 25 and len({j.name for j in seen}) == 25
+    dues = [j.due_at for j in seen]
+    assert dues == sorted(dues) and "later" not in {j.name for j in seen}
+
+
+def test_a_due_page_stays_right_while_the_jobs_it_gave_are_committed(store):
+    """The dispatcher commits each job of a page (moving its entry) before reading the next."""
+    for index in range(15):
+        store.create_job(make_job(f"job-{index:02d}", next_run_at=T0))
+    first = store.due_page(T0, limit=10)
+    for job in first.items:
+        store.commit(replace(job, next_run_at=T0 + timedelta(days=1)), expected_version=job.version)
+    rest = store.due_page(T0, limit=10, cursor=first.next_cursor)
+    assert sorted(j.name for j in first.items + rest.items) == [f"job-{i:02d}" for i in range(15)]

@@ -7,6 +7,9 @@ goes wrong with one job stays with that job (:mod:`chalicelib.core.isolation`).
 """
 from __future__ import annotations
 
+import contextvars
+import functools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable
@@ -14,7 +17,6 @@ from typing import Callable
 from chalicelib.core import isolation
 from chalicelib.core.errors import ConcurrentUpdate, StoreUnavailable
 from chalicelib.core.model import Execution, ExecutionStatus, Job, SetAside, UnreadableJob
-from chalicelib.core.ports import DueCursor
 from chalicelib.core.scheduler import transitions
 from chalicelib.core.scheduler.effects import Effects
 from chalicelib.core.scheduler.parts import CAS_ATTEMPTS, Parts
@@ -40,6 +42,16 @@ class DispatchReport:
     budget_exhausted: bool = False
     errors: list[str] = field(default_factory=list)
 
+    def merge(self, part: DispatchReport) -> None:
+        """Add what one job's dispatch did (each runs on a pool thread with its own report)."""
+        self.claimed.extend(part.claimed)
+        self.skipped += part.skipped
+        self.missed += part.missed
+        self.timed_out += part.timed_out
+        self.late_slots += part.late_slots
+        self.set_aside.extend(part.set_aside)
+        self.errors.extend(part.errors)
+
 
 class Dispatcher:
     """One tick at a time; safe to run twice with the same ``now`` and concurrently."""
@@ -52,28 +64,31 @@ class Dispatcher:
         """One tick at ``now``: do all due work (see :meth:`SchedulerService.dispatch`)."""
         report = DispatchReport(now=now)
         log, batch = self.parts.log, self.parts.dispatch_batch
-        after: DueCursor | None = None
-        while True:
-            try:
-                page = self.parts.store.due_jobs(now, limit=batch, after=after)
-            except StoreUnavailable as exc:
-                report.errors.append(f"due query failed: {exc}")
-                log.error("dispatcher could not read due work", extra={"error": str(exc)})
-                break
-            report.pages += 1
-            report.due_jobs += len(page)
-            for entry in page:
-                self._dispatch_entry(entry, now, report)
-            if len(page) < batch:
-                break
-            last = page[-1]
-            after = (last.due_at or now, last.name)
-            if remaining_ms is not None and remaining_ms() <= 0:
-                # The rest is the oldest due work: the next tick reads it first.
-                report.budget_exhausted = True
-                log.warning("dispatcher budget spent with due work left; the next tick takes it first",
-                            extra={"now": now.isoformat(), "due_jobs": report.due_jobs})
-                break
+        cursor: str | None = None
+        dispatch_one = functools.partial(self._dispatch_in, contextvars.copy_context(), now)
+        # Claims and hand-offs run concurrently, at most dispatch_concurrency at once: the
+        # store's and the invoker's clients are thread-safe; every claim stays conditional.
+        with ThreadPoolExecutor(max_workers=self.parts.dispatch_concurrency, thread_name_prefix="dispatch") as pool:
+            while True:
+                try:
+                    page = self.parts.store.due_page(now, limit=batch, cursor=cursor)
+                except StoreUnavailable as exc:
+                    report.errors.append(f"due query failed: {exc}")
+                    log.error("dispatcher could not read due work", extra={"error": str(exc)})
+                    break
+                report.pages += 1
+                report.due_jobs += len(page.items)
+                for part in pool.map(dispatch_one, page.items):
+                    report.merge(part)
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+                if remaining_ms is not None and remaining_ms() <= 0:
+                    # The rest is the oldest due work: the next tick reads it first.
+                    report.budget_exhausted = True
+                    log.warning("dispatcher budget spent with due work left; the next tick takes it first",
+                                extra={"now": now.isoformat(), "due_jobs": report.due_jobs})
+                    break
         self._tick_metrics(report)
         log.info("dispatcher tick", extra={
             "now": now.isoformat(), "due_jobs": report.due_jobs, "claimed": len(report.claimed),
@@ -82,12 +97,17 @@ class Dispatcher:
         })
         return report
 
-    def _dispatch_entry(self, entry: Job | UnreadableJob, now: datetime, report: DispatchReport) -> None:
-        """One due entry; nothing it raises leaves this method."""
+    def _dispatch_in(self, context: contextvars.Context, now: datetime, entry: Job | UnreadableJob) -> DispatchReport:
+        """``_dispatch_entry`` on a pool thread, in a copy of the tick's context."""
+        return context.copy().run(self._dispatch_entry, entry, now)
+
+    def _dispatch_entry(self, entry: Job | UnreadableJob, now: datetime) -> DispatchReport:
+        """One due entry, with its own report; nothing it raises leaves this method."""
+        report = DispatchReport(now=now)
         if isinstance(entry, UnreadableJob):
             self._set_aside(entry.name, entry.due_at, entry.set_aside,
                             f"its stored record cannot be decoded ({entry.reason})", now, report)
-            return
+            return report
         try:
             self._dispatch_job(entry, now, report)
         except StoreUnavailable as exc:
@@ -97,6 +117,7 @@ class Dispatcher:
                                  extra={"job_name": entry.name, "error": str(exc)})
         except Exception as exc:  # noqa: BLE001 - one job's fault must not stop the tick
             self._set_aside(entry.name, entry.due_at, entry.set_aside, f"{type(exc).__name__}: {exc}", now, report)
+        return report
 
     def _set_aside(self, name: str, seen_due_at: datetime | None, previous: SetAside | None, reason: str,
                    now: datetime, report: DispatchReport) -> None:

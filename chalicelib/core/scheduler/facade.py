@@ -54,12 +54,14 @@ class SchedulerService:
         lease_margin_seconds: int = 60,
         dispatch_batch: int = 200,
         worker_timeout_seconds: int = 900,
+        dispatch_concurrency: int = 16,
     ) -> None:
         self.parts = Parts(
             store=store, jobs=jobs, invoker=invoker, notifier=notifier, metrics=metrics, clock=clock, rand=rand,
             log=logger or logging.getLogger("chalicelib.scheduler"),
             timing=Timing(retention=timedelta(days=retention_days), lease_margin=timedelta(seconds=lease_margin_seconds)),
             dispatch_batch=dispatch_batch,
+            dispatch_concurrency=max(1, dispatch_concurrency),
             max_timeout_seconds=max(1, worker_timeout_seconds - lease_margin_seconds),
         )
         self.outbox = Outbox(self.parts)

@@ -42,6 +42,7 @@ class Parts:
     log: logging.Logger
     timing: Timing
     dispatch_batch: int
+    dispatch_concurrency: int
     max_timeout_seconds: int
 
 

@@ -21,6 +21,7 @@ from chalice.app import Request
 from chalicelib import bootstrap
 from chalicelib.adapters import run_logging
 from chalicelib.api import audit, auth
+from chalicelib.api.describe import describe
 from chalicelib.api.problems import PROBLEM_JSON, problem_for
 from chalicelib.api.requests import (
     parse_empty_body,
@@ -29,9 +30,13 @@ from chalicelib.api.requests import (
     parse_limit,
     parse_next_token,
     parse_pause_body,
+    parse_preview_body,
     parse_trigger_body,
+    validate_execution_id,
 )
-from chalicelib.api.views import execution_view, job_view
+from chalicelib.api.views import execution_detail_view, execution_view, job_view, slots_view, status_view
+from chalicelib.core import run_log
+from chalicelib.core.cron import CronSchedule
 from chalicelib.core.definitions import validate_job_name
 from chalicelib.core.errors import FieldError, ValidationFailed
 from chalicelib.core.model import parse_iso
@@ -40,6 +45,8 @@ app = Chalice(app_name="nightly-scheduler", configure_logs=False)  # Powertools 
 logger = Logger(service="nightly-scheduler")
 copy_config_to_registered_loggers(source_logger=logger, include={"chalicelib"})
 run_logging.install(logging.getLogger("chalicelib"))
+run_log.install()  # each run's log lines are kept with its execution: every logger's records reach the root
+run_log.install(logging.getLogger("chalicelib"))  # but Powertools stops chalicelib's from propagating
 
 BASE = "/api/v1/scheduler"
 JSON_BODIES = ["application/json", "application/problem+json", "text/plain", "application/x-www-form-urlencoded"]
@@ -283,6 +290,37 @@ def list_executions(jobName: str) -> Response:
     page = _service().list_executions(_job_name(jobName), limit=parse_limit(params, default=20),
                                       cursor=parse_next_token(params))
     return _json(200, {"executions": [execution_view(e) for e in page.items], "nextToken": page.next_cursor})
+
+
+@app.route(f"{BASE}/jobs/{{jobName}}/executions/{{executionId}}", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def get_execution(jobName: str, executionId: str) -> Response:
+    execution_id = validate_execution_id(executionId)
+    return _json(200, execution_detail_view(_service().get_execution(_job_name(jobName), execution_id)))
+
+
+@app.route(f"{BASE}/jobs/{{jobName}}/upcoming", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def upcoming(jobName: str) -> Response:
+    count = parse_limit(_request().query_params, default=10, maximum=50, name="count")
+    job, slots = _service().upcoming(_job_name(jobName), count)
+    schedule = CronSchedule.parse(job.definition.cron_expression, job.definition.timezone)
+    return _json(200, {"jobName": job.name, "timezone": job.definition.timezone, "slots": slots_view(schedule, slots)})
+
+
+@app.route(f"{BASE}/schedules/preview", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
+@api
+def preview_schedule() -> Response:
+    cron, zone, count = parse_preview_body(_body(required=True))
+    schedule, slots = _service().preview(cron, zone, count)
+    return _json(200, {"cronExpression": schedule.expression, "timezone": schedule.timezone,
+                       "description": describe(schedule.expression), "slots": slots_view(schedule, slots)})
+
+
+@app.route(f"{BASE}/status", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def status() -> Response:
+    return _json(200, status_view(_service().status()))
 
 
 # ---------------------------------------------------------------------- other methods

@@ -436,6 +436,21 @@ class DynamoDBStore:
             next_cursor = executions_cursor(job_name, last_key["sk"]["S"][len(EXECUTION_PREFIX) :])
         return Page(items=executions, next_cursor=next_cursor)
 
+    TICK_KEY = ("#dispatcher", "TICK")
+    """The executions table's one non-job item: the latest tick (no job name starts with '#')."""
+
+    def record_tick(self, now: datetime) -> None:
+        with _translated("PutItem"):
+            self._Execution(*self.TICK_KEY, doc={"at": encode_time(now)}).save()
+
+    def last_tick(self) -> datetime | None:
+        with _translated("GetItem"):
+            try:
+                item = self._Execution.get(*self.TICK_KEY)
+            except DoesNotExist:
+                return None
+        return parse_iso(item.doc["at"])
+
     def find_idempotency(self, job_name: str, key: str, now: datetime) -> IdempotencyRecord | None:
         with _translated("GetItem"):
             try:

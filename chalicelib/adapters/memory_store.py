@@ -57,6 +57,7 @@ class MemoryStore:
         self._set_aside: dict[str, Document] = {}
         self._executions: dict[str, dict[str, Document]] = {}
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
+        self._last_tick: datetime | None = None
 
     # --- jobs ---------------------------------------------------------------------
 
@@ -225,6 +226,14 @@ class MemoryStore:
             more = len(ids) > limit
         next_cursor = executions_cursor(job_name, chosen[-1]) if more else None
         return Page(items=[execution_from_document(doc) for doc in docs], next_cursor=next_cursor)
+
+    def record_tick(self, now: datetime) -> None:
+        with self._lock:
+            self._last_tick = max(now, self._last_tick) if self._last_tick else now
+
+    def last_tick(self) -> datetime | None:
+        with self._lock:
+            return self._last_tick
 
     def find_idempotency(self, job_name: str, key: str, now: datetime) -> IdempotencyRecord | None:
         with self._lock:

@@ -9,6 +9,7 @@ from typing import Any
 
 from chalicelib.core.errors import (
     ConcurrentUpdate,
+    ExecutionNotFound,
     IdempotencyKeyReused,
     InvalidCursor,
     JobConflict,
@@ -52,6 +53,9 @@ def problem_for(error: Exception) -> Problem:
     if isinstance(error, IdempotencyKeyReused):
         return problem(409, "idempotency-key-reused", "This Idempotency-Key was used for another request.",
                        str(error), executionId=error.execution_id)
+    if isinstance(error, ExecutionNotFound):
+        return problem(404, "execution-not-found", "Execution not found.", str(error),
+                       jobName=error.job_name, executionId=error.execution_id)
     if isinstance(error, JobUnreadable):
         return problem(409, "job-unreadable", "The job's stored record cannot be read.", str(error),
                        jobName=error.job_name)

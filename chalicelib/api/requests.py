@@ -30,12 +30,12 @@ def parse_json_body(raw: bytes | str | None, *, required: bool) -> Any:
         raise ValidationFailed([FieldError("body", "is nested too deeply")]) from None
 
 
-def parse_limit(params: Mapping[str, str] | None, *, default: int, maximum: int = 100) -> int:
-    raw = (params or {}).get("limit")
+def parse_limit(params: Mapping[str, str] | None, *, default: int, maximum: int = 100, name: str = "limit") -> int:
+    raw = (params or {}).get(name)
     if raw is None:
         return default
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:  # "²".isdigit() is True
-        raise ValidationFailed([FieldError("limit", f"must be a whole number from 1 to {maximum}")])
+        raise ValidationFailed([FieldError(name, f"must be a whole number from 1 to {maximum}")])
     return int(raw)
 
 
@@ -93,3 +93,34 @@ def parse_idempotency_key(headers: Mapping[str, str]) -> str | None:
     if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
         raise ValidationFailed([FieldError("Idempotency-Key", f"must be 1-{MAX_IDEMPOTENCY_KEY} printable characters")])
     return key
+
+
+PREVIEW_FIELDS = ("cronExpression", "timezone", "count")
+
+
+def parse_preview_body(body: Any) -> tuple[str, str, int]:
+    """``{"cronExpression", "timezone", "count"}``: the expression is checked by the caller
+    exactly as registration checks it; ``timezone`` defaults to UTC, ``count`` to 10 (1-50)."""
+    if not isinstance(body, dict):
+        raise ValidationFailed([FieldError("body", "must be a JSON object")])
+    errors = [FieldError(k, "is not a field of a preview; known: " + ", ".join(PREVIEW_FIELDS))
+              for k in sorted(set(body) - set(PREVIEW_FIELDS))]
+    cron = body.get("cronExpression")
+    if not isinstance(cron, str) or not cron.strip():
+        errors.append(FieldError("cronExpression", "is required"))
+    zone = body.get("timezone", "UTC")
+    if not isinstance(zone, str):
+        errors.append(FieldError("timezone", "must be an IANA time zone name such as 'Europe/Oslo'"))
+    count = body.get("count", 10)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 50:
+        errors.append(FieldError("count", "must be a whole number from 1 to 50"))
+    if errors:
+        raise ValidationFailed(errors)
+    return str(cron), str(zone), int(count)
+
+
+def validate_execution_id(value: str) -> str:
+    """An execution id as the API issues them (``20261129T010000000Z-a01``); 400 otherwise."""
+    if not (0 < len(value) <= 64 and value.isascii() and all(c.isalnum() or c in "-_" for c in value)):
+        raise ValidationFailed([FieldError("executionId", "is not an execution id this API issued")])
+    return value

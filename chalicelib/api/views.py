@@ -1,10 +1,14 @@
 """The JSON shapes of API.md: ``Job`` and ``Execution`` resources in camelCase."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.core.cron import CronSchedule
+from chalicelib.core.cron.notes import dst_note, local_time
 from chalicelib.core.definitions import definition_to_body
 from chalicelib.core.model import Actor, Execution, ExecutionError, Job, SetAside, UnreadableJob, iso
+from chalicelib.core.scheduler.queries import SchedulerStatus
 
 
 def _iso_or_none(value: Any) -> str | None:
@@ -76,3 +80,38 @@ def job_view(job: Job | UnreadableJob) -> dict[str, Any]:
         "updatedAt": iso(job.updated_at),
     })
     return body
+
+
+def execution_detail_view(execution: Execution) -> dict[str, Any]:
+    """One execution with the log lines its run wrote (``logsTruncated``: older ones dropped)."""
+    body = execution_view(execution)
+    body["logs"] = [{"at": iso(line.at), "level": line.level, "message": line.message} for line in execution.logs]
+    body["logsTruncated"] = execution.logs_dropped > 0
+    return body
+
+
+def slots_view(schedule: CronSchedule, slots: list[datetime]) -> list[dict[str, Any]]:
+    """Each slot's UTC instant, its wall time in the job's zone, and a DST note when one applies."""
+    out = []
+    for slot in slots:
+        entry: dict[str, Any] = {"at": iso(slot), "localTime": local_time(schedule, slot).isoformat(timespec="minutes")}
+        note = dst_note(schedule, slot)
+        if note:
+            entry["dstNote"] = note
+        out.append(entry)
+    return out
+
+
+def status_view(status: SchedulerStatus) -> dict[str, Any]:
+    stale = status.last_tick is None or status.now - status.last_tick > STALE_TICK
+    return {
+        "jobs": {"byState": status.by_state, "byAlertState": status.by_alert, "setAside": status.set_aside},
+        "overdue": status.overdue,
+        "lastTickAt": _iso_or_none(status.last_tick),
+        "tickStale": stale,
+        "at": iso(status.now),
+    }
+
+
+STALE_TICK = timedelta(minutes=3)
+"""A tick older than this is shown as a problem: the dispatcher ticks every minute."""

@@ -24,6 +24,7 @@ from chalicelib.core.model import (
     JobDefinition,
     JobState,
     Lease,
+    LogLine,
     Notice,
     NoticeKind,
     PendingRetry,
@@ -78,6 +79,8 @@ def execution_to_document(ex: Execution) -> Document:
         "lease_owner": ex.lease_owner,
         "expires_at": _time_or_none(ex.expires_at),
         "triggered_by": _actor_to_document(ex.triggered_by),
+        "logs": [{"at": encode_time(line.at), "level": line.level, "message": line.message} for line in ex.logs],
+        "logs_dropped": ex.logs_dropped,
     }
 
 
@@ -102,6 +105,9 @@ def execution_from_document(doc: Mapping[str, Any]) -> Execution:
         lease_owner=doc.get("lease_owner"),
         expires_at=_parse_or_none(doc.get("expires_at")),
         triggered_by=_actor_from_document(doc.get("triggered_by")),
+        logs=tuple(LogLine(at=parse_iso(line["at"]), level=str(line["level"]), message=str(line["message"]))
+                   for line in doc.get("logs") or ()),
+        logs_dropped=int(doc.get("logs_dropped", 0)),
     )
 
 

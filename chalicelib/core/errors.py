@@ -77,6 +77,13 @@ class IdempotencyKeyReused(SchedulerError):
         )
 
 
+class ExecutionNotFound(SchedulerError):
+    def __init__(self, job_name: str, execution_id: str):
+        self.job_name = job_name
+        self.execution_id = execution_id
+        super().__init__(f"Job '{job_name}' has no execution '{execution_id}' (or it expired).")
+
+
 class JobUnreadable(SchedulerError):
     """The job's stored record cannot be decoded; registering the job again replaces it."""
 

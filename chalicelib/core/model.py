@@ -155,6 +155,15 @@ class SetAside:
 
 
 @dataclass(frozen=True)
+class LogLine:
+    """One line a run wrote: when, how severe, what (scrubbed of credentials)."""
+
+    at: datetime
+    level: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Execution:
     execution_id: str
     job_name: str
@@ -173,6 +182,8 @@ class Execution:
     lease_owner: str | None = None
     expires_at: datetime | None = None  # retention (DynamoDB TTL)
     triggered_by: Actor | None = None  # manual runs: who asked
+    logs: tuple[LogLine, ...] = ()  # the last lines the run wrote (bounded)
+    logs_dropped: int = 0  # older lines that did not fit
 
 
 @dataclass(frozen=True)

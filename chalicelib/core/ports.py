@@ -152,6 +152,12 @@ class Store(Protocol):
     def find_idempotency(self, job_name: str, key: str, now: datetime) -> IdempotencyRecord | None:
         """The unexpired record for (job, key), or None."""
 
+    def record_tick(self, now: datetime) -> None:
+        """Remember that a dispatcher tick ran at ``now`` (for ``GET /status``)."""
+
+    def last_tick(self) -> datetime | None:
+        """The ``now`` of the latest recorded tick, or None."""
+
 
 class Invoker(Protocol):
     """Hands a claimed execution to a worker, without waiting for it to run."""

@@ -90,6 +90,10 @@ class Dispatcher:
                                 extra={"now": now.isoformat(), "due_jobs": report.due_jobs})
                     break
         self._tick_metrics(report)
+        try:
+            self.parts.store.record_tick(now)
+        except Exception as exc:  # noqa: BLE001 - the tick's work is done; only its record is missing
+            log.warning("could not record the tick", extra={"error": f"{type(exc).__name__}: {exc}"})
         log.info("dispatcher tick", extra={
             "now": now.isoformat(), "due_jobs": report.due_jobs, "claimed": len(report.claimed),
             "skipped": report.skipped, "missed": report.missed, "timed_out": report.timed_out,

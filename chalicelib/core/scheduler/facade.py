@@ -9,10 +9,12 @@ touches AWS, HTTP or the system clock.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
+from chalicelib.core.cron import CronSchedule
 from chalicelib.core.model import Actor, Execution, Job, JobDefinition, UnreadableJob
 from chalicelib.core.ports import (
     Clock,
@@ -29,7 +31,7 @@ from chalicelib.core.scheduler.dispatch import Dispatcher, DispatchReport, Remai
 from chalicelib.core.scheduler.effects import Effects
 from chalicelib.core.scheduler.outbox import Outbox
 from chalicelib.core.scheduler.parts import Parts
-from chalicelib.core.scheduler.queries import Queries
+from chalicelib.core.scheduler.queries import Queries, SchedulerStatus
 from chalicelib.core.scheduler.registration import Registration
 from chalicelib.core.scheduler.transitions import Timing
 from chalicelib.core.scheduler.triggers import Triggers
@@ -130,6 +132,26 @@ class SchedulerService:
     def list_executions(self, job_name: str, *, limit: int = 20, cursor: str | None = None) -> Page[Execution]:
         """Executions newest first (see ``Queries.list_executions``)."""
         return self.queries.list_executions(job_name, limit=limit, cursor=cursor)
+
+    def get_execution(self, job_name: str, execution_id: str) -> Execution:
+        """One execution, with the log lines its run wrote; raises ``ExecutionNotFound``."""
+        return self.queries.get_execution(job_name, execution_id)
+
+    def upcoming(self, job_name: str, count: int = 10) -> tuple[Job, list[datetime]]:
+        """The job and its next ``count`` slots from now (UTC)."""
+        job = self.queries.get_job(job_name)
+        schedule = CronSchedule.parse(job.definition.cron_expression, job.definition.timezone)
+        return job, list(itertools.islice(schedule.iter_after(self.parts.clock.now()), count))
+
+    def preview(self, cron_expression: str, timezone: str, count: int = 10) -> tuple[CronSchedule, list[datetime]]:
+        """The next ``count`` slots of a definition that is not registered; nothing is stored.
+        Raises ``ValidationFailed`` exactly as registration does."""
+        schedule = CronSchedule.parse(cron_expression, timezone)
+        return schedule, list(itertools.islice(schedule.iter_after(self.parts.clock.now()), count))
+
+    def status(self) -> SchedulerStatus:
+        """Counts by state and alert state, overdue jobs, and the dispatcher's last tick."""
+        return self.queries.status(self.parts.clock.now())
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -1,11 +1,28 @@
 """Reads: a job, the job listing, a job's executions and its last result."""
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Iterator
 
-from chalicelib.core.errors import JobNotFound, JobUnreadable
-from chalicelib.core.model import Execution, Job, UnreadableJob
+from chalicelib.core.errors import ExecutionNotFound, JobNotFound, JobUnreadable
+from chalicelib.core.model import Execution, Job, JobState, UnreadableJob
 from chalicelib.core.ports import Page, Store
+
+OVERDUE_AFTER = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class SchedulerStatus:
+    """What ``GET /status`` reports."""
+
+    by_state: dict[str, int]
+    by_alert: dict[str, int]
+    overdue: list[str]
+    set_aside: list[str]
+    last_tick: datetime | None
+    now: datetime
 
 
 class Queries:
@@ -54,3 +71,31 @@ class Queries:
         own = [e for e in page.items if e.created_at >= job.created_at]
         # Newest first: once a run older than the job shows up, every later one is older too.
         return Page(items=own, next_cursor=page.next_cursor if len(own) == len(page.items) else None)
+
+    def get_execution(self, job_name: str, execution_id: str) -> Execution:
+        execution = self.store.get_execution(job_name, execution_id)
+        if execution is None:
+            raise ExecutionNotFound(job_name, execution_id)
+        return execution
+
+    def status(self, now: datetime, *, overdue_after: timedelta = OVERDUE_AFTER) -> SchedulerStatus:
+        """Counts by state and alert state, the overdue jobs, the dispatcher's last tick."""
+        by_state: Counter[str] = Counter()
+        by_alert: Counter[str] = Counter()
+        overdue: list[str] = []
+        set_aside: list[str] = []
+        for entry in self.all_jobs():
+            if isinstance(entry, UnreadableJob):
+                by_state["unreadable"] += 1
+                set_aside.append(entry.name)
+                continue
+            by_state[entry.state.value] += 1
+            by_alert[entry.alert_state.value] += 1
+            if entry.set_aside is not None:
+                set_aside.append(entry.name)
+            # Its slot came and no run started within a few minutes: the dispatcher is behind or down.
+            if entry.state is JobState.ACTIVE and entry.next_run_at is not None and entry.next_run_at < now - overdue_after:
+                overdue.append(entry.name)
+        return SchedulerStatus(by_state=dict(by_state), by_alert=dict(by_alert), overdue=sorted(overdue),
+                               set_aside=sorted(set_aside), last_tick=self.store.last_tick(), now=now)
+

@@ -14,6 +14,8 @@ from chalicelib.core.errors import ConcurrentUpdate, JobUnreadable, StoreUnavail
 from chalicelib.core.model import Execution, ExecutionError, ExecutionStatus, Job
 from chalicelib.core.policies import bounded_result
 from chalicelib.core.ports import ExecutionUpdate, JobFn
+from chalicelib.core.run_log import CURRENT as run_log_var
+from chalicelib.core.run_log import RunLog
 from chalicelib.core.scheduler import transitions
 from chalicelib.core.scheduler.effects import Effects
 from chalicelib.core.scheduler.parts import (
@@ -69,6 +71,8 @@ class Worker:
         job, running = started
         fields = run_fields(running)
         token = RUN_FIELDS.set(fields)
+        run_log = RunLog()
+        log_token = run_log_var.set(run_log)
         try:
             registered = self.parts.jobs.get(job.definition.handler)
             if registered is None:
@@ -76,8 +80,10 @@ class Worker:
                     "HandlerNotFound", f"no handler named '{job.definition.handler}' is registered in this worker"))
             else:
                 outcome = self._call(job, running, registered.fn, fields, remaining_ms)
-            return self.finish(job_name, running, worker_id, *outcome)
+            lines, dropped = run_log.lines()
+            return self.finish(job_name, replace(running, logs=lines, logs_dropped=dropped), worker_id, *outcome)
         finally:
+            run_log_var.reset(log_token)
             RUN_FIELDS.reset(token)
 
     def start(self, job_name: str, execution_id: str, worker_id: str) -> tuple[Job, Execution] | None:
@@ -171,7 +177,8 @@ class Worker:
                 log.warning("lease lost before the outcome was recorded; newer state kept",
                             extra={**run_fields(running), "status": status.value})
                 return None
-            updated = transitions.finish(job, final, now, self.parts.rand)
+            # The log lines stay on the execution; the job's copy of its last run goes without.
+            updated = transitions.finish(job, replace(final, logs=(), logs_dropped=0), now, self.parts.rand)
             stored = store.commit(updated, expected_version=job.version,
                                   execution_updates=[ExecutionUpdate(final, ExecutionStatus.RUNNING, worker_id)])
             log.info("run finished", extra={**run_fields(final), "status": status.value,

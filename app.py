@@ -20,7 +20,7 @@ from chalice.app import Request
 
 from chalicelib import bootstrap
 from chalicelib.adapters import run_logging
-from chalicelib.api import audit, auth
+from chalicelib.api import audit, auth, console
 from chalicelib.api.describe import describe
 from chalicelib.api.problems import PROBLEM_JSON, problem_for
 from chalicelib.api.requests import (
@@ -321,6 +321,30 @@ def preview_schedule() -> Response:
 @api
 def status() -> Response:
     return _json(200, status_view(_service().status()))
+
+
+# ---------------------------------------------------------------------- console (outside the JSON API)
+
+CONSOLE = f"{BASE}/console"
+
+
+def _asset(name: str) -> Response:
+    return Response(body=console.asset(name), status_code=200, headers=console.headers(name))
+
+
+@app.route(CONSOLE, methods=["GET"])
+def console_page() -> Response:
+    return _asset("index.html")
+
+
+@app.route(f"{CONSOLE}/app.js", methods=["GET"])
+def console_script() -> Response:
+    return _asset("app.js")
+
+
+@app.route(f"{CONSOLE}/app.css", methods=["GET"])
+def console_styles() -> Response:
+    return _asset("app.css")
 
 
 # ---------------------------------------------------------------------- other methods

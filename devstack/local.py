@@ -255,8 +255,9 @@ def serve(port: int, stack: list[Callable[[], None]], stopping: threading.Event)
     base = f"http://{HOST}:{port}/api/v1/scheduler"
     say(f"""
 Nightly scheduler running locally (state in memory: it is gone when you stop).
-  API:    {base}
-  Token:  {token}
+  API:      {base}
+  Token:    {token}
+  Console:  {base}/console#token={token}
 
 Try:
   export TOKEN={token}

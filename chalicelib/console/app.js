@@ -1,0 +1,429 @@
+// The operator console: plain DOM, no build step, nothing from another origin.
+// Every value from the API is written with textContent, never as HTML.
+"use strict";
+
+(function () {
+  const TOKEN_KEY = "scheduler.token";
+  const API = location.pathname.replace(/\/console\/?$/, "");
+  const main = document.getElementById("main");
+  const CERT = "certification-expiry-check";
+  const FINAL = ["succeeded", "failed", "timed_out", "skipped", "missed"];
+
+  // ------------------------------------------------------------------ helpers
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (const child of children.flat()) {
+      if (child === null || child === undefined || child === false) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function show(...nodes) {
+    main.replaceChildren(...nodes.flat(2).filter((n) => n !== null && n !== undefined && n !== false));
+  }
+
+  function badge(text, kind) { return el("span", { class: "badge " + (kind || text) }, text); }
+
+  function toast(text) {
+    const box = document.getElementById("toast");
+    box.textContent = text;
+    setTimeout(() => { if (box.textContent === text) box.textContent = ""; }, 4000);
+  }
+
+  function when(iso) {
+    if (!iso) return "—";
+    const date = new Date(iso);
+    return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  }
+
+  function relative(iso) {
+    if (!iso) return "";
+    const seconds = Math.round((new Date(iso) - Date.now()) / 1000);
+    const abs = Math.abs(seconds);
+    const [value, unit] = abs < 90 ? [abs, "s"] : abs < 5400 ? [Math.round(abs / 60), "min"]
+      : abs < 172800 ? [Math.round(abs / 3600), "h"] : [Math.round(abs / 86400), "d"];
+    return seconds >= 0 ? `in ${value} ${unit}` : `${value} ${unit} ago`;
+  }
+
+  function duration(ms) {
+    if (ms === null || ms === undefined) return "—";
+    return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
+  }
+
+  function jobLink(name) { return el("a", { href: "#/jobs/" + encodeURIComponent(name) }, name); }
+
+  function runLink(job, id, text) {
+    return el("a", { href: `#/jobs/${encodeURIComponent(job)}/runs/${encodeURIComponent(id)}` }, text || id);
+  }
+
+  function message(text, kind) { return el("div", { class: "message " + (kind || ""), role: "alert" }, text); }
+
+  // ------------------------------------------------------------------ token and API
+
+  function token() { return sessionStorage.getItem(TOKEN_KEY); }
+
+  function takeTokenFromFragment() {
+    const match = location.hash.match(/^#token=([^&]+)/);
+    if (!match) return;
+    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
+    history.replaceState(null, "", location.pathname + location.search + "#/");  // out of the address bar
+  }
+
+  class ApiError extends Error {
+    constructor(status, problem) {
+      super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
+      this.status = status;
+      this.problem = problem || {};
+    }
+  }
+
+  async function api(method, path, body, headers) {
+    const response = await fetch(API + path, {
+      method,
+      headers: Object.assign({ Authorization: "Bearer " + token() },
+        body === undefined ? {} : { "Content-Type": "application/json" }, headers || {}),
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (response.status === 401) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      signIn("Your token was refused or has expired: sign in again.");
+      throw new ApiError(401, { title: "Unauthorized" });
+    }
+    const text = await response.text();
+    const data = text ? JSON.parse(text) : null;
+    if (!response.ok) throw new ApiError(response.status, data);
+    return data;
+  }
+
+  // ------------------------------------------------------------------ views
+
+  function signIn(note) {
+    document.getElementById("sign-out").hidden = true;
+    const input = el("input", { id: "token", type: "password", autocomplete: "off", required: true,
+      "aria-describedby": "token-hint" });
+    const form = el("form", { id: "sign-in", onsubmit: (event) => {
+      event.preventDefault();
+      sessionStorage.setItem(TOKEN_KEY, input.value.trim());
+      location.hash = "#/";
+      route();
+    } },
+      el("h1", {}, "Sign in"),
+      note ? message(note, "error") : null,
+      el("label", { for: "token" }, "API token"),
+      input,
+      el("p", { id: "token-hint", class: "hint" },
+        "The API's bearer token (a Supabase JWT with role service_role or an admin role). It stays in this tab only."),
+      el("button", { type: "submit", class: "primary" }, "Sign in"));
+    show(form);
+    input.focus();
+  }
+
+  async function showTick() {
+    const box = document.getElementById("tick");
+    try {
+      const status = await api("GET", "/status");
+      box.textContent = status.lastTickAt ? `Last tick ${relative(status.lastTickAt)}` : "No tick recorded yet";
+      box.className = "tick" + (status.tickStale ? " problem" : "");
+      if (status.tickStale) box.textContent += " — the dispatcher is not ticking";
+      return status;
+    } catch (error) { return null; }
+  }
+
+  function lastResultLine(execution) {
+    if (!execution) return "never ran";
+    const result = execution.result || {};
+    if (execution.status === "succeeded" && result.asOf) {
+      return `as of ${result.asOf}: ${result.paused ? result.paused.count : 0} paused, ` +
+        `${result.noticesCreated || 0} notices created${result.dryRun ? " (dry run)" : ""}` +
+        (result.forcedBy ? `, forced by ${result.forcedBy}` : "");
+    }
+    if (execution.error) return `${execution.status}: ${execution.error.type} — ${execution.error.message}`;
+    return execution.status;
+  }
+
+  async function overview() {
+    show(el("h1", {}, "Jobs"), el("p", { class: "muted" }, "Loading…"));
+    const [list, status] = await Promise.all([api("GET", "/jobs?limit=100"), showTick()]);
+    const overdue = new Set((status && status.overdue) || []);
+    const jobs = list.jobs.slice().sort((a, b) => rank(a, overdue) - rank(b, overdue) || a.jobName.localeCompare(b.jobName));
+    if (!jobs.length) {
+      show(el("h1", {}, "Jobs"), el("div", { class: "panel" },
+        "No job is registered yet. ", el("a", { href: "#/new" }, "Register a job"),
+        " (or POST /jobs with a definition)."));
+      return;
+    }
+    const histories = await Promise.all(jobs.map((job) =>
+      job.unreadable ? Promise.resolve({ executions: [] })
+        : api("GET", `/jobs/${encodeURIComponent(job.jobName)}/executions?limit=30`).catch(() => ({ executions: [] }))));
+    const rows = jobs.map((job, index) => jobRow(job, histories[index].executions, overdue.has(job.jobName)));
+    const cert = jobs.find((job) => job.jobName === CERT);
+    show(
+      el("h1", {}, "Jobs"),
+      cert ? el("p", { id: "cert-line", class: "panel" }, el("strong", {}, "Certification check: "),
+        lastResultLine(cert.lastExecution)) : null,
+      el("table", { class: "jobs" },
+        el("thead", {}, el("tr", {}, ["Job", "Schedule", "Next run", "State", "Alerts", "Last run", "Last 30 runs"]
+          .map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, rows)));
+  }
+
+  function rank(job, overdue) {
+    if (job.alertState === "alerting" || job.dispatchable === false) return 0;
+    if (overdue.has(job.jobName)) return 1;
+    return 2;
+  }
+
+  function jobRow(job, executions, isOverdue) {
+    if (job.unreadable) {
+      return el("tr", { "data-job": job.jobName }, el("td", {}, jobLink(job.jobName)),
+        el("td", { colspan: 6 }, badge("cannot be dispatched", "problem"), " ", job.setAside ? job.setAside.reason : job.unreadable));
+    }
+    const last = job.lastExecution;
+    const state = [badge(job.state)];
+    if (job.state === "paused" && job.pauseReason) state.push(" ", el("span", { class: "muted" }, job.pauseReason));
+    if (job.dispatchable === false) state.push(" ", badge("set aside", "problem"));
+    if (isOverdue) state.push(" ", badge("overdue", "problem"));
+    return el("tr", { "data-job": job.jobName },
+      el("td", {}, jobLink(job.jobName)),
+      el("td", {}, el("span", { class: "describe", "data-cron": job.cronExpression }, job.cronExpression),
+        el("div", { class: "muted" }, job.timezone)),
+      el("td", {}, job.nextRunAt ? [when(job.nextRunAt), el("div", { class: "muted" }, relative(job.nextRunAt))] : "—"),
+      el("td", { class: "state" }, state),
+      el("td", { class: "alerts" }, badge(job.alertState), " ", `${job.consecutiveFailures} failed in a row`),
+      el("td", {}, last ? [badge(last.status), " ", duration(last.durationMs)] : "never ran"),
+      el("td", {}, el("div", { class: "strip", "aria-label": "last 30 runs" },
+        executions.slice().reverse().map((e) => el("a", { class: e.status, title: `${e.status} — ${when(e.scheduledFor)}`,
+          href: `#/jobs/${encodeURIComponent(job.jobName)}/runs/${encodeURIComponent(e.executionId)}` })))));
+  }
+
+  async function describeCells() {
+    for (const cell of document.querySelectorAll(".describe[data-cron]")) {
+      try {
+        const preview = await api("POST", "/schedules/preview", { cronExpression: cell.dataset.cron, count: 1 });
+        cell.textContent = preview.description;
+        cell.title = cell.dataset.cron;
+      } catch (error) { /* keep the expression */ }
+    }
+  }
+
+  async function jobPage(name, cursor) {
+    show(el("p", { class: "muted" }, "Loading…"));
+    const job = await api("GET", `/jobs/${encodeURIComponent(name)}`);
+    const [upcoming, history] = job.unreadable ? [{ slots: [] }, { executions: [] }] : await Promise.all([
+      api("GET", `/jobs/${encodeURIComponent(name)}/upcoming?count=10`),
+      api("GET", `/jobs/${encodeURIComponent(name)}/executions?limit=20` + (cursor ? "&nextToken=" + encodeURIComponent(cursor) : "")),
+    ]);
+    const outcome = el("div", { id: "outcome", "aria-live": "polite" });
+    const actions = el("div", { class: "actions" },
+      el("button", { type: "button", class: "primary", onclick: () => runNow(name, outcome, {}) }, "Run now"),
+      name === CERT ? el("button", { type: "button", onclick: () => runNow(name, outcome, { dryRun: true }) }, "Dry run") : null,
+      job.state === "paused"
+        ? el("button", { type: "button", onclick: () => act(name, outcome, "resume") }, "Resume")
+        : el("button", { type: "button", onclick: () => pauseForm(name, outcome) }, "Pause"),
+      el("button", { type: "button", class: "danger", onclick: () => deleteForm(name, outcome) }, "Delete"));
+    const definition = el("dl", { class: "definition" },
+      [["Schedule", job.cronExpression], ["Time zone", job.timezone], ["Handler", job.handler],
+        ["State", job.state + (job.pauseReason ? ` — ${job.pauseReason}` : "")],
+        ["Alert state", `${job.alertState}, ${job.consecutiveFailures} failed in a row`],
+        ["Timeout", `${job.timeoutSeconds} s`], ["Retries", job.retry ? `${job.retry.maxAttempts} attempts` : "—"],
+        ["Created by", job.createdBy ? `${job.createdBy.subject} (${job.createdBy.role})` : "—"],
+        ["Paused by", job.pausedBy ? `${job.pausedBy.subject} (${job.pausedBy.role})` : "—"],
+        ["Dispatchable", job.dispatchable === false ? `no — ${job.setAside.reason}` : "yes"]]
+        .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v === undefined ? "—" : v)]));
+    show(
+      el("p", {}, el("a", { href: "#/" }, "← All jobs")),
+      el("h1", {}, name),
+      name === CERT ? el("p", { id: "cert-line", class: "panel" }, el("strong", {}, "Last result: "), lastResultLine(job.lastExecution)) : null,
+      actions, outcome,
+      el("h2", {}, "Definition"), definition,
+      job.payload && Object.keys(job.payload).length ? el("pre", {}, JSON.stringify(job.payload, null, 2)) : null,
+      el("h2", {}, "Next runs"),
+      el("table", {}, el("thead", {}, el("tr", {}, ["Your time", `${job.timezone || "Job"} time`, "Note"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, upcoming.slots.map((s) => el("tr", {}, el("td", {}, when(s.at)), el("td", {}, s.localTime), el("td", {}, s.dstNote || ""))))),
+      el("h2", {}, "Runs"),
+      history.executions.length ? el("table", { id: "runs" },
+        el("thead", {}, el("tr", {}, ["Status", "Trigger", "Attempt", "Scheduled for", "Started", "Duration", "Error"].map((h) => el("th", {}, h)))),
+        el("tbody", {}, history.executions.map((e) => el("tr", { "data-run": e.executionId },
+          el("td", {}, runLink(name, e.executionId, e.status)), el("td", {}, e.trigger), el("td", {}, e.attempt),
+          el("td", {}, when(e.scheduledFor)), el("td", {}, when(e.startedAt)), el("td", {}, duration(e.durationMs)),
+          el("td", {}, e.error ? `${e.error.type}: ${e.error.message}` : ""))))) : el("p", { class: "muted" }, "No runs yet."),
+      history.nextToken ? el("p", {}, el("a", { href: `#/jobs/${encodeURIComponent(name)}?page=${encodeURIComponent(history.nextToken)}` }, "Older runs →")) : null);
+  }
+
+  async function runNow(name, outcome, payload) {
+    outcome.replaceChildren(message("Queuing a run…"));
+    try {
+      const body = Object.keys(payload).length ? { payload } : undefined;
+      let run = await api("POST", `/jobs/${encodeURIComponent(name)}/trigger`, body);
+      const line = el("span", { id: "run-status" }, run.status);
+      outcome.replaceChildren(el("div", { class: "message ok" }, "Run ", runLink(name, run.executionId), ": ", line));
+      for (let i = 0; i < 120 && !FINAL.includes(run.status); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        run = await api("GET", `/jobs/${encodeURIComponent(name)}/executions/${encodeURIComponent(run.executionId)}`);
+        line.textContent = run.status + (run.error ? ` — ${run.error.message}` : "");
+      }
+    } catch (error) { showError(outcome, error); }
+  }
+
+  function pauseForm(name, outcome) {
+    const reason = el("input", { id: "pause-reason", maxlength: 500, placeholder: "why, for the next person" });
+    outcome.replaceChildren(el("form", { class: "panel", onsubmit: (event) => {
+      event.preventDefault();
+      act(name, outcome, "pause", { reason: reason.value || null });
+    } }, el("label", { for: "pause-reason" }, "Reason for pausing"), reason,
+      el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, "Pause job"))));
+    reason.focus();
+  }
+
+  function deleteForm(name, outcome) {
+    const typed = el("input", { id: "confirm-name", autocomplete: "off" });
+    outcome.replaceChildren(el("form", { class: "panel", onsubmit: async (event) => {
+      event.preventDefault();
+      if (typed.value !== name) { outcome.prepend(message("Type the job's name exactly to delete it.", "error")); return; }
+      try {
+        await api("DELETE", `/jobs/${encodeURIComponent(name)}`);
+        toast(`${name} deleted`);
+        location.hash = "#/";
+      } catch (error) { showError(outcome, error); }
+    } }, el("label", { for: "confirm-name" }, `Type ${name} to delete it (its history stays until it expires)`), typed,
+      el("div", { class: "actions" }, el("button", { type: "submit", class: "danger" }, "Delete job"))));
+    typed.focus();
+  }
+
+  async function act(name, outcome, action, body) {
+    try {
+      await api("POST", `/jobs/${encodeURIComponent(name)}/${action}`, body);
+      toast(`${name}: ${action}d`);
+      await jobPage(name);
+    } catch (error) { showError(outcome, error); }
+  }
+
+  function showError(box, error) {
+    if (error.status === 401) return;
+    const text = error.status === 409 ? `Not now: ${error.message}` : `Error ${error.status || ""}: ${error.message}`;
+    box.replaceChildren(message(text, error.status === 409 ? "" : "error"));
+  }
+
+  async function runPage(name, id) {
+    const run = await api("GET", `/jobs/${encodeURIComponent(name)}/executions/${encodeURIComponent(id)}`);
+    show(
+      el("p", {}, el("a", { href: "#/jobs/" + encodeURIComponent(name) }, `← ${name}`)),
+      el("h1", {}, `Run ${id}`),
+      el("dl", { class: "definition" }, [["Status", badge(run.status)], ["Trigger", run.trigger + (run.triggeredBy ? ` by ${run.triggeredBy.subject}` : "")],
+        ["Attempt", run.attempt], ["Scheduled for", when(run.scheduledFor)], ["Started", when(run.startedAt)],
+        ["Finished", when(run.finishedAt)], ["Duration", duration(run.durationMs)]]
+        .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])),
+      run.error ? [el("h2", {}, "Error"), message(`${run.error.type}: ${run.error.message}` +
+        (run.error.retryable === false ? " (not retryable)" : ""), "error")] : null,
+      el("h2", {}, "Result"), el("pre", { id: "result" }, JSON.stringify(run.result, null, 2)),
+      el("h2", {}, "Log"),
+      run.logsTruncated ? el("p", { class: "muted" }, "Older lines were dropped; these are the last ones.") : null,
+      run.logs.length ? el("table", { class: "logs", id: "logs" }, el("tbody", {}, run.logs.map((line) =>
+        el("tr", {}, el("td", {}, new Date(line.at).toLocaleTimeString()), el("td", {}, line.level), el("td", {}, line.message)))))
+        : el("p", { class: "muted" }, "This run wrote no log lines."));
+  }
+
+  async function registerPage() {
+    const handlers = (await api("GET", "/handlers")).handlers;
+    const fields = {
+      jobName: el("input", { id: "f-jobName", required: true, placeholder: "nightly-report" }),
+      cronExpression: el("input", { id: "f-cronExpression", required: true, placeholder: "0 2 * * *" }),
+      timezone: el("input", { id: "f-timezone", value: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC" }),
+      handler: el("select", { id: "f-handler" }, handlers.map((h) => el("option", { value: h.name }, `${h.name} — ${h.description}`))),
+      payload: el("textarea", { id: "f-payload", rows: 4, placeholder: "{}" }),
+    };
+    const errors = {};
+    const preview = el("div", { id: "preview", class: "panel", "aria-live": "polite" }, "Type a schedule to see its next runs.");
+    const outcome = el("div", { id: "outcome" });
+    const block = (name, label, hint) => {
+      errors[name] = el("div", { class: "field-error", id: `e-${name}` });
+      return [el("label", { for: `f-${name}` }, label), fields[name], hint ? el("div", { class: "hint" }, hint) : null, errors[name]];
+    };
+    let timer = null;
+    const refresh = () => {
+      clearTimeout(timer);
+      timer = setTimeout(async () => {
+        const cron = fields.cronExpression.value.trim();
+        if (!cron) return;
+        try {
+          const p = await api("POST", "/schedules/preview", { cronExpression: cron, timezone: fields.timezone.value.trim() || "UTC", count: 5 });
+          errors.cronExpression.textContent = ""; errors.timezone.textContent = "";
+          preview.replaceChildren(el("strong", {}, p.description), el("ul", {}, p.slots.map((s) =>
+            el("li", {}, `${when(s.at)} (${s.localTime} ${p.timezone})${s.dstNote ? " — " + s.dstNote : ""}`))));
+        } catch (error) {
+          if (error.status === 400) {
+            for (const e of error.problem.errors || []) if (errors[e.field]) errors[e.field].textContent = e.message;
+            preview.replaceChildren("No runs to show until the schedule is valid.");
+          }
+        }
+      }, 300);
+    };
+    fields.cronExpression.addEventListener("input", refresh);
+    fields.timezone.addEventListener("input", refresh);
+    const form = el("form", { id: "register", onsubmit: async (event) => {
+      event.preventDefault();
+      Object.values(errors).forEach((e) => { e.textContent = ""; });
+      let payload = {};
+      try { payload = fields.payload.value.trim() ? JSON.parse(fields.payload.value) : {}; }
+      catch (error) { errors.payload.textContent = "must be JSON"; return; }
+      try {
+        const job = await api("POST", "/jobs", { jobName: fields.jobName.value.trim(), cronExpression: fields.cronExpression.value.trim(),
+          timezone: fields.timezone.value.trim() || "UTC", handler: fields.handler.value, payload });
+        toast(`${job.jobName} registered`);
+        location.hash = "#/jobs/" + encodeURIComponent(job.jobName);
+      } catch (error) {
+        if (error.status === 400 && error.problem.errors) {
+          for (const e of error.problem.errors) {
+            const key = e.field.split(".")[0];
+            (errors[key] || errors.jobName).textContent = e.message;
+          }
+        } else showError(outcome, error);
+      }
+    } },
+      block("jobName", "Name", "lower-case letters, digits and dashes"),
+      block("cronExpression", "Schedule (five-field cron)", "minute hour day-of-month month day-of-week, e.g. 0 2 * * *"),
+      block("timezone", "Time zone (IANA)", "e.g. Europe/Oslo"),
+      block("handler", "Handler"),
+      block("payload", "Payload (JSON, optional)"),
+      el("h2", {}, "Next runs"), preview, outcome,
+      el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, "Register")));
+    show(el("p", {}, el("a", { href: "#/" }, "← All jobs")), el("h1", {}, "Register a job"), form);
+    fields.jobName.focus();
+  }
+
+  // ------------------------------------------------------------------ routing
+
+  async function route() {
+    if (!token()) { signIn(); return; }
+    document.getElementById("sign-out").hidden = false;
+    const hash = decodeURIComponent(location.hash.replace(/^#/, "")) || "/";
+    const [path, query] = hash.split("?");
+    const parts = path.split("/").filter(Boolean);
+    try {
+      if (parts.length === 0) { await overview(); describeCells(); }
+      else if (parts[0] === "new") await registerPage();
+      else if (parts[0] === "jobs" && parts.length === 2) await jobPage(parts[1], new URLSearchParams(query || "").get("page"));
+      else if (parts[0] === "jobs" && parts[2] === "runs") await runPage(parts[1], parts[3]);
+      else show(message("There is no such page.", "error"));
+      showTick();
+    } catch (error) {
+      if (error.status !== 401) show(message(`Error ${error.status || ""}: ${error.message}`, "error"));
+    }
+  }
+
+  document.getElementById("sign-out").addEventListener("click", () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    signIn("Signed out.");
+  });
+  window.addEventListener("hashchange", () => { takeTokenFromFragment(); route(); });
+  takeTokenFromFragment();
+  route();
+})();

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import threading
 from functools import wraps
 from typing import Any, Callable, NoReturn
 
@@ -19,8 +17,8 @@ from chalice import AuthResponse, Chalice, Rate, Response
 from chalice.app import Request
 
 from chalicelib import bootstrap
-from chalicelib.adapters import run_logging
-from chalicelib.api import audit, auth, console
+from chalicelib.adapters import run_logging, tracing
+from chalicelib.api import audit, auth, console, methods
 from chalicelib.api.describe import describe
 from chalicelib.api.problems import PROBLEM_JSON, problem_for
 from chalicelib.api.requests import (
@@ -99,26 +97,8 @@ def _request() -> Request:
 
 
 def audited(action: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
-    """One audit line per mutating request: who, what, on which job, the outcome."""
-
-    def decorate(fn: Callable[..., Response]) -> Callable[..., Response]:
-        @wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Response:
-            response = fn(*args, **kwargs)
-            job_name = kwargs.get("jobName")
-            if job_name is None and response.status_code in (200, 201):
-                job_name = json.loads(response.body).get("jobName") if isinstance(response.body, str) else None
-            details = {}
-            if action == "trigger" and response.status_code == 202:
-                body = json.loads(response.body)
-                details = {"execution_id": body.get("executionId"),
-                           "forced": bool((body.get("payloadOverride") or {}).get("force"))}
-            audit.record(action, actor=_caller(), job_name=job_name, status=response.status_code, details=details)
-            return response
-
-        return wrapper
-
-    return decorate
+    """One audit line per mutating request (see ``chalicelib.api.audit``)."""
+    return audit.audited(action, _caller)
 
 
 def _caller() -> Any:
@@ -349,34 +329,7 @@ def console_styles() -> Response:
 
 # ---------------------------------------------------------------------- other methods
 
-HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-METHOD_NOT_ALLOWED_PREFIX = "method_not_allowed_"
-
-
-def _method_not_allowed(allowed: list[str]) -> Callable[..., Response]:
-    def refuse(**_path_params: str) -> Response:
-        method = _request().method
-        body = {"type": "https://nightly-scheduler.dev/problems/method-not-allowed", "title": "Method not allowed.",
-                "status": 405, "detail": f"{method} is not served here; use {', '.join(allowed)}."}
-        return Response(body=json.dumps(body), status_code=405,
-                        headers={"Content-Type": PROBLEM_JSON, "Allow": ", ".join(allowed)})
-
-    return refuse
-
-
-def _refuse_other_methods() -> None:
-    """A known path answers an unsupported method with a 405 problem (and ``Allow``), in
-    API Gateway and in Chalice's local server alike (which would otherwise answer 501)."""
-    for index, (path, entries) in enumerate(sorted(app.routes.items())):
-        others = [m for m in HTTP_METHODS if m not in entries]
-        if others:
-            authorizer = next(iter(entries.values())).authorizer
-            app.route(path, methods=others, name=f"{METHOD_NOT_ALLOWED_PREFIX}{index}", content_types=JSON_BODIES,
-                      **({"authorizer": jwt_authorizer} if authorizer is not None else {}))(
-                _method_not_allowed(sorted(entries)))
-
-
-_refuse_other_methods()
+methods.refuse_other_methods(app, jwt_authorizer, JSON_BODIES)
 
 
 # ---------------------------------------------------------------------- dispatcher and worker
@@ -430,42 +383,18 @@ def _budget(context: Any) -> Any:
     return lambda: int(remaining()) - DISPATCH_MARGIN_MS
 
 
-_tracer_lock = threading.Lock()
-_tracer: list[Any] = []
-
-
-def _xray() -> Any:
-    """Powertools' Tracer, built on first use and only where X-Ray is on (in Lambda, unless
-    POWERTOOLS_TRACE_DISABLED): importing the X-Ray SDK costs a cold start ~0.2 s."""
-    if os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() in ("1", "true") \
-            or not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
-        return None
-    with _tracer_lock:
-        if not _tracer:
-            from aws_lambda_powertools.tracing import Tracer
-
-            _tracer.append(Tracer(service="nightly-scheduler"))
-        return _tracer[0]
-
-
 def _traced_tick(runtime: bootstrap.Runtime, now: Any, budget: Any) -> Any:
-    tracer = _xray()
-    if tracer is None:
-        return runtime.service.dispatch(now, remaining_ms=budget)
-    with tracer.provider.in_subsegment("## dispatch") as subsegment:
+    with tracing.subsegment("## dispatch") as segment:
         report = runtime.service.dispatch(now, remaining_ms=budget)
-        subsegment.put_annotation(key="tick", value=report.now.isoformat())
+        segment.annotate("tick", report.now.isoformat())
         return report
 
 
 def _traced_run(runtime: bootstrap.Runtime, job_name: str, execution_id: str, worker_id: str,
                 remaining_ms: Any) -> Any:
-    tracer = _xray()
-    if tracer is None:
-        return runtime.service.run_execution(job_name, execution_id, worker_id=worker_id, remaining_ms=remaining_ms)
-    with tracer.provider.in_subsegment("## run_execution") as subsegment:
-        subsegment.put_annotation(key="job_name", value=job_name)
-        subsegment.put_annotation(key="execution_id", value=execution_id)
+    with tracing.subsegment("## run_execution") as segment:
+        segment.annotate("job_name", job_name)
+        segment.annotate("execution_id", execution_id)
         return runtime.service.run_execution(job_name, execution_id, worker_id=worker_id, remaining_ms=remaining_ms)
 
 

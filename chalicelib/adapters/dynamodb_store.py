@@ -11,26 +11,21 @@ retries becomes ``StoreUnavailable``; anything else (a bug, a missing table) pro
 """
 from __future__ import annotations
 
-import base64
 import collections
-import heapq
-import itertools
-import json
 import math
 import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
-from botocore.exceptions import BotoCoreError
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
 from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters.dynamodb_due import due_at_of, read_due_page, set_aside_of
+from chalicelib.adapters.dynamodb_errors import LOST_RACE_REASONS, UNAVAILABLE_REASONS, translated
 from chalicelib.adapters.dynamodb_models import (
     DEFAULT_DUE_SHARDS,
     EXECUTION_PREFIX,
@@ -40,7 +35,6 @@ from chalicelib.adapters.dynamodb_models import (
     bind_models,
     due_index_key,
     due_shard_for,
-    due_shard_key,
     epoch_seconds,
 )
 from chalicelib.adapters.store_support import (
@@ -71,44 +65,6 @@ from chalicelib.core.errors import (
 from chalicelib.core.model import Execution, Job, SetAside, UnreadableJob, parse_iso
 from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page
 from chalicelib.settings import Settings
-
-_UNAVAILABLE_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "TransactionInProgressException",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
-)
-
-
-_UNAVAILABLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
-
-
-_LOST_RACE_REASONS = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
-
-
-def _is_unavailable(exc: PynamoDBException) -> bool:
-    code = exc.cause_response_code
-    if code is None:  # no response at all: connection failures, timeouts
-        return isinstance(exc.cause, BotoCoreError)
-    return code in _UNAVAILABLE_CODES
-
-
-@contextmanager
-def _translated(operation: str) -> Iterator[None]:
-    """Throttling or an outage that outlasted botocore's retries becomes ``StoreUnavailable``."""
-    try:
-        yield
-    except PynamoDBException as exc:
-        if _is_unavailable(exc):
-            raise StoreUnavailable(
-                f"DynamoDB {operation} kept failing after retries "
-                f"({exc.cause_response_code or type(exc.cause).__name__}); try again shortly."
-            ) from exc
-        raise
 
 
 class DynamoDBStore:
@@ -213,7 +169,7 @@ class DynamoDBStore:
     # --- jobs -------------------------------------------------------------------------
 
     def get_job(self, job_name: str) -> Job | None:
-        with _translated("GetItem"):
+        with translated("GetItem"):
             raw = self._connection.get_item(self._Job.Meta.table_name, job_name, consistent_read=True)
         item = raw.get("Item")
         if item is None:
@@ -224,7 +180,7 @@ class DynamoDBStore:
         return entry
 
     def create_job(self, job: Job) -> None:
-        with _translated("PutItem"):
+        with translated("PutItem"):
             try:
                 # The name must be free: no item with this key exists.
                 self._job_item(job).save(condition=self._Job.job_name.does_not_exist())
@@ -234,7 +190,7 @@ class DynamoDBStore:
                 raise
 
     def delete_job(self, job_name: str) -> None:
-        with _translated("DeleteItem"):
+        with translated("DeleteItem"):
             try:
                 # Only an existing job can be deleted (JobNotFound otherwise).
                 self._Job(job_name).delete(condition=self._Job.job_name.exists())
@@ -255,7 +211,7 @@ class DynamoDBStore:
         reject_repeated_executions(new_executions, execution_updates)
         stored_job = replace(job, version=expected_version + 1)
         Job_, Execution_ = self._Job, self._Execution
-        with _translated("TransactWriteItems"):
+        with translated("TransactWriteItems"):
             try:
                 # The token makes botocore's retry of a commit whose reply was lost a no-op
                 # instead of a false ConcurrentUpdate (DynamoDB remembers it for 10 minutes).
@@ -277,12 +233,12 @@ class DynamoDBStore:
                         )
             except TransactWriteError as exc:
                 reasons = {reason.code for reason in exc.cancellation_reasons if reason is not None}
-                if reasons & _LOST_RACE_REASONS:
+                if reasons & LOST_RACE_REASONS:
                     raise ConcurrentUpdate(
                         f"Commit of job '{job.name}' at version {expected_version} lost to another writer "
                         f"({', '.join(sorted(reasons))}); re-read and retry."
                     ) from exc
-                if reasons & _UNAVAILABLE_REASONS:
+                if reasons & UNAVAILABLE_REASONS:
                     raise StoreUnavailable(
                         f"DynamoDB throttled the commit of job '{job.name}'; try again shortly."
                     ) from exc
@@ -301,7 +257,7 @@ class DynamoDBStore:
         return (Execution_.status == update.expected_status.value) & owner
 
     def update_execution(self, update: ExecutionUpdate) -> None:
-        with _translated("PutItem"):
+        with translated("PutItem"):
             try:
                 self._execution_item(update.execution).save(condition=self._unchanged(update))
             except PynamoDBException as exc:
@@ -316,7 +272,7 @@ class DynamoDBStore:
         """A Scan (an admin listing, not a hot path): pages in table order, not by name."""
         check_limit(limit)
         start = {"jobName": {"S": jobs_cursor_position(cursor)}} if cursor else None
-        with _translated("Scan"):
+        with translated("Scan"):
             raw = self._connection.scan(self._Job.Meta.table_name, limit=limit,
                                         exclusive_start_key=start)  # type: ignore[arg-type]  # a key map is accepted
         jobs = [self._decode_job(item) for item in raw.get("Items", [])]
@@ -327,60 +283,16 @@ class DynamoDBStore:
         return self.due_page(now, limit=limit).items
 
     def due_page(self, now: datetime, *, limit: int, cursor: str | None = None) -> Page[Job | UnreadableJob]:
-        """Every shard queried concurrently (one Query each), merged oldest first.
-
-        The cursor holds, per shard, where its query stopped (the last entry taken from
-        it), or that it is exhausted; a shard is read again only from there.
-        """
+        """Every shard queried concurrently (one Query each), merged oldest first."""
         check_limit(limit)
-        positions: dict[str, Any] = json.loads(base64.urlsafe_b64decode(cursor)) if cursor else {}
-        shards = [due_shard_key(n) for n in range(self._read_shards)]
-        live = [s for s in shards if positions.get(s) != "done"]
-        key = due_index_key(now)
-
-        def query(shard: str) -> list[dict[str, Any]]:
-            with _translated("Query"):
-                raw = self._connection.query(
-                    self._Job.Meta.table_name, shard,
-                    range_key_condition=self._Job.due_at <= key,
-                    index_name=self._Job.due_index.Meta.index_name,
-                    exclusive_start_key=positions.get(shard), scan_index_forward=True, limit=limit,
-                )
-            items = raw.get("Items", [])
-            if "LastEvaluatedKey" not in raw and len(items) < limit:
-                items.append({"__exhausted__": shard})
-            return items
-
-        if len(live) > 1:
-            with ThreadPoolExecutor(max_workers=min(len(live), 8), thread_name_prefix="due-query") as pool:
-                answers = dict(zip(live, pool.map(query, live), strict=True))
-        else:
-            answers = {shard: query(shard) for shard in live}
-        exhausted = {s for s, items in answers.items() if items and "__exhausted__" in items[-1]} | \
-            {s for s, items in answers.items() if not items}
-        streams = [[(item["dueAt"]["S"], item["jobName"]["S"], shard, item) for item in items if "__exhausted__" not in item]
-                   for shard, items in answers.items()]
-        taken = list(itertools.islice(heapq.merge(*streams, key=lambda entry: (entry[0], entry[1])), limit))
-        next_positions = {s: v for s, v in positions.items() if v == "done"}
-        for shard in live:
-            mine = [entry for entry in taken if entry[2] == shard]
-            returned = len([i for i in answers[shard] if "__exhausted__" not in i])
-            if mine:
-                last = mine[-1][3]
-                next_positions[shard] = {"jobName": last["jobName"], "dueShard": last["dueShard"], "dueAt": last["dueAt"]}
-            elif shard in positions:
-                next_positions[shard] = positions[shard]
-            if shard in exhausted and len(mine) == returned:
-                next_positions[shard] = "done"
-        more = any(next_positions.get(s) != "done" for s in shards) and len(taken) == limit
-        next_cursor = base64.urlsafe_b64encode(json.dumps(next_positions).encode()).decode() if more else None
-        return Page(items=[self._decode_job(entry[3]) for entry in taken], next_cursor=next_cursor)
+        raw_items, next_cursor = read_due_page(self._connection, self._Job, self._read_shards, now, limit, cursor)
+        return Page(items=[self._decode_job(item) for item in raw_items], next_cursor=next_cursor)
 
     def set_aside(self, job_name: str, *, seen_due_at: datetime | None, set_aside: SetAside) -> bool:
         Job_ = self._Job
         # Only the entry the dispatcher read: a repair or a commit since then moved it.
         seen = Job_.due_at == due_index_key(seen_due_at) if seen_due_at is not None else Job_.due_at.does_not_exist()
-        with _translated("UpdateItem"):
+        with translated("UpdateItem"):
             try:
                 self._connection.update_item(
                     Job_.Meta.table_name, job_name,
@@ -396,7 +308,7 @@ class DynamoDBStore:
         return True
 
     def replace_unreadable_job(self, job: Job) -> None:
-        with _translated("PutItem"):
+        with translated("PutItem"):
             try:
                 # The record exists (a repair, not a create); whatever it holds is replaced.
                 self._job_item(job).save(condition=self._Job.job_name.exists())
@@ -408,7 +320,7 @@ class DynamoDBStore:
     # --- executions ----------------------------------------------------------------------
 
     def get_execution(self, job_name: str, execution_id: str) -> Execution | None:
-        with _translated("GetItem"):
+        with translated("GetItem"):
             try:
                 item = self._Execution.get(job_name, EXECUTION_PREFIX + execution_id, consistent_read=True)
             except DoesNotExist:
@@ -421,7 +333,7 @@ class DynamoDBStore:
         if cursor:
             before = executions_cursor_position(cursor, job_name)
             start = {"jobName": {"S": job_name}, "sk": {"S": EXECUTION_PREFIX + before}}
-        with _translated("Query"):
+        with translated("Query"):
             results = self._Execution.query(
                 job_name,
                 range_key_condition=self._Execution.sk.startswith(EXECUTION_PREFIX),
@@ -440,11 +352,11 @@ class DynamoDBStore:
     """The executions table's one non-job item: the latest tick (no job name starts with '#')."""
 
     def record_tick(self, now: datetime) -> None:
-        with _translated("PutItem"):
+        with translated("PutItem"):
             self._Execution(*self.TICK_KEY, doc={"at": encode_time(now)}).save()
 
     def last_tick(self) -> datetime | None:
-        with _translated("GetItem"):
+        with translated("GetItem"):
             try:
                 item = self._Execution.get(*self.TICK_KEY)
             except DoesNotExist:
@@ -452,7 +364,7 @@ class DynamoDBStore:
         return parse_iso(item.doc["at"])
 
     def find_idempotency(self, job_name: str, key: str, now: datetime) -> IdempotencyRecord | None:
-        with _translated("GetItem"):
+        with translated("GetItem"):
             try:
                 item = self._Execution.get(job_name, IDEMPOTENCY_PREFIX + key, consistent_read=True)
             except DoesNotExist:
@@ -488,7 +400,7 @@ class DynamoDBStore:
                            set_aside=set_aside_from_document(item.set_aside))
         except Exception as exc:  # noqa: BLE001 - any decoding failure is this record's, not the store's
             return UnreadableJob(name=name, reason=f"{type(exc).__name__}: {exc}"[:300],
-                                 due_at=_due_at_of(raw), set_aside=_set_aside_of(raw))
+                                 due_at=due_at_of(raw), set_aside=set_aside_of(raw))
 
     def _execution_item(self, ex: Execution) -> ExecutionItem:
         return self._Execution(
@@ -508,16 +420,3 @@ class DynamoDBStore:
             doc={"execution_id": record.execution_id, "expires_at": encode_time(record.expires_at)},
         )
 
-
-def _due_at_of(raw: dict[str, Any]) -> datetime | None:
-    try:
-        return parse_iso(raw["dueAt"]["S"])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def _set_aside_of(raw: dict[str, Any]) -> SetAside | None:
-    try:
-        return set_aside_from_document(json.loads(raw["setAside"]["S"]))
-    except (KeyError, TypeError, ValueError):
-        return None

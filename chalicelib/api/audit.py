@@ -6,8 +6,10 @@ made through the API records it on what it changed too (``createdBy``, ``updated
 """
 from __future__ import annotations
 
+import json
 import logging
-from typing import Any, Mapping
+from functools import wraps
+from typing import Any, Callable, Mapping
 
 from chalicelib.core.model import Actor
 
@@ -38,3 +40,32 @@ def record(action: str, *, actor: Actor | None, job_name: str | None, status: in
     }
     log.info("audit: %s %s by %s -> %s", action, job_name or "-", actor or "anonymous", status, extra=entry)
     return entry
+
+
+def audited(action: str, caller_of_request: Callable[[], Actor | None]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Wrap a route: after it answers, :func:`record` who did ``action`` and the outcome."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            response = fn(*args, **kwargs)
+            body = _json_body(response)
+            job_name = kwargs.get("jobName") or (body.get("jobName") if response.status_code in (200, 201) else None)
+            details: dict[str, Any] = {}
+            if action == "trigger" and response.status_code == 202:
+                details = {"execution_id": body.get("executionId"),
+                           "forced": bool((body.get("payloadOverride") or {}).get("force"))}
+            record(action, actor=caller_of_request(), job_name=job_name, status=response.status_code, details=details)
+            return response
+
+        return wrapper
+
+    return decorate
+
+
+def _json_body(response: Any) -> dict[str, Any]:
+    try:
+        body = json.loads(response.body) if isinstance(response.body, str) and response.body else {}
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -59,6 +60,15 @@ class Dispatcher:
     def __init__(self, parts: Parts, effects: Effects) -> None:
         self.parts = parts
         self.effects = effects
+        self._pool: ThreadPoolExecutor | None = None  # kept for the process: warm ticks reuse its threads
+        self._pool_lock = threading.Lock()
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.parts.dispatch_concurrency,
+                                                thread_name_prefix="dispatch")
+            return self._pool
 
     def tick(self, now: datetime, *, remaining_ms: RemainingMs | None = None) -> DispatchReport:
         """One tick at ``now``: do all due work (see :meth:`SchedulerService.dispatch`)."""
@@ -68,27 +78,30 @@ class Dispatcher:
         dispatch_one = functools.partial(self._dispatch_in, contextvars.copy_context(), now)
         # Claims and hand-offs run concurrently, at most dispatch_concurrency at once: the
         # store's and the invoker's clients are thread-safe; every claim stays conditional.
-        with ThreadPoolExecutor(max_workers=self.parts.dispatch_concurrency, thread_name_prefix="dispatch") as pool:
-            while True:
-                try:
-                    page = self.parts.store.due_page(now, limit=batch, cursor=cursor)
-                except StoreUnavailable as exc:
-                    report.errors.append(f"due query failed: {exc}")
-                    log.error("dispatcher could not read due work", extra={"error": str(exc)})
-                    break
-                report.pages += 1
-                report.due_jobs += len(page.items)
-                for part in pool.map(dispatch_one, page.items):
-                    report.merge(part)
-                cursor = page.next_cursor
-                if cursor is None:
-                    break
-                if remaining_ms is not None and remaining_ms() <= 0:
-                    # The rest is the oldest due work: the next tick reads it first.
-                    report.budget_exhausted = True
-                    log.warning("dispatcher budget spent with due work left; the next tick takes it first",
-                                extra={"now": now.isoformat(), "due_jobs": report.due_jobs})
-                    break
+        while True:
+            try:
+                page = self.parts.store.due_page(now, limit=batch, cursor=cursor)
+            except StoreUnavailable as exc:
+                report.errors.append(f"due query failed: {exc}")
+                log.error("dispatcher could not read due work", extra={"error": str(exc)})
+                break
+            report.pages += 1
+            report.due_jobs += len(page.items)
+            if len(page.items) > 1 and self.parts.dispatch_concurrency > 1:
+                parts_done = list(self._executor().map(dispatch_one, page.items))
+            else:
+                parts_done = [dispatch_one(entry) for entry in page.items]
+            for part in parts_done:
+                report.merge(part)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+            if remaining_ms is not None and remaining_ms() <= 0:
+                # The rest is the oldest due work: the next tick reads it first.
+                report.budget_exhausted = True
+                log.warning("dispatcher budget spent with due work left; the next tick takes it first",
+                            extra={"now": now.isoformat(), "due_jobs": report.due_jobs})
+                break
         self._tick_metrics(report)
         try:
             self.parts.store.record_tick(now)

@@ -1,0 +1,49 @@
+"""DynamoDB errors translated at the edge: throttling or an outage that outlasted
+botocore's retries becomes ``StoreUnavailable``; a lost condition is for the caller."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from botocore.exceptions import BotoCoreError
+from pynamodb.exceptions import PynamoDBException
+
+from chalicelib.core.errors import StoreUnavailable
+
+UNAVAILABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TransactionInProgressException",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+
+
+UNAVAILABLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"})
+
+
+LOST_RACE_REASONS = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
+
+
+def is_unavailable(exc: PynamoDBException) -> bool:
+    code = exc.cause_response_code
+    if code is None:  # no response at all: connection failures, timeouts
+        return isinstance(exc.cause, BotoCoreError)
+    return code in UNAVAILABLE_CODES
+
+
+@contextmanager
+def translated(operation: str) -> Iterator[None]:
+    """Throttling or an outage that outlasted botocore's retries becomes ``StoreUnavailable``."""
+    try:
+        yield
+    except PynamoDBException as exc:
+        if is_unavailable(exc):
+            raise StoreUnavailable(
+                f"DynamoDB {operation} kept failing after retries "
+                f"({exc.cause_response_code or type(exc.cause).__name__}); try again shortly."
+            ) from exc
+        raise

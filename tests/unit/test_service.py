@@ -433,3 +433,14 @@ def test_the_merged_payload_of_a_trigger_is_held_to_the_size_limit(h):
     with pytest.raises(ValidationFailed) as err:
         h.service.trigger_job("report", payload={"more": "y" * 12000})
     assert err.value.errors[0].field == "payload"
+
+
+def test_register_job_with_a_callable_adds_it_only_once_the_definition_validates(h):
+    def nightly(ctx):
+        return None
+
+    with pytest.raises(ValidationFailed):
+        h.service.register_job("late-report", "cron(0 2 * * ? *)", nightly)
+    assert "late-report" not in h.registry
+    h.service.register_job("late-report", "0 2 * * *", nightly)
+    assert h.registry.get("late-report").fn is nightly

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from chalicelib.adapters.dynamodb_errors import translated
+from chalicelib.adapters.dynamodb_errors import answer, translated
 from chalicelib.adapters.dynamodb_models import due_index_key, due_shard_key
 from chalicelib.core.codec import set_aside_from_document
 from chalicelib.core.model import SetAside, parse_iso
@@ -40,7 +40,7 @@ def read_due_page(connection: Any, model: Any, read_shards: int, now: datetime, 
                 index_name=model.due_index.Meta.index_name,
                 exclusive_start_key=positions.get(shard), scan_index_forward=True, limit=limit,
             )
-        items = raw.get("Items", [])
+        items = answer(raw, "Query").get("Items", [])
         if "LastEvaluatedKey" not in raw and len(items) < limit:
             items.append({"__exhausted__": shard})
         return items

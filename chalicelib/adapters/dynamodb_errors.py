@@ -3,7 +3,7 @@ botocore's retries becomes ``StoreUnavailable``; a lost condition is for the cal
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 from botocore.exceptions import BotoCoreError
 from pynamodb.exceptions import PynamoDBException
@@ -47,3 +47,12 @@ def translated(operation: str) -> Iterator[None]:
                 f"({exc.cause_response_code or type(exc.cause).__name__}); try again shortly."
             ) from exc
         raise
+    except BotoCoreError as exc:  # no answer at all (connection refused, reset, read timeout)
+        raise StoreUnavailable(f"DynamoDB {operation} got no answer ({type(exc).__name__}); try again shortly.") from exc
+
+
+def answer(raw: object, operation: str) -> dict[str, Any]:
+    """A low-level call's answer; an empty one (an overloaded endpoint) is an outage, not data."""
+    if not isinstance(raw, dict):
+        raise StoreUnavailable(f"DynamoDB {operation} returned no answer; try again shortly.")
+    return raw

@@ -25,7 +25,7 @@ from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb_due import due_at_of, read_due_page, set_aside_of
-from chalicelib.adapters.dynamodb_errors import LOST_RACE_REASONS, UNAVAILABLE_REASONS, translated
+from chalicelib.adapters.dynamodb_errors import LOST_RACE_REASONS, UNAVAILABLE_REASONS, answer, translated
 from chalicelib.adapters.dynamodb_models import (
     DEFAULT_DUE_SHARDS,
     EXECUTION_PREFIX,
@@ -171,7 +171,7 @@ class DynamoDBStore:
     def get_job(self, job_name: str) -> Job | None:
         with translated("GetItem"):
             raw = self._connection.get_item(self._Job.Meta.table_name, job_name, consistent_read=True)
-        item = raw.get("Item")
+        item = answer(raw, "GetItem").get("Item")
         if item is None:
             return None
         entry = self._decode_job(item)
@@ -275,6 +275,7 @@ class DynamoDBStore:
         with translated("Scan"):
             raw = self._connection.scan(self._Job.Meta.table_name, limit=limit,
                                         exclusive_start_key=start)  # type: ignore[arg-type]  # a key map is accepted
+        raw = answer(raw, "Scan")
         jobs = [self._decode_job(item) for item in raw.get("Items", [])]
         last_key = raw.get("LastEvaluatedKey")
         return Page(items=jobs, next_cursor=jobs_cursor(last_key["jobName"]["S"]) if last_key else None)

@@ -221,3 +221,23 @@ def test_the_due_index_is_write_sharded_and_changing_the_count_is_safe(moto_dyna
         job = lowered.get_job(name)
         lowered.commit(job, expected_version=job.version)
     assert all_due(store(2)) == names
+
+
+def test_an_endpoint_that_answers_nothing_is_an_outage_not_a_broken_job(dynamodb_store, monkeypatch):
+    """An overloaded endpoint's empty answer or dropped connection is StoreUnavailable (the
+    job stays due), never a job fault that would set a healthy job aside."""
+    from botocore.exceptions import ConnectionClosedError
+
+    from chalicelib.core.errors import StoreUnavailable
+
+    dynamodb_store.create_job(make_job(next_run_at=T0))
+    monkeypatch.setattr(dynamodb_store._connection, "get_item", lambda *a, **k: None)
+    with pytest.raises(StoreUnavailable):
+        dynamodb_store.get_job("nightly-report")
+
+    def dropped(*args, **kwargs):
+        raise ConnectionClosedError(endpoint_url="http://127.0.0.1")
+
+    monkeypatch.setattr(dynamodb_store._connection, "query", dropped)
+    with pytest.raises(StoreUnavailable):
+        dynamodb_store.due_jobs(T0, limit=10)

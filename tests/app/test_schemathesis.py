@@ -39,6 +39,9 @@ ACCEPTED = {
     # ('0' has one field; one that never runs; AWS syntax), a handler name that is not
     # registered (see GET /handlers). Each refusal is a 400 problem naming the field.
     "positive_data_acceptance": "opaque nextToken, cron semantics and registered handler names",
+    # DELETE /jobs/{jobName} keeps the job's history until it expires (API.md, cancelJob):
+    # its executions stay readable by design, which this check reads as use after free.
+    "use_after_free": "a cancelled job's executions stay readable until they expire",
 }
 
 

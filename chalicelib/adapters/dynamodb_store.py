@@ -11,9 +11,7 @@ retries becomes ``StoreUnavailable``; anything else (a bug, a missing table) pro
 """
 from __future__ import annotations
 
-import collections
 import math
-import threading
 import uuid
 from dataclasses import replace
 from datetime import datetime
@@ -24,6 +22,7 @@ from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteEr
 from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters.dynamodb_counting import RequestCounting
 from chalicelib.adapters.dynamodb_due import due_at_of, read_due_page, set_aside_of
 from chalicelib.adapters.dynamodb_errors import LOST_RACE_REASONS, UNAVAILABLE_REASONS, answer, translated
 from chalicelib.adapters.dynamodb_models import (
@@ -67,7 +66,7 @@ from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Pag
 from chalicelib.settings import Settings
 
 
-class DynamoDBStore:
+class DynamoDBStore(RequestCounting):
     """Implements :class:`~chalicelib.core.ports.Store` on the jobs and executions tables.
 
     ``endpoint_url`` is for the local stack and tests only. ``max_attempts`` is botocore's
@@ -111,13 +110,9 @@ class DynamoDBStore:
             retry_configuration={"mode": "standard", "total_max_attempts": max_attempts},
         )
         self._Job, self._Execution = bind_models(jobs_table, executions_table, region, endpoint_url, self._connection)
-        self._count_lock = threading.Lock()
-        self._calls: collections.Counter[str] = collections.Counter()
-        self._attempts = 0
         # Build the (thread-safe) botocore client now, once, rather than racing on first use.
         events = self._connection.client.meta.events
-        events.register("before-call.dynamodb.*", self._count_call)
-        events.register_first("before-send.dynamodb.*", self._count_attempt)
+        self._start_counting(events)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> DynamoDBStore:
@@ -137,34 +132,6 @@ class DynamoDBStore:
     def client(self) -> Any:
         """The botocore client every request of this store goes through (for instrumentation)."""
         return self._connection.client
-
-    @property
-    def request_count(self) -> int:
-        with self._count_lock:
-            return sum(self._calls.values())
-
-    @property
-    def requests_by_operation(self) -> dict[str, int]:
-        with self._count_lock:
-            return dict(self._calls)
-
-    @property
-    def attempt_count(self) -> int:
-        with self._count_lock:
-            return self._attempts
-
-    def reset_request_count(self) -> None:
-        with self._count_lock:
-            self._calls.clear()
-            self._attempts = 0
-
-    def _count_call(self, model: Any, **_: Any) -> None:
-        with self._count_lock:
-            self._calls[model.name] += 1
-
-    def _count_attempt(self, **_: Any) -> None:
-        with self._count_lock:
-            self._attempts += 1
 
     # --- jobs -------------------------------------------------------------------------
 

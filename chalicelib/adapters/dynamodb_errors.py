@@ -28,11 +28,22 @@ UNAVAILABLE_REASONS = frozenset({"ThrottlingError", "ProvisionedThroughputExceed
 LOST_RACE_REASONS = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 
 
+def response_code(exc: PynamoDBException) -> str | None:
+    """DynamoDB's error code, if it answered at all.
+
+    Not PynamoDB's ``cause_response_code``: botocore's read timeout carries
+    ``response=None``, on which that property raises ``AttributeError``.
+    """
+    response = getattr(exc.cause, "response", None)
+    error = response.get("Error") if isinstance(response, dict) else None
+    code = error.get("Code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else None
+
+
 def is_unavailable(exc: PynamoDBException) -> bool:
-    code = exc.cause_response_code
-    if code is None:  # no response at all: connection failures, timeouts
-        return isinstance(exc.cause, BotoCoreError)
-    return code in UNAVAILABLE_CODES
+    if isinstance(exc.cause, BotoCoreError):  # no answer at all: connection failures, timeouts
+        return True
+    return response_code(exc) in UNAVAILABLE_CODES
 
 
 @contextmanager
@@ -44,7 +55,7 @@ def translated(operation: str) -> Iterator[None]:
         if is_unavailable(exc):
             raise StoreUnavailable(
                 f"DynamoDB {operation} kept failing after retries "
-                f"({exc.cause_response_code or type(exc.cause).__name__}); try again shortly."
+                f"({response_code(exc) or type(exc.cause).__name__}); try again shortly."
             ) from exc
         raise
     except BotoCoreError as exc:  # no answer at all (connection refused, reset, read timeout)

@@ -24,7 +24,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamodb_counting import RequestCounting
 from chalicelib.adapters.dynamodb_due import due_at_of, read_due_page, set_aside_of
-from chalicelib.adapters.dynamodb_errors import LOST_RACE_REASONS, UNAVAILABLE_REASONS, answer, translated
+from chalicelib.adapters.dynamodb_errors import LOST_RACE_REASONS, UNAVAILABLE_REASONS, answer, response_code, translated
 from chalicelib.adapters.dynamodb_models import (
     DEFAULT_DUE_SHARDS,
     EXECUTION_PREFIX,
@@ -152,7 +152,7 @@ class DynamoDBStore(RequestCounting):
                 # The name must be free: no item with this key exists.
                 self._job_item(job).save(condition=self._Job.job_name.does_not_exist())
             except PynamoDBException as exc:
-                if exc.cause_response_code == "ConditionalCheckFailedException":
+                if response_code(exc) == "ConditionalCheckFailedException":
                     raise JobAlreadyExists(job.name) from exc
                 raise
 
@@ -162,7 +162,7 @@ class DynamoDBStore(RequestCounting):
                 # Only an existing job can be deleted (JobNotFound otherwise).
                 self._Job(job_name).delete(condition=self._Job.job_name.exists())
             except PynamoDBException as exc:
-                if exc.cause_response_code == "ConditionalCheckFailedException":
+                if response_code(exc) == "ConditionalCheckFailedException":
                     raise JobNotFound(job_name) from exc
                 raise
 
@@ -228,7 +228,7 @@ class DynamoDBStore(RequestCounting):
             try:
                 self._execution_item(update.execution).save(condition=self._unchanged(update))
             except PynamoDBException as exc:
-                if exc.cause_response_code == "ConditionalCheckFailedException":
+                if response_code(exc) == "ConditionalCheckFailedException":
                     raise ConcurrentUpdate(
                         f"Execution {update.execution.job_name}/{update.execution.execution_id} is no longer "
                         f"{update.expected_status.value} with owner {update.expected_owner!r}."
@@ -270,7 +270,7 @@ class DynamoDBStore(RequestCounting):
                     condition=Job_.job_name.exists() & seen,
                 )
             except PynamoDBException as exc:
-                if exc.cause_response_code == "ConditionalCheckFailedException":
+                if response_code(exc) == "ConditionalCheckFailedException":
                     return False
                 raise
         return True
@@ -281,7 +281,7 @@ class DynamoDBStore(RequestCounting):
                 # The record exists (a repair, not a create); whatever it holds is replaced.
                 self._job_item(job).save(condition=self._Job.job_name.exists())
             except PynamoDBException as exc:
-                if exc.cause_response_code == "ConditionalCheckFailedException":
+                if response_code(exc) == "ConditionalCheckFailedException":
                     raise JobNotFound(job.name) from exc
                 raise
 

@@ -241,3 +241,40 @@ def test_an_endpoint_that_answers_nothing_is_an_outage_not_a_broken_job(dynamodb
     monkeypatch.setattr(dynamodb_store._connection, "query", dropped)
     with pytest.raises(StoreUnavailable):
         dynamodb_store.due_jobs(T0, limit=10)
+
+
+def test_an_endpoint_that_never_answers_is_store_unavailable(aws_env):
+    """A read timeout (botocore's error carries ``response=None``) is an outage: found on the
+    local stack under 1,000 every-minute jobs, where it escaped as an AttributeError (500)."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_and_say_nothing() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    threading.Thread(target=accept_and_say_nothing, daemon=True).start()
+    try:
+        store = DynamoDBStore("jobs", "executions", "eu-north-1", f"http://127.0.0.1:{listener.getsockname()[1]}",
+                              max_attempts=1, read_timeout_seconds=0.3)
+        with pytest.raises(StoreUnavailable):
+            store.get_job("nightly-report")
+        with pytest.raises(StoreUnavailable):
+            store.create_job(make_job(next_run_at=T0))
+        with pytest.raises(StoreUnavailable):
+            store.commit(make_job(next_run_at=T0), expected_version=1)
+    finally:
+        stop.set()
+        for conn in held:
+            conn.close()
+        listener.close()

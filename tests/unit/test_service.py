@@ -444,3 +444,46 @@ def test_register_job_with_a_callable_adds_it_only_once_the_definition_validates
     assert "late-report" not in h.registry
     h.service.register_job("late-report", "0 2 * * *", nightly)
     assert h.registry.get("late-report").fn is nightly
+
+
+def test_an_undisturbed_run_reads_its_job_once(h):
+    """The finish commits on the job as the start stored it: no second read."""
+    h.service.register_job("every-minute", "* * * * *", "ok")
+    reads = []
+    original = h.store.get_job
+    h.store.get_job = lambda name: reads.append(name) or original(name)
+    h.tick(utc(2026, 11, 28, 20, 1))
+    assert reads == ["every-minute"]  # the worker's start; the dispatcher reads the due page
+    assert h.executions("every-minute")[0].status is ExecutionStatus.SUCCEEDED
+
+
+def test_a_job_paused_while_its_run_runs_keeps_the_pause_and_the_outcome():
+    h = Harness(utc(2026, 11, 28, 20, 0))
+
+    def pauses_itself(ctx):
+        h.service.pause_job("self-pausing", "paused mid-run")
+        return {"ran": True}
+
+    h.registry.add("pauses-itself", pauses_itself)
+    h.service.register_job("self-pausing", "* * * * *", "pauses-itself")
+    h.tick(utc(2026, 11, 28, 20, 1))
+    [execution] = h.executions("self-pausing")
+    assert execution.status is ExecutionStatus.SUCCEEDED and execution.result == {"ran": True}
+    job = h.service.get_job("self-pausing")
+    assert job.state is JobState.PAUSED and job.pause_reason == "paused mid-run"
+    assert job.lease is None and job.last_execution.status is ExecutionStatus.SUCCEEDED
+
+
+def test_a_run_whose_job_is_cancelled_while_it_runs_records_its_outcome_past_its_stale_job():
+    h = Harness(utc(2026, 11, 28, 20, 0), inline=False)
+    h.registry.add("ok", ok)
+    h.service.register_job("doomed", "0 21 * * *", "ok")
+    h.tick(utc(2026, 11, 28, 21, 0))
+    [(_, execution_id)] = h.invoker.invocations
+    job, running = h.service.worker.start("doomed", execution_id, "w1")
+    h.service.cancel_job("doomed")
+    final = h.service.worker.finish("doomed", running, "w1", ExecutionStatus.SUCCEEDED, {"done": True}, None,
+                                    known_job=job)
+    assert final.status is ExecutionStatus.SUCCEEDED
+    assert h.store.get_execution("doomed", execution_id).status is ExecutionStatus.SUCCEEDED
+    assert h.store.get_job("doomed") is None  # the stale job was not written back

@@ -81,7 +81,8 @@ class Worker:
             else:
                 outcome = self._call(job, running, registered.fn, fields, remaining_ms)
             lines, dropped = run_log.lines()
-            return self.finish(job_name, replace(running, logs=lines, logs_dropped=dropped), worker_id, *outcome)
+            return self.finish(job_name, replace(running, logs=lines, logs_dropped=dropped), worker_id, *outcome,
+                               known_job=job)
         finally:
             run_log_var.reset(log_token)
             RUN_FIELDS.reset(token)
@@ -108,10 +109,10 @@ class Worker:
                             extra={"job_name": job_name, "execution_id": execution_id})
                 return None
             claimed, running = transitions.start(job, execution, self.parts.clock.now(), worker_id, self.parts.timing)
-            store.commit(claimed, expected_version=job.version,
-                         execution_updates=[ExecutionUpdate(running, ExecutionStatus.QUEUED, None)])
+            stored = store.commit(claimed, expected_version=job.version,
+                                  execution_updates=[ExecutionUpdate(running, ExecutionStatus.QUEUED, None)])
             log.info("run started", extra=run_fields(running))
-            return claimed, running
+            return stored, running
 
         return retry_on_conflict(step, on_exhausted=lambda: None)
 
@@ -163,14 +164,20 @@ class Worker:
         return ExecutionStatus.SUCCEEDED, result, None
 
     def finish(self, job_name: str, running: Execution, worker_id: str, status: ExecutionStatus,
-               result: Any, error: ExecutionError | None) -> Execution | None:
-        """Record the outcome, on condition that this worker still holds the lease."""
+               result: Any, error: ExecutionError | None, *, known_job: Job | None = None) -> Execution | None:
+        """Record the outcome, on condition that this worker still holds the lease.
+
+        ``known_job`` is the job as this worker's start stored it: the first attempt
+        commits against it without reading the job again (one request fewer per run);
+        if anything changed the job meanwhile, that commit loses and the next attempt
+        reads it afresh.
+        """
         store, log = self.parts.store, self.parts.log
 
-        def step(_attempt: int) -> Execution | None:
+        def step(attempt: int) -> Execution | None:
             now = self.parts.clock.now()
             final = transitions.final_execution(running, now, status, result, error)
-            job = store.get_job(job_name)
+            job = known_job if attempt == 0 and known_job is not None else store.get_job(job_name)
             if job is None:  # cancelled while it ran: record the outcome, account it to no job
                 return self._close_orphan(final, ExecutionStatus.RUNNING, worker_id)
             if job.lease is None or job.lease.execution_id != running.execution_id or job.lease.owner != worker_id:

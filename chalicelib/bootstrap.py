@@ -164,7 +164,7 @@ def build_runtime(
         if settings.worker_mode == "inline":
             invoker = InlineInvoker(run_worker)
         elif settings.worker_mode == "thread":
-            invoker = ThreadInvoker(run_worker)
+            invoker = ThreadInvoker(run_worker, concurrency=settings.local_worker_concurrency)
         else:
             invoker = LambdaInvoker(_boto3_client(settings, "lambda"), settings.worker_function_name)
     service = SchedulerService(

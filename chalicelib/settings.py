@@ -61,6 +61,7 @@ class Settings:
 
     worker_function_name: str = ""
     worker_mode: str = "lambda"  # lambda (AWS) | thread (local stack) | inline (tests)
+    local_worker_concurrency: int = 32  # thread mode: runs at once; more wait their turn, as Lambda queues them
     local_mode: bool = False
     http_allowed_hosts: tuple[str, ...] = ()
 
@@ -175,6 +176,10 @@ class Settings:
             jwks_url=env.get("SCHEDULER_JWKS_URL", "").strip(),
             worker_function_name=env.get("SCHEDULER_WORKER_FUNCTION", ""),
             worker_mode=text("SCHEDULER_WORKER_MODE", cls.worker_mode),
+            local_worker_concurrency=int(in_range(
+                "SCHEDULER_LOCAL_WORKER_CONCURRENCY",
+                number("SCHEDULER_LOCAL_WORKER_CONCURRENCY", cls.local_worker_concurrency), 1, 256,
+                cls.local_worker_concurrency)),
             local_mode=flag("SCHEDULER_LOCAL_MODE"),
             http_allowed_hosts=tuple(h.lower() for h in _csv(env.get("SCHEDULER_HTTP_ALLOWED_HOSTS", ""))),
             supabase_url=env.get("SUPABASE_URL", "").rstrip("/"),

@@ -124,6 +124,10 @@ class DynamoDBStore(RequestCounting):
             clock=clock,
             due_shards=settings.due_shards,
             previous_due_shards=settings.due_shards_previous,
+            # One connection per thread that may call at once: the tick's claims, the API's
+            # requests and, on the local stack, the in-process workers.
+            max_pool_connections=max(32, settings.dispatch_concurrency + 16 + (
+                settings.local_worker_concurrency if settings.worker_mode == "thread" else 0)),
         )
 
     # --- instrumentation --------------------------------------------------------------

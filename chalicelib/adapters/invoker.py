@@ -1,13 +1,14 @@
 """Ways to hand a claimed execution to a worker.
 
 * :class:`LambdaInvoker`: AWS; an asynchronous ``Invoke`` of the worker function.
-* :class:`ThreadInvoker`: the local stack; the worker runs in-process on a thread pool.
+* :class:`ThreadInvoker`: the local stack; the worker runs in-process on a bounded thread pool.
 * :class:`InlineInvoker`: tests; the worker runs before ``invoke`` returns.
 """
 from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
 import uuid
@@ -38,23 +39,53 @@ class LambdaInvoker:
 
 
 class ThreadInvoker:
-    """Each run on its own daemon thread, like a Lambda per invocation.
+    """The local stack's worker function: runs on a bounded pool of daemon threads.
 
-    Daemon threads never keep the process alive: :meth:`shutdown` gives runs in flight
-    a bounded time to record their outcome, then the process may exit.
+    Like the deployed worker with reserved concurrency (``WorkerReservedConcurrency``):
+    at most ``concurrency`` runs at once, and an invocation past that waits in a FIFO
+    queue, as Lambda queues a throttled asynchronous invocation, rather than being lost.
+    Bounded because one thread per run does not scale on one interpreter: 1,000 runs
+    in a minute meant 1,000 threads and as many fresh connections to the local
+    DynamoDB, and starts ran late. Daemon threads never keep the process alive:
+    :meth:`shutdown` gives runs in flight a bounded time to record their outcome.
     """
 
-    def __init__(self, run_worker: RunWorker) -> None:
+    DEFAULT_CONCURRENCY = 32
+
+    def __init__(self, run_worker: RunWorker, concurrency: int = DEFAULT_CONCURRENCY) -> None:
         self._run = run_worker
-        self._threads: set[threading.Thread] = set()
+        self._concurrency = max(1, concurrency)
+        self._queue: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
         self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._unfinished = 0  # queued or running
+        self._all_done = threading.Condition(self._lock)
+
+    @property
+    def concurrency(self) -> int:
+        return self._concurrency
 
     def invoke(self, job_name: str, execution_id: str) -> None:
-        thread = threading.Thread(target=self._safe_run, args=(job_name, execution_id),
-                                  name=f"worker-{execution_id}", daemon=True)
         with self._lock:
-            self._threads = {t for t in self._threads if t.is_alive()} | {thread}
-        thread.start()
+            self._unfinished += 1
+            # Threads live as long as the process, each taking one run at a time: one more
+            # is needed while there are more runs outstanding than threads.
+            if self._unfinished > len(self._threads) < self._concurrency:
+                thread = threading.Thread(target=self._serve, name=f"worker-{len(self._threads) + 1}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+        self._queue.put((job_name, execution_id))
+
+    def _serve(self) -> None:
+        while True:
+            job_name, execution_id = self._queue.get()
+            try:
+                self._safe_run(job_name, execution_id)
+            finally:
+                with self._lock:
+                    self._unfinished -= 1
+                    if self._unfinished == 0:
+                        self._all_done.notify_all()
 
     def _safe_run(self, job_name: str, execution_id: str) -> Any:
         try:
@@ -64,13 +95,13 @@ class ThreadInvoker:
             return None
 
     def shutdown(self, wait_seconds: float = 10.0) -> int:
-        """Wait up to ``wait_seconds`` for runs in flight; returns how many are still running."""
+        """Wait up to ``wait_seconds`` for queued runs and runs in flight; returns how many
+        are left (the process may exit: the threads are daemons)."""
         deadline = time.monotonic() + wait_seconds
-        with self._lock:
-            threads = list(self._threads)
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        return sum(t.is_alive() for t in threads)
+        with self._all_done:
+            while self._unfinished and (left := deadline - time.monotonic()) > 0:
+                self._all_done.wait(left)
+            return self._unfinished
 
 
 class InlineInvoker:

@@ -30,6 +30,7 @@ def test_well_formed_settings_have_no_problems():
     ("SCHEDULER_DISPATCH_BATCH", "0", "from 1 to 1000"),
     ("SCHEDULER_WORKER_TIMEOUT_SECONDS", "1000", "from 60 to 900"),
     ("SCHEDULER_WORKER_MODE", "fork", "lambda, thread or inline"),
+    ("SCHEDULER_LOCAL_WORKER_CONCURRENCY", "0", "from 1 to 256"),
 ])
 def test_a_bad_value_is_named_with_the_accepted_form(name, value, words):
     found = problems({name: value})
@@ -48,3 +49,13 @@ def test_a_bad_certification_setting_keeps_the_job_from_being_registered_but_not
 def test_the_timeout_cap_is_the_worker_timeout_less_the_lease_margin():
     assert Settings.from_env({"SCHEDULER_WORKER_TIMEOUT_SECONDS": "300",
                               "SCHEDULER_LEASE_MARGIN_SECONDS": "60"}).max_timeout_seconds == 240
+
+
+def test_the_local_worker_pool_and_the_store_connections_fit_each_other():
+    from chalicelib.adapters.dynamodb_store import DynamoDBStore
+
+    settings = Settings.from_env({"SCHEDULER_WORKER_MODE": "thread", "SCHEDULER_LOCAL_WORKER_CONCURRENCY": "64"})
+    assert settings.local_worker_concurrency == 64
+    store = DynamoDBStore.from_settings(settings)
+    # a connection for each worker thread, each claim in flight, and the API's requests
+    assert store.client.meta.config.max_pool_connections >= 64 + settings.dispatch_concurrency

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import bench_certification, bench_cold_import, bench_dispatcher, bench_drain
+from bench import bench_busy_minute, bench_certification, bench_cold_import, bench_dispatcher, bench_drain
 
 
 def main() -> int:
@@ -15,7 +15,9 @@ def main() -> int:
     drain = bench_drain.main([])
     print("\n== Cold import as deployed: import app from deployment.zip vs import boto3 ==", flush=True)
     cold = bench_cold_import.main([])
-    return certification or cold or drain
+    print("\n== A busy minute on make run: 1,000 every-minute jobs, two slots, started within 60 s? ==", flush=True)
+    busy = bench_busy_minute.main([])
+    return certification or cold or drain or busy
 
 
 if __name__ == "__main__":

@@ -2,10 +2,20 @@
 
 Latency model (stated in the output): every store request sleeps 8 ms and every worker
 invoke 15 ms, as time.sleep calls that release the GIL, so the figures show the tick's
-concurrency rather than the emulator's own work. The store is the in-memory one behind
-that model: moto's DynamoDB copies the whole table on every transaction, which would
-turn 10,000 claims into hours of emulator time (see README, Figures). Requests per
-claimed slot are the store's requests (due pages and commits) over the slots claimed.
+concurrency rather than the emulator's own work.
+
+Two stores behind that model:
+
+* the in-memory store, for 100, 1,000 and 10,000 due: the tick's own concurrency;
+* the DynamoDB store (PynamoDB, sharded due index) on moto in this process, for 100 and
+  1,000 due: the real adapter's requests per slot, with moto's own backend time
+  reported apart. Not 10,000: on one interpreter every emulated request costs ~6 ms of
+  CPU in botocore and moto (its Query also scans the whole table), which the GIL
+  serialises; that is the emulator's cost, not the tick's, and would exceed the budget
+  by itself.
+
+Requests per claimed slot are the store's requests (due pages and commits) over the
+slots claimed.
 """
 from __future__ import annotations
 
@@ -74,6 +84,19 @@ class QuietNotifier:
         pass
 
 
+def _service(store: Any) -> tuple[LatencyInvoker, SchedulerService]:
+    import logging
+
+    invoker = LatencyInvoker()
+    registry = JobRegistry()
+    registry.add("noop", lambda ctx: None)
+    quiet = logging.getLogger("bench.drain")
+    quiet.setLevel(logging.ERROR)
+    return invoker, SchedulerService(store=store, jobs=registry, invoker=invoker, notifier=QuietNotifier(),
+                                     metrics=RecordingMetrics(), clock=FixedClock(), rand=NoRandom(), logger=quiet,
+                                     dispatch_concurrency=16)
+
+
 def measure(due: int) -> dict[str, float]:
     memory = MemoryStore(clock=FixedClock())
     for index in range(due):
@@ -81,16 +104,8 @@ def measure(due: int) -> dict[str, float]:
                                    timezone="Europe/Oslo")
         memory.create_job(Job(definition=definition, created_at=T0 - timedelta(days=1),
                               updated_at=T0 - timedelta(days=1), next_run_at=T0))
-    store, invoker = LatencyStore(memory), LatencyInvoker()
-    registry = JobRegistry()
-    registry.add("noop", lambda ctx: None)
-    import logging
-
-    quiet = logging.getLogger("bench.drain")
-    quiet.setLevel(logging.ERROR)
-    service = SchedulerService(store=store, jobs=registry, invoker=invoker, notifier=QuietNotifier(),  # type: ignore[arg-type]
-                               metrics=RecordingMetrics(), clock=FixedClock(), rand=NoRandom(), logger=quiet,
-                               dispatch_concurrency=16)
+    store = LatencyStore(memory)
+    invoker, service = _service(store)
     started = time.monotonic()
     report = service.dispatch(T0, remaining_ms=lambda: int((TICK_BUDGET_S - (time.monotonic() - started)) * 1000))
     wall = time.monotonic() - started
@@ -100,20 +115,89 @@ def measure(due: int) -> dict[str, float]:
             "requests_per_slot": store.requests / claimed if claimed else float("nan"), "pages": report.pages}
 
 
+def measure_on_moto(due: int) -> dict[str, float]:
+    """The DynamoDB store on in-process moto (atomic, item-level rollback), same model."""
+    import os
+
+    from moto import mock_aws
+    from moto.dynamodb.models import DynamoDBBackend
+
+    from chalicelib.adapters.dynamodb_store import DynamoDBStore
+    from chalicelib.settings import Settings
+    from devstack.moto_atomic import OPERATIONS, serialise_dynamodb
+    from devstack.tables import create_tables
+
+    undo: list[tuple[Any, str, Any]] = []
+
+    def patch(target: Any, name: str, value: Any) -> None:
+        undo.append((target, name, getattr(target, name)))
+        setattr(target, name, value)
+
+    moto_seconds = [0.0]
+    for name in OPERATIONS:  # moto's own time, inside its lock
+        original = getattr(DynamoDBBackend, name)
+
+        def timed(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            begun = time.perf_counter()
+            try:
+                return __original(self, *args, **kwargs)
+            finally:
+                moto_seconds[0] += time.perf_counter() - begun
+
+        patch(DynamoDBBackend, name, timed)
+    serialise_dynamodb(patch)
+    saved_env = dict(os.environ)
+    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"})
+    try:
+        with mock_aws():
+            settings = Settings()
+            create_tables(settings)
+            store = DynamoDBStore.from_settings(settings, clock=FixedClock())
+            for index in range(due):
+                definition = JobDefinition(job_name=f"nightly-{index:05d}", cron_expression="0 2 * * *",
+                                           handler="noop", timezone="Europe/Oslo")
+                store.create_job(Job(definition=definition, created_at=T0 - timedelta(days=1),
+                                     updated_at=T0 - timedelta(days=1), next_run_at=T0))
+            store.client.meta.events.register("before-call.dynamodb.*", lambda **_: time.sleep(STORE_LATENCY))
+            store.reset_request_count()
+            moto_seconds[0] = 0.0
+            invoker, service = _service(store)
+            started, cpu = time.monotonic(), time.process_time()
+            report = service.dispatch(T0, remaining_ms=lambda: int((TICK_BUDGET_S - (time.monotonic() - started)) * 1000))
+            wall, cpu = time.monotonic() - started, time.process_time() - cpu
+            claimed = len(report.claimed)
+            return {"due": due, "claimed": claimed, "handed_off_60s": sum(1 for t in invoker.invoked if t - started <= TICK_BUDGET_S),
+                    "wall_s": wall, "moto_s": moto_seconds[0], "cpu_s": cpu,
+                    "requests_per_slot": store.request_count / claimed if claimed else float("nan"),
+                    "pages": report.pages}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        for target, name, value in reversed(undo):
+            setattr(target, name, value)
+
+
 def main(argv: list[str]) -> int:
     print(f"latency model: {STORE_LATENCY * 1000:.0f} ms per store request, {INVOKE_LATENCY * 1000:.0f} ms per invoke "
           f"(GIL-releasing sleeps); 16 claims in flight; tick budget {TICK_BUDGET_S:.0f} s")
     print(f"{'due':>7} {'claimed':>8} {'handed off <=60s':>17} {'drain wall':>11} {'req/slot':>9} {'pages':>6}")
-    ok = True
     results = [measure(n) for n in (100, 1_000, 10_000)]
     for r in results:
         print(f"{r['due']:>7} {r['claimed']:>8} {r['handed_off_60s']:>17} {r['wall_s']:>10.1f}s "
               f"{r['requests_per_slot']:>9.2f} {r['pages']:>6}")
-    biggest = results[-1]
-    ok = biggest["handed_off_60s"] == biggest["due"] and all(r["requests_per_slot"] <= 2.1 for r in results)
     base = results[0]["wall_s"] / results[0]["due"]
     print("wall time per slot vs the 100-job baseline: "
           + ", ".join(f"{r['due']}: {r['wall_s'] / r['due'] / base:.2f}x" for r in results))
+    print("\nthe DynamoDB store on moto, same latency model (moto's backend time and the process's CPU apart):")
+    print(f"{'due':>7} {'claimed':>8} {'handed off <=60s':>17} {'drain wall':>11} {'moto':>7} {'cpu':>7} "
+          f"{'req/slot':>9} {'pages':>6}")
+    on_moto = [measure_on_moto(n) for n in (100, 1_000)]
+    for r in on_moto:
+        print(f"{r['due']:>7} {r['claimed']:>8} {r['handed_off_60s']:>17} {r['wall_s']:>10.1f}s {r['moto_s']:>6.1f}s "
+              f"{r['cpu_s']:>6.1f}s {r['requests_per_slot']:>9.2f} {r['pages']:>6}")
+    biggest = results[-1]
+    ok = (biggest["handed_off_60s"] == biggest["due"] and all(r["requests_per_slot"] <= 2.1 for r in results + on_moto)
+          and all(r["claimed"] == r["due"] for r in on_moto))
     print("targets: all 10,000 handed off within one tick's budget; at most 2 requests per slot plus a constant: "
           + ("met" if ok else "NOT MET"))
     return 0 if ok else 1

@@ -81,3 +81,33 @@ def test_a_committed_transaction_keeps_every_write(client):
     with pytest.raises(ClientError):
         client.transact_write_items(TransactItems=_claim("1"))  # the version moved on
     assert _state(client) == ("2", [("new", "queued"), ("old", "running")])
+
+
+def test_a_query_on_the_tables_own_key_reads_that_partition_only_and_pages_as_before(client, monkeypatch):
+    from moto.dynamodb.models.table import Table
+
+    for name in ("a", "b", "c"):
+        for i in range(7):
+            client.put_item(TableName="runs", Item={"name": {"S": name}, "id": {"S": f"r{i}"}, "status": {"S": "ok"}})
+    gathered = []
+    all_items = Table.all_items
+    monkeypatch.setattr(Table, "all_items", lambda self: gathered.append(len(found := all_items(self))) or found)
+
+    def page(start=None, forward=True):
+        extra = {"ExclusiveStartKey": start} if start else {}
+        return client.query(TableName="runs", KeyConditionExpression="#n = :b", ExpressionAttributeNames={"#n": "name"},
+                            ExpressionAttributeValues={":b": {"S": "b"}}, Limit=3, ScanIndexForward=forward, **extra)
+
+    seen, start = [], None
+    while True:
+        answer = page(start, forward=False)
+        seen.extend(item["id"]["S"] for item in answer["Items"])
+        start = answer.get("LastEvaluatedKey")
+        if not start:
+            break
+    assert seen == [f"r{i}" for i in reversed(range(7))]  # newest first, every page, nothing from a or c
+    assert set(gathered) == {7}  # moto gathered the one partition, never the 22-item table
+    assert page()["Items"][0]["id"]["S"] == "r0"
+    missing = client.query(TableName="runs", KeyConditionExpression="#n = :z", ExpressionAttributeNames={"#n": "name"},
+                           ExpressionAttributeValues={":z": {"S": "zzz"}})
+    assert missing["Items"] == [] and _tables()["runs"].items  # the table is whole again after each call

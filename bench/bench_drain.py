@@ -117,8 +117,6 @@ def measure(due: int) -> dict[str, float]:
 
 def measure_on_moto(due: int) -> dict[str, float]:
     """The DynamoDB store on in-process moto (atomic, item-level rollback), same model."""
-    import os
-
     from moto import mock_aws
     from moto.dynamodb.models import DynamoDBBackend
 
@@ -146,10 +144,8 @@ def measure_on_moto(due: int) -> dict[str, float]:
 
         patch(DynamoDBBackend, name, timed)
     serialise_dynamodb(patch)
-    saved_env = dict(os.environ)
-    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"})
     try:
-        with mock_aws():
+        with mock_aws():  # sets moto's fake credentials for its duration
             settings = Settings()
             create_tables(settings)
             store = DynamoDBStore.from_settings(settings, clock=FixedClock())
@@ -171,8 +167,6 @@ def measure_on_moto(due: int) -> dict[str, float]:
                     "requests_per_slot": store.request_count / claimed if claimed else float("nan"),
                     "pages": report.pages}
     finally:
-        os.environ.clear()
-        os.environ.update(saved_env)
         for target, name, value in reversed(undo):
             setattr(target, name, value)
 

@@ -2,10 +2,8 @@
 
 * moto stands in for DynamoDB, SNS, Secrets Manager, in this process (``mock_aws``, as
   in the tests): every AWS call goes straight to moto's backends, with no HTTP server in
-  between. A loopback moto server cost twice the CPU per request, and with 1,000
-  every-minute jobs that was the difference between starting them all within 26 s and
-  within 51 s of their slot on 2 cores. Its state lives in memory: stopping the stack
-  forgets every job and execution;
+  between (a loopback server cost twice the CPU per request; README, Benchmarks). Its
+  state lives in memory: stopping the stack forgets every job and execution;
 * the tables are created from ``infra/template.json``;
 * the API is served by Chalice's local server on 127.0.0.1:${PORT:-8000};
 * the dispatcher ticks at each wall-clock minute with an EventBridge-shaped event;

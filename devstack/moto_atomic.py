@@ -2,9 +2,9 @@
 
 Real DynamoDB serialises writes to an item and applies a transaction all at once;
 moto does neither across threads (a failed transaction even restores a snapshot
-taken before other threads' writes). The local stack's threaded moto server and the
-concurrency tests wrap moto's operations in one lock, so what they exercise is the
-scheduler's conditions and not moto's races.
+taken before other threads' writes). The local stack (API, dispatcher and workers on
+threads of one process) and the concurrency tests wrap moto's operations in one lock,
+so what they exercise is the scheduler's conditions and not moto's races.
 
 Under that lock a transaction can also roll back item by item. moto snapshots every
 table a transaction touches with ``copy.deepcopy`` before it starts, so each

@@ -50,9 +50,7 @@ class ThreadInvoker:
     :meth:`shutdown` gives runs in flight a bounded time to record their outcome.
     """
 
-    DEFAULT_CONCURRENCY = 32
-
-    def __init__(self, run_worker: RunWorker, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+    def __init__(self, run_worker: RunWorker, *, concurrency: int) -> None:
         self._run = run_worker
         self._concurrency = max(1, concurrency)
         self._queue: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
@@ -60,10 +58,6 @@ class ThreadInvoker:
         self._threads: list[threading.Thread] = []
         self._unfinished = 0  # queued or running
         self._all_done = threading.Condition(self._lock)
-
-    @property
-    def concurrency(self) -> int:
-        return self._concurrency
 
     def invoke(self, job_name: str, execution_id: str) -> None:
         with self._lock:

@@ -356,17 +356,21 @@ def test_a_manual_run_exactly_on_a_slot_does_not_take_the_slots_place(h):
     assert runs == [(Trigger.MANUAL, ExecutionStatus.SUCCEEDED), (Trigger.SCHEDULE, ExecutionStatus.SUCCEEDED)]
 
 
-def test_a_run_whose_job_is_cancelled_while_it_runs_still_records_its_outcome():
+@pytest.mark.parametrize("finish_on_the_started_job", [False, True])
+def test_a_run_whose_job_is_cancelled_while_it_runs_still_records_its_outcome(finish_on_the_started_job):
+    """Also when the finish first commits on the job its start stored (now stale)."""
     h = Harness(utc(2026, 11, 28, 20, 0), inline=False)
     h.registry.add("ok", ok)
     h.service.register_job("doomed", "0 21 * * *", "ok")
     h.tick(utc(2026, 11, 28, 21, 0))
     [(_, execution_id)] = h.invoker.invocations
-    _job, running = h.service.worker.start("doomed", execution_id, "w1")
+    job, running = h.service.worker.start("doomed", execution_id, "w1")
     h.service.cancel_job("doomed")
-    final = h.service.worker.finish("doomed", running, "w1", ExecutionStatus.SUCCEEDED, {"done": True}, None)
+    final = h.service.worker.finish("doomed", running, "w1", ExecutionStatus.SUCCEEDED, {"done": True}, None,
+                                    known_job=job if finish_on_the_started_job else None)
     assert final.status is ExecutionStatus.SUCCEEDED
     assert h.store.get_execution("doomed", execution_id).status is ExecutionStatus.SUCCEEDED
+    assert h.store.get_job("doomed") is None  # the stale job was not written back
 
 
 def test_a_run_whose_job_is_cancelled_before_it_starts_is_closed_as_skipped():
@@ -472,18 +476,3 @@ def test_a_job_paused_while_its_run_runs_keeps_the_pause_and_the_outcome():
     job = h.service.get_job("self-pausing")
     assert job.state is JobState.PAUSED and job.pause_reason == "paused mid-run"
     assert job.lease is None and job.last_execution.status is ExecutionStatus.SUCCEEDED
-
-
-def test_a_run_whose_job_is_cancelled_while_it_runs_records_its_outcome_past_its_stale_job():
-    h = Harness(utc(2026, 11, 28, 20, 0), inline=False)
-    h.registry.add("ok", ok)
-    h.service.register_job("doomed", "0 21 * * *", "ok")
-    h.tick(utc(2026, 11, 28, 21, 0))
-    [(_, execution_id)] = h.invoker.invocations
-    job, running = h.service.worker.start("doomed", execution_id, "w1")
-    h.service.cancel_job("doomed")
-    final = h.service.worker.finish("doomed", running, "w1", ExecutionStatus.SUCCEEDED, {"done": True}, None,
-                                    known_job=job)
-    assert final.status is ExecutionStatus.SUCCEEDED
-    assert h.store.get_execution("doomed", execution_id).status is ExecutionStatus.SUCCEEDED
-    assert h.store.get_job("doomed") is None  # the stale job was not written back

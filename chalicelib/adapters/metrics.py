@@ -34,8 +34,11 @@ class EmfMetrics:
             metric.add_dimension(name="JobName", value=job_name)
 
     def flush(self) -> None:
-        """Write the buffered dispatcher metrics (called from Chalice middleware)."""
+        """Write the buffered dispatcher metrics (called from Chalice middleware); nothing
+        when none is buffered (Powertools would warn on every cold start)."""
         with self._lock:
+            if not self._metrics.metric_set:
+                return
             try:
                 self._metrics.flush_metrics(raise_on_empty_metrics=False)
             except Exception:  # noqa: BLE001 - metrics must never fail a request

@@ -135,8 +135,8 @@ def flush_metrics(event: Any, get_response: Callable[[Any], Any]) -> Any:
 
 @app.authorizer(ttl_seconds=0)
 def jwt_authorizer(auth_request: Any) -> AuthResponse:
-    """A valid Supabase JWT (ES256/RS256 by the project's JWKS, or HS256 by the legacy
-    secret) with role service_role or an admin app_metadata.role."""
+    """A credential a Supabase project issues (``chalicelib.api.auth``): its service_role
+    API key, a Supabase Auth token of an admin, or a secret API key the scheduler holds."""
     try:
         runtime = _runtime()
     except Exception:
@@ -146,17 +146,24 @@ def jwt_authorizer(auth_request: Any) -> AuthResponse:
         secret = bootstrap.jwt_secret(runtime.settings, runtime.resolve_secret)
     except Exception:
         logger.exception("the JWT secret could not be read; HS256 tokens are refused until it is fixed")
+    settings = runtime.settings
         secret = ""
     try:
         token = auth.bearer_token(auth_request.token)
-        principal = auth.verify(token, secret=secret, admin_roles=runtime.settings.admin_roles,
-                                keys=runtime.jwks_keys(), issuer=auth.issuer_for(runtime.settings.supabase_url))
+        principal = auth.verify(token, secret=secret, admin_roles=settings.admin_roles, keys=runtime.jwks_keys(),
+                                issuer=auth.issuer_for(settings.supabase_url), project_ref=settings.supabase_project_ref,
+                                local_mode=settings.local_mode,
+                                secret_keys=lambda: bootstrap.api_secret_keys(settings, runtime.resolve_secret))
     except auth.InvalidToken as exc:
         logger.info("token refused", extra={"reason": str(exc)})
         _unauthorized()
-    except auth.ForbiddenRole:
+    except auth.ForbiddenRole as exc:
+        logger.info("credential without an allowed role", extra={"reason": str(exc)})
         return AuthResponse(routes=[], principal_id="forbidden")
-    return AuthResponse(routes=["*"], principal_id=principal.subject, context={"role": principal.role})
+    context = {"role": principal.role, "credential": principal.credential}
+    if principal.key_fingerprint:
+        context["keyFingerprint"] = principal.key_fingerprint
+    return AuthResponse(routes=["*"], principal_id=principal.subject, context=context)
 
 
 def _unauthorized() -> NoReturn:

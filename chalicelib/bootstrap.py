@@ -96,6 +96,47 @@ def jwt_secret(settings: Settings, resolve_secret: Callable[[str], str] | None) 
     return settings.jwt_secret
 
 
+def api_secret_keys(settings: Settings, resolve_secret: Callable[[str], str] | None) -> list[str]:
+    """The ``sb_secret_…`` keys the API accepts as bearer credentials: the Supabase service
+    key the scheduler holds, when it is a secret key, and those listed in the optional
+    ``SCHEDULER_API_KEYS_SECRET_ID`` secret (a JSON list of strings, or one key per line).
+    A secret that cannot be read is logged and contributes no key (its callers get 401)."""
+    from chalicelib.api.auth import SECRET_KEY_PREFIX
+
+    values: list[str] = []
+    sources = [("SUPABASE_SERVICE_KEY", settings.supabase_service_key)] if settings.supabase_service_key else [
+        ("SUPABASE_SERVICE_KEY_ID", settings.supabase_service_key_id)]
+    sources.append(("SCHEDULER_API_KEYS_SECRET_ID", settings.api_keys_secret_id))
+    for setting, source in sources:
+        if not source:
+            continue
+        try:
+            value = source if setting == "SUPABASE_SERVICE_KEY" else _require(resolve_secret)(source)
+        except Exception as exc:  # noqa: BLE001 - one unreadable secret refuses its keys, not the API
+            log.error("a secret of API keys could not be read; its keys are refused until it is fixed",
+                      extra={"setting": setting, "error": type(exc).__name__})
+            continue
+        values.extend(_keys_in(value) if setting == "SCHEDULER_API_KEYS_SECRET_ID" else [value.strip()])
+    return [v for v in values if v.startswith(SECRET_KEY_PREFIX)]
+
+
+def _require(resolve_secret: Callable[[str], str] | None) -> Callable[[str], str]:
+    if resolve_secret is None:
+        raise ValueError("no secret resolver was built")
+    return resolve_secret
+
+
+def _keys_in(value: str) -> list[str]:
+    """A JSON list of keys, or one key per line."""
+    import json
+
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return [line.strip() for line in value.splitlines() if line.strip()]
+    return [str(v).strip() for v in parsed if isinstance(v, str)] if isinstance(parsed, list) else []
+
+
 def install_handlers(registry: JobRegistry, settings: Settings, resolve_secret: Callable[[str], str]) -> list[JobDefinition]:
     """Add the built-in handlers; return the code-defined jobs to register at startup."""
     from chalicelib.jobs import http_request

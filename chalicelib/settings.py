@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field, replace
 from typing import Mapping
 from urllib.parse import urlsplit
@@ -30,6 +31,15 @@ def jwks_url_problem(url: str, *, local_mode: bool) -> str | None:
         if loopback:
             return None
     return "must be an https URL (or, in local mode, http on a loopback address)"
+
+
+_PROJECT_URL = re.compile(r"https://([a-z0-9]{20})\.supabase\.co/?", re.ASCII)
+
+
+def project_ref_for(supabase_url: str) -> str | None:
+    """The project ref in ``https://<ref>.supabase.co`` (None for a custom domain or a local URL)."""
+    match = _PROJECT_URL.fullmatch(supabase_url or "")
+    return match.group(1) if match else None
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -68,6 +78,8 @@ class Settings:
     supabase_url: str = ""
     supabase_service_key: str = field(default="", repr=False)  # local use only
     supabase_service_key_id: str = ""  # Secrets Manager name/ARN or "ssm:/name"
+    supabase_project_ref: str = ""  # SUPABASE_PROJECT_REF, default the <ref> of https://<ref>.supabase.co
+    api_keys_secret_id: str = ""  # optional: more sb_secret_ keys the API accepts (JSON list or one per line)
     supabase_connect_timeout: float = 5.0
     supabase_read_timeout: float = 30.0
 
@@ -185,6 +197,8 @@ class Settings:
             supabase_url=env.get("SUPABASE_URL", "").rstrip("/"),
             supabase_service_key=env.get("SUPABASE_SERVICE_KEY", ""),
             supabase_service_key_id=env.get("SUPABASE_SERVICE_KEY_ID", ""),
+            supabase_project_ref=env.get("SUPABASE_PROJECT_REF", "").strip(),
+            api_keys_secret_id=env.get("SCHEDULER_API_KEYS_SECRET_ID", "").strip(),
             supabase_connect_timeout=float(number("SUPABASE_CONNECT_TIMEOUT", cls.supabase_connect_timeout, float)),
             supabase_read_timeout=float(number("SUPABASE_READ_TIMEOUT", cls.supabase_read_timeout, float)),
             cert_check_cron=cert_cron,
@@ -200,6 +214,12 @@ class Settings:
         if settings.worker_mode not in ("lambda", "thread", "inline"):
             errors.append(FieldError("SCHEDULER_WORKER_MODE", "must be lambda, thread or inline; using lambda"))
             settings = replace(settings, worker_mode="lambda")
+        if not settings.supabase_project_ref:
+            settings = replace(settings, supabase_project_ref=project_ref_for(settings.supabase_url) or "")
+        elif not re.fullmatch(r"[a-z0-9]{1,63}", settings.supabase_project_ref):
+            errors.append(FieldError("SUPABASE_PROJECT_REF", "must be a project ref (lower-case letters and digits)"
+                                     "; legacy API keys are refused"))
+            settings = replace(settings, supabase_project_ref="-")  # no key carries this ref
         if not settings.jwks_url and settings.supabase_url:
             derived = f"{settings.supabase_url}/auth/v1/.well-known/jwks.json"
             if jwks_url_problem(derived, local_mode=settings.local_mode) is None:  # else: no JWKS, silently
@@ -227,6 +247,7 @@ SETTINGS_VARIABLES: tuple[str, ...] = (
     "POWERTOOLS_SERVICE_NAME", "SCHEDULER_JWT_SECRET", "SCHEDULER_JWT_SECRET_ID", "SCHEDULER_ADMIN_ROLES", "SCHEDULER_JWKS_URL",
     "SCHEDULER_WORKER_FUNCTION", "SCHEDULER_WORKER_MODE", "SCHEDULER_LOCAL_WORKER_CONCURRENCY", "SCHEDULER_LOCAL_MODE",
     "SCHEDULER_HTTP_ALLOWED_HOSTS", "SUPABASE_URL", "SUPABASE_SERVICE_KEY", "SUPABASE_SERVICE_KEY_ID",
+    "SUPABASE_PROJECT_REF", "SCHEDULER_API_KEYS_SECRET_ID",
     "SUPABASE_CONNECT_TIMEOUT", "SUPABASE_READ_TIMEOUT", "CERT_CHECK_CRON", "CERT_CHECK_TIMEZONE",
     "CERT_CHECK_NOTICE_DAYS", "CERT_CHECK_MAX_PAUSE_SHARE", "CERT_CHECK_MAX_PAUSE_COUNT",
 )

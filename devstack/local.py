@@ -141,13 +141,19 @@ def start_supabase(env: dict[str, str], stack: list[Callable[[], None]]) -> None
     today = datetime.now(ZoneInfo(os.environ.get("CERT_CHECK_TIMEZONE") or "Europe/Oslo")).date()
     with cluster.connect(autocommit=True) as conn:
         mentors = demo_data.load_demo_data(conn, today)
-    key = "local-service-key-" + secrets.token_hex(8)
+    key = "sb_secret_" + secrets.token_urlsafe(24)  # shaped as a project's secret API key
     server = postgrest.PostgrestServer(cluster.dsn, service_key=key).start()
     stack.append(server.stop)
     env["SUPABASE_URL"] = server.url
     env["SUPABASE_SERVICE_KEY"] = key
     say(f"Supabase: local PostgreSQL 15 behind a PostgREST-protocol server at {server.url}, "
         f"{len(mentors)} demo mentors (some expired, some near expiry)")
+
+
+def _secret_key_line() -> str:
+    """The local Supabase stand-in's secret API key, which the API accepts as a bearer too."""
+    key = os.environ.get("SUPABASE_SERVICE_KEY", "")
+    return f"  Or:       {key}  (the local Supabase's secret key)\n" if key.startswith("sb_secret_") else ""
 
 
 def main() -> int:
@@ -255,7 +261,7 @@ def serve(port: int, stack: list[Callable[[], None]], stopping: threading.Event)
 Nightly scheduler running locally (state in memory: it is gone when you stop).
   API:      {base}
   Token:    {token}
-  Console:  {base}/console#token={token}
+{_secret_key_line()}  Console:  {base}/console#token={token}
 
 Try:
   export TOKEN={token}

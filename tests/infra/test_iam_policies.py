@@ -98,8 +98,12 @@ def test_each_function_gets_what_its_role_needs_and_no_more(chalice_config: dict
         f"arn:aws:secretsmanager:*:*:secret:nightly-scheduler/{stage}/jobs/*-??????"}
     # http-request jobs' secretRefs: Secrets Manager or SSM, under the stage's jobs/ prefix only.
     assert policy["run_execution"]["ssm:GetParameter"] == {f"arn:aws:ssm:*:*:parameter/nightly-scheduler/{stage}/jobs/*"}
+    # The authorizer reads the JWT secret, and the keys an sb_secret_ bearer is compared with:
+    # the Supabase service key and the optional list (nightly-scheduler/<stage>/api-keys).
     assert policy["jwt_authorizer"]["secretsmanager:GetSecretValue"] == {
-        f"arn:aws:secretsmanager:*:*:secret:{env['SCHEDULER_JWT_SECRET_ID']}-??????"}
+        f"arn:aws:secretsmanager:*:*:secret:{env['SCHEDULER_JWT_SECRET_ID']}-??????",
+        f"arn:aws:secretsmanager:*:*:secret:{env['SUPABASE_SERVICE_KEY_ID']}-??????",
+        f"arn:aws:secretsmanager:*:*:secret:nightly-scheduler/{stage}/api-keys-??????"}
 
     services = {fn: {a.split(":")[0] for a in actions} for fn, actions in policy.items()}
     assert services["jwt_authorizer"] == {"logs", "xray", "secretsmanager"}

@@ -72,6 +72,9 @@ class JobItem(Model):
 
     - PK ``jobName`` (S): the job's name.
     - ``version`` (N): compare-and-swap counter; every write is conditional on it.
+    - ``createdAt`` (S, :func:`~chalicelib.core.codec.encode_time`): the job's generation; a
+      commit is also conditional on it, so a job deleted and registered again (versions
+      restart) never takes a write meant for its predecessor. Absent on older records.
     - ``doc`` (S, JSON): :func:`~chalicelib.core.codec.job_to_document`.
     - ``dueShard`` (S, :func:`due_shard_for`) and ``dueAt`` (S, :func:`due_index_key` of ``Job.due_at``):
       present only while the job has work; keys of the sparse GSI ``due-index``.
@@ -84,6 +87,7 @@ class JobItem(Model):
 
     job_name = UnicodeAttribute(hash_key=True, attr_name="jobName")
     version = NumberAttribute(attr_name="version")
+    created_at = UnicodeAttribute(null=True, attr_name="createdAt")
     doc = JSONAttribute(attr_name="doc")
     due_shard = UnicodeAttribute(null=True, attr_name="dueShard")
     due_at = UnicodeAttribute(null=True, attr_name="dueAt")

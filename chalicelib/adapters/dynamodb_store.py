@@ -187,8 +187,11 @@ class DynamoDBStore(RequestCounting):
                 # The token makes botocore's retry of a commit whose reply was lost a no-op
                 # instead of a false ConcurrentUpdate (DynamoDB remembers it for 10 minutes).
                 with TransactWrite(connection=self._connection, client_request_token=uuid.uuid4().hex) as tx:
-                    # Compare-and-swap: the job exists and is still at the version the caller read.
-                    tx.save(self._job_item(stored_job), condition=Job_.version == expected_version)
+                    # Compare-and-swap: the job exists and is still at the version the caller read,
+                    # and is the same job: one registered again restarts its versions (a record
+                    # written before createdAt was stored has none).
+                    same_job = (Job_.created_at == encode_time(job.created_at)) | Job_.created_at.does_not_exist()
+                    tx.save(self._job_item(stored_job), condition=(Job_.version == expected_version) & same_job)
                     for ex in new_executions:
                         # A claim: this (job, execution id) must not exist yet.
                         tx.save(self._execution_item(ex), condition=Execution_.sk.does_not_exist())
@@ -357,6 +360,7 @@ class DynamoDBStore(RequestCounting):
         return self._Job(
             job.name,
             version=job.version,
+            created_at=encode_time(job.created_at),
             doc=job_to_document(job),
             due_shard=due_shard_for(job.name, self._write_shards) if due_at is not None else None,
             due_at=due_index_key(due_at) if due_at is not None else None,

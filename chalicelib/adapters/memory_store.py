@@ -126,7 +126,9 @@ class MemoryStore:
         with self._lock:
             # Check every condition first; write only when all hold.
             current = self._jobs.get(job.name)
-            if current is None or current.get("version") != expected_version:
+            # The same job (not one registered again since) at the version the caller read.
+            if (current is None or current.get("version") != expected_version
+                    or current.get("created_at") != job_doc["created_at"]):
                 raise ConcurrentUpdate(
                     f"Job '{job.name}' is no longer at version {expected_version}; re-read it and retry."
                 )

@@ -96,15 +96,17 @@ class Store(Protocol):
     ) -> Job:
         """Atomically: replace the job, insert executions, update executions.
 
-        Lands only if the stored job has ``version == expected_version``, no
-        ``new_executions`` already exist (same job and execution id), every
-        ``execution_updates`` condition holds, and ``idempotency`` is not already
+        Lands only if the stored job has ``version == expected_version`` and is the same
+        job (the same ``created_at``: a job deleted and registered again is another job,
+        whatever its version), no ``new_executions`` already exist (same job and
+        execution id), every ``execution_updates`` condition holds, and ``idempotency`` is not already
         bound. Otherwise nothing is written and ``ConcurrentUpdate`` is raised.
         Returns the job as stored (``version = expected_version + 1``).
         """
 
     def update_execution(self, update: ExecutionUpdate) -> None:
-        """Replace one execution of a job that no longer exists (it was cancelled).
+        """Replace one execution of a job that no longer exists (it was cancelled, or
+        replaced by a job registered again under its name).
 
         Same condition as in :meth:`commit`; raises ``ConcurrentUpdate`` when it does
         not hold. Every other change goes through :meth:`commit` with its job.

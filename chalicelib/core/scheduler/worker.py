@@ -105,8 +105,13 @@ class Worker:
                                    ExecutionStatus.QUEUED, None)
                 return None
             if job.lease is None or job.lease.execution_id != execution_id:
-                log.warning("execution has no lease on its job (taken over); not run",
+                # Still queued, yet its job holds no lease on it: the job that claimed it was
+                # deleted and registered again (a broken lease would have closed it).
+                log.warning("execution has no lease on its job (the job was replaced); not run",
                             extra={"job_name": job_name, "execution_id": execution_id})
+                self._close_orphan(replace(execution, status=ExecutionStatus.SKIPPED, finished_at=self.parts.clock.now(),
+                                           duration_ms=0, result={"reason": "the job was replaced before the run started"}),
+                                   ExecutionStatus.QUEUED, None)
                 return None
             claimed, running = transitions.start(job, execution, self.parts.clock.now(), worker_id, self.parts.timing)
             stored = store.commit(claimed, expected_version=job.version,
@@ -181,9 +186,12 @@ class Worker:
             if job is None:  # cancelled while it ran: record the outcome, account it to no job
                 return self._close_orphan(final, ExecutionStatus.RUNNING, worker_id)
             if job.lease is None or job.lease.execution_id != running.execution_id or job.lease.owner != worker_id:
-                log.warning("lease lost before the outcome was recorded; newer state kept",
+                # The job was replaced (deleted and registered again) or its lease broken. The
+                # outcome goes on the execution alone, if it is still ours: a broken lease has
+                # already closed it, and the job now under this name is not charged with it.
+                log.warning("lease lost before the outcome was recorded; the run is closed on its own",
                             extra={**run_fields(running), "status": status.value})
-                return None
+                return self._close_orphan(final, ExecutionStatus.RUNNING, worker_id)
             # The log lines stay on the execution; the job's copy of its last run goes without.
             updated = transitions.finish(job, replace(final, logs=(), logs_dropped=0), now, self.parts.rand)
             stored = store.commit(updated, expected_version=job.version,
@@ -212,10 +220,12 @@ class Worker:
         return self._close_orphan(failed, ExecutionStatus.QUEUED, None)
 
     def _close_orphan(self, final: Execution, expected: ExecutionStatus, owner: str | None) -> Execution | None:
-        """Record the outcome of a run whose job was cancelled, so it is not left open."""
+        """Record the outcome of a run whose job was cancelled or replaced, so it is not left
+        open; no job is charged with it. Lands only while the execution is as expected."""
         try:
             self.parts.store.update_execution(ExecutionUpdate(final, expected, owner))
         except ConcurrentUpdate:
             return None
-        self.parts.log.info("run of a cancelled job closed", extra={**run_fields(final), "status": final.status.value})
+        self.parts.log.info("run of a cancelled or replaced job closed",
+                            extra={**run_fields(final), "status": final.status.value})
         return final

@@ -6,7 +6,6 @@ built on first use from the environment (``chalicelib.bootstrap``).
 """
 from __future__ import annotations
 
-import json
 import logging
 from functools import wraps
 from typing import Any, Callable, NoReturn
@@ -33,7 +32,7 @@ from chalicelib.api.requests import (
     validate_execution_id,
 )
 from chalicelib.api.views import execution_detail_view, execution_view, job_view, slots_view, status_view
-from chalicelib.core import run_log
+from chalicelib.core import run_log, strict_json
 from chalicelib.core.cron import CronSchedule
 from chalicelib.core.definitions import validate_job_name
 from chalicelib.core.errors import FieldError, ValidationFailed
@@ -64,7 +63,7 @@ def _service() -> Any:
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(body=json.dumps(body), status_code=status,
+    return Response(body=strict_json.dumps(body), status_code=status,
                     headers={"Content-Type": "application/json", **(headers or {})})
 
 
@@ -83,7 +82,7 @@ def api(fn: Callable[..., Response]) -> Callable[..., Response]:
             result = problem_for(exc)
             if result.status >= 500:
                 logger.exception("request failed")
-            return Response(body=json.dumps(result.body), status_code=result.status,
+            return Response(body=strict_json.dumps(result.body), status_code=result.status,
                             headers={"Content-Type": PROBLEM_JSON})
 
     return wrapper

@@ -157,6 +157,7 @@ def install_handlers(registry: JobRegistry, settings: Settings, resolve_secret: 
             certification_expiry.build_certification_handler_from_settings(settings, resolve_secret),
             "Pauses peer mentors whose certification expired; records notices for those about to expire.",
             certification_expiry.validate_certification_payload,
+            run_options=certification_expiry.CERTIFICATION_RUN_OPTIONS,
         )
     if settings.certification_problems:
         # Not (re)registered: a stored definition from an earlier deploy keeps running.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
+from chalicelib.core import strict_json
 from chalicelib.core.errors import FieldError, InvalidCursor, ValidationFailed
 
 MAX_BODY_BYTES = 64 * 1024
@@ -15,7 +16,11 @@ MAX_IDEMPOTENCY_KEY = 255
 
 
 def parse_json_body(raw: bytes | str | None, *, required: bool) -> Any:
-    """The request body as JSON, ``None`` when absent and optional."""
+    """The request body as JSON, ``None`` when absent and optional.
+
+    Strict: ``NaN``, ``Infinity``, a number out of a double's range or a lone UTF-16
+    surrogate anywhere in the body is refused, naming the field it is in.
+    """
     if raw is None or not raw.strip():
         if required:
             raise ValidationFailed([FieldError("body", "a JSON object is required")])
@@ -23,11 +28,15 @@ def parse_json_body(raw: bytes | str | None, *, required: bool) -> Any:
     if len(raw) > MAX_BODY_BYTES:
         raise ValidationFailed([FieldError("body", f"is larger than {MAX_BODY_BYTES} bytes")])
     try:
-        return json.loads(raw)
+        body = strict_json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValidationFailed([FieldError("body", f"is not valid JSON: {exc}")]) from None
     except RecursionError:
         raise ValidationFailed([FieldError("body", "is nested too deeply")]) from None
+    errors = strict_json.problems(body)
+    if errors:
+        raise ValidationFailed(errors)
+    return body
 
 
 def parse_limit(params: Mapping[str, str] | None, *, default: int, maximum: int = 100, name: str = "limit") -> int:
@@ -89,7 +98,7 @@ def parse_idempotency_key(headers: Mapping[str, str]) -> str | None:
     key = headers.get("idempotency-key")
     if key is None:
         return None
-    key = key.strip()
+    key = key.strip(" \t")  # HTTP's optional whitespace only: a trailing newline is refused, not trimmed
     if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
         raise ValidationFailed([FieldError("Idempotency-Key", f"must be 1-{MAX_IDEMPOTENCY_KEY} printable characters")])
     return key

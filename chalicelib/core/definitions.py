@@ -10,11 +10,13 @@ import json
 import re
 from typing import Any, Callable, Mapping
 
+from chalicelib.core import strict_json
 from chalicelib.core.cron import validate_cron, validate_timezone
 from chalicelib.core.errors import FieldError, ValidationFailed
 from chalicelib.core.model import JobDefinition, RetryPolicy
 
-JOB_NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$")
+JOB_NAME_PATTERN = re.compile(r"[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?")
+"""Matched with ``fullmatch``: ``$`` would let a trailing newline through."""
 MAX_PAYLOAD_BYTES = 16 * 1024
 MAX_DESCRIPTION = 500
 
@@ -40,7 +42,7 @@ def _int_in(value: Any, field: str, low: int, high: int, errors: list[FieldError
 
 
 def validate_job_name(name: Any, field: str = "jobName") -> str:
-    if not isinstance(name, str) or not JOB_NAME_PATTERN.match(name):
+    if not isinstance(name, str) or not JOB_NAME_PATTERN.fullmatch(name):
         raise ValidationFailed([FieldError(
             field,
             "must be 1-64 lowercase letters, digits or hyphens, starting and ending with a "
@@ -50,13 +52,15 @@ def validate_job_name(name: Any, field: str = "jobName") -> str:
 
 
 def validate_payload_object(payload: Any, field: str = "payload") -> dict[str, Any]:
-    """A JSON object of at most 16 KiB (serialised)."""
+    """A JSON object of at most 16 KiB (serialised) and 32 levels: the one check of every
+    payload, a definition's and a trigger's, from the REST API and the Python API alike.
+    No NaN or Infinity, no lone surrogate (:mod:`chalicelib.core.strict_json`)."""
     if not isinstance(payload, dict):
         raise ValidationFailed([FieldError(field, "must be a JSON object")])
-    try:
-        size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
-    except RecursionError:
-        raise ValidationFailed([FieldError(field, "is nested too deeply")]) from None
+    errors = strict_json.problems(payload, field, max_depth=strict_json.MAX_DEPTH)
+    if errors:
+        raise ValidationFailed(errors)
+    size = len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode())
     if size > MAX_PAYLOAD_BYTES:
         raise ValidationFailed([FieldError(field, f"is {size} bytes; the limit is {MAX_PAYLOAD_BYTES} bytes (16 KiB)")])
     return payload

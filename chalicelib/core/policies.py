@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.core import strict_json
 from chalicelib.core.model import (
     AlertState,
     Execution,
@@ -170,10 +171,17 @@ def recovery_notice(job: Job, execution: Execution, failures: int, now: datetime
 
 
 def bounded_result(result: Any, *, limit_bytes: int, dumps: Any) -> Any:
-    """Keep a handler's summary when it fits, else a marker saying it was cut."""
+    """Keep a handler's summary when it fits, else a marker saying it was cut.
+
+    The summary is made strict JSON first (:func:`~chalicelib.core.strict_json.sanitize`):
+    NaN, Infinity and out-of-range numbers become ``{"$unrepresentable": text}``, lone
+    surrogates U+FFFD, levels past 32 ``{"$truncated": ...}``, so the stores and the API
+    can always carry it.
+    """
+    result = strict_json.sanitize(result)
     try:
         text = dumps(result)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         return {"truncated": True, "reason": f"result is not JSON-serialisable: {exc}"[:300]}
     if len(text.encode()) <= limit_bytes:
         return result

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Generic, Mapping, Protocol, Sequence, TypeVar
+from typing import Any, Callable, Generic, Iterable, Mapping, Protocol, Sequence, TypeVar
 
 from chalicelib.core.context import RunContext
 from chalicelib.core.errors import FieldError
@@ -209,6 +209,10 @@ class RegisteredJob:
     description: str
     fn: JobFn
     validate_payload: PayloadValidator | None = None
+    run_options: frozenset[str] = frozenset()
+    """Payload fields that choose how one run goes (the certification check's ``force``):
+    accepted on a trigger's payload, refused in a stored definition, where they would
+    apply to every scheduled run."""
 
 
 class JobCatalog(Protocol):
@@ -220,8 +224,10 @@ class JobCatalog(Protocol):
     def __contains__(self, name: object) -> bool:
         """True when a callable is registered as ``name``."""
 
-    def add(self, name: str, fn: JobFn, description: str = "", validate_payload: PayloadValidator | None = None) -> None:
-        """Register ``fn`` as ``name``; raises ValueError if the name holds another function."""
+    def add(self, name: str, fn: JobFn, description: str = "", validate_payload: PayloadValidator | None = None,
+            run_options: Iterable[str] = ()) -> None:
+        """Register ``fn`` as ``name``; raises ValueError if the name holds another function.
+        ``run_options`` are payload fields a trigger may give and a definition may not."""
 
     def all(self) -> list[RegisteredJob]:
         """Every registered callable, by name."""

@@ -7,7 +7,7 @@
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable
 
 from chalicelib.core.ports import JobFn, PayloadValidator, RegisteredJob
 
@@ -24,17 +24,20 @@ class JobRegistry:
         fn: JobFn,
         description: str = "",
         validate_payload: PayloadValidator | None = None,
+        run_options: Iterable[str] = (),
     ) -> None:
         """Register ``fn`` as ``name``. Re-adding the same function is a no-op.
 
         ``validate_payload``, when given, is run on a job's payload when the job is
         registered, so a bad payload is refused then rather than failing every night.
+        ``run_options`` are payload fields accepted on a trigger's payload only: a stored
+        definition carrying one is refused (it would apply to every scheduled run).
         """
         existing = self._handlers.get(name)
         if existing is not None and existing.fn is not fn:
             raise ValueError(f"handler '{name}' is already registered to another function")
         summary = description or (fn.__doc__ or "").strip().split("\n")[0]
-        self._handlers[name] = RegisteredJob(name, summary, fn, validate_payload)
+        self._handlers[name] = RegisteredJob(name, summary, fn, validate_payload, run_options=frozenset(run_options))
 
     def handler(
         self, name: str, description: str = "", validate_payload: PayloadValidator | None = None

@@ -29,12 +29,14 @@ from urllib.parse import quote
 
 import httpx
 
+from chalicelib.core import strict_json
 from chalicelib.core.redaction import REDACTED
 
 log = logging.getLogger(__name__)
 
-_JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
-_CONTENT_RANGE = re.compile(r"^(?:(\d+)-(\d+)|\*)/(\d+|\*)$")
+# Both used with fullmatch: '$' would let a trailing newline through.
+_JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_CONTENT_RANGE = re.compile(r"(?:(\d+)-(\d+)|\*)/(\d+|\*)")
 RETRYABLE_PGRST_CODES = frozenset({"PGRST000", "PGRST001", "PGRST002", "PGRST003"})
 
 Filters = Mapping[str, str] | Sequence[tuple[str, str]]
@@ -43,7 +45,7 @@ Filters = Mapping[str, str] | Sequence[tuple[str, str]]
 
 def looks_like_jwt(key: str) -> bool:
     """Three dot-separated base64url parts: a JWT (sent as a bearer too)."""
-    return bool(_JWT.match(key))
+    return bool(_JWT.fullmatch(key))
 
 
 class SupabaseError(Exception):
@@ -245,8 +247,8 @@ class SupabaseClient:
         status = response.status_code
         body: Any = None
         try:
-            body = response.json()
-        except ValueError:
+            body = strict_json.sanitize(strict_json.loads(response.content))
+        except (ValueError, RecursionError):
             pass
         if isinstance(body, dict):
             code = body.get("code")
@@ -277,12 +279,18 @@ def _text(value: Any) -> str | None:
 
 
 def _decode(response: httpx.Response) -> Any:
+    """The answer as strict JSON: NaN, Infinity, 1e999 or a lone surrogate is a protocol error."""
+    operation = f"{response.request.method} {response.request.url.path}"
     try:
-        return response.json()
-    except ValueError as exc:
-        raise SupabaseError(operation=f"{response.request.method} {response.request.url.path}",
-                            status=response.status_code, code=None,
+        body = strict_json.loads(response.content)
+    except (ValueError, RecursionError) as exc:
+        raise SupabaseError(operation=operation, status=response.status_code, code=None,
                             message="the answer is not JSON") from exc
+    problems = strict_json.problems(body, "answer")
+    if problems:
+        raise SupabaseError(operation=operation, status=response.status_code, code=None,
+                            message=f"the answer is not strict JSON: a value {problems[0].message}"[:300])
+    return body
 
 
 def _filter_pairs(filters: Filters) -> list[tuple[str, str]]:
@@ -294,7 +302,7 @@ def _parse_content_range(value: str | None) -> tuple[int | None, int | None, int
     """``"0-999/5000"`` → (0, 999, 5000); ``"*/0"`` → (None, None, 0); ``*`` totals → None."""
     if not value:
         return None, None, None
-    match = _CONTENT_RANGE.match(value.strip())
+    match = _CONTENT_RANGE.fullmatch(value.strip())
     if not match:
         return None, None, None
     first, last, total = match.groups()

@@ -26,13 +26,13 @@ _OPERATORS = {"eq": "=", "neq": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": 
 _IS_VALUES = {"null": "NULL", "not_null": "NOT NULL", "true": "TRUE", "false": "FALSE", "unknown": "UNKNOWN"}
 
 
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")  # these three with fullmatch: '$' lets a newline through
 
 
-_CAST = re.compile(r"^[A-Za-z_][A-Za-z0-9_ ]*(\[\])?$")
+_CAST = re.compile(r"[A-Za-z_][A-Za-z0-9_ ]*(\[\])?")
 
 
-_RANGE = re.compile(r"^(\d+)-(\d*)$")
+_RANGE = re.compile(r"(\d+)-(\d*)")
 
 
 class ApiError(Exception):
@@ -178,7 +178,7 @@ def _split_top_level(text: str) -> list[str]:
 
 
 def _column(table: TableInfo, name: str, qualifier: str | None = None) -> sql.Composable:
-    if not _IDENT.match(name) or name not in table.columns:
+    if not _IDENT.fullmatch(name) or name not in table.columns:
         raise ApiError(400, "42703", f"column {table.name}.{name} does not exist")
     return sql.Identifier(qualifier, name) if qualifier else sql.Identifier(name)
 
@@ -205,7 +205,7 @@ def select_list(table: TableInfo, select: str | None) -> sql.Composable:
             continue
         expr: sql.Composable = _column(table, name)
         if cast:
-            if not _CAST.match(cast):
+            if not _CAST.fullmatch(cast):
                 raise ApiError(400, "PGRST100", f'"failed to parse select parameter ({select})"')
             expr = sql.SQL("CAST({} AS {})").format(expr, sql.SQL(cast))
         items.append(sql.SQL("{} AS {}").format(expr, sql.Identifier(alias or name)))
@@ -305,7 +305,7 @@ class RowRange:
 def requested_range(range_header: str | None, limit: int | None, offset: int | None, max_rows: int | None) -> RowRange:
     lower, upper = 0, None
     if range_header:
-        match = _RANGE.match(range_header.strip())
+        match = _RANGE.fullmatch(range_header.strip())
         if match:  # PostgREST ignores a Range it cannot parse
             lower = int(match.group(1))
             upper = int(match.group(2)) if match.group(2) else None

@@ -179,6 +179,20 @@ def test_a_dry_run_summary_says_so():
     assert summary["dryRun"] is True
 
 
+def test_a_scheduled_run_is_never_forced_by_a_definition_stored_before_force_was_refused_there():
+    source = FakeCertificationSource(result())
+    handler = build_certification_handler(lambda: source)
+
+    with pytest.raises(ValidationFailed) as refused:
+        handler(ctx(datetime(2026, 11, 29, 1, 0, tzinfo=UTC), {"force": True}))
+    assert [e.field for e in refused.value.errors] == ["payload.force"] and source.requests == []
+
+    manual = replace(ctx(datetime(2026, 11, 29, 1, 0, tzinfo=UTC), {"force": True}), trigger=Trigger.MANUAL,
+                     triggered_by="ops-anna (admin)")
+    handler(manual)
+    assert [(r.force, r.forced_by) for r in source.requests] == [(True, "ops-anna (admin)")]
+
+
 # --------------------------------------------------------------------------- registration
 
 

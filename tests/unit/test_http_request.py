@@ -573,6 +573,25 @@ def test_a_large_2xx_body_is_kept_as_a_bounded_excerpt(server) -> None:
     assert len(json.dumps(result)) < 4200
 
 
+def test_numbers_json_cannot_carry_in_an_answer_are_kept_as_markers(server) -> None:
+    answer = b'{"ratio": NaN, "big": 1e999, "list": [Infinity, -Infinity], "note": "a\\ud800b", "ok": 1.5}'
+    srv = server({"/odd": lambda req, body: (200, {"Content-Type": "application/json"}, answer)})
+    result = local_handler()(make_ctx({"url": srv.url("/odd"), "method": "GET"}))
+    assert result["body"] == {
+        "ratio": {"$unrepresentable": "NaN"}, "big": {"$unrepresentable": "1e999"},
+        "list": [{"$unrepresentable": "Infinity"}, {"$unrepresentable": "-Infinity"}],
+        "note": "a\ufffdb", "ok": 1.5,
+    }
+    json.dumps(result, allow_nan=False).encode()  # JSON any parser takes, UTF-8 any encoder takes
+
+
+def test_an_answer_nested_deeper_than_python_parses_is_kept_as_text(server) -> None:
+    answer = b'{"a":' * 5000 + b"1" + b"}" * 5000
+    srv = server({"/deep": lambda req, body: (200, {"Content-Type": "application/json"}, answer)})
+    result = local_handler()(make_ctx({"url": srv.url("/deep"), "method": "GET"}))
+    assert result["status"] == 200 and isinstance(result["body"], str)
+
+
 def test_a_text_answer_is_returned_as_text(server) -> None:
     srv = server({"/ping": text_reply(200, "pong")})
     assert local_handler()(make_ctx({"url": srv.url("/ping"), "method": "GET"})) == {"status": 200, "body": "pong"}

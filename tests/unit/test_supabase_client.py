@@ -172,6 +172,22 @@ def test_a_non_json_error_body_is_summarised():
         make(script).rpc("f")
 
 
+@pytest.mark.parametrize("text", ['{"paused": NaN}', '[{"n": Infinity}]', '{"n": 1e999}', '{"id": "\\ud800"}'])
+def test_an_answer_that_is_not_strict_json_is_a_protocol_error(text):
+    script = Script(httpx.Response(200, content=text.encode(), headers={"Content-Type": "application/json"}))
+
+    with pytest.raises(SupabaseError, match="not strict JSON"):
+        make(script).rpc("certification_expiry_check")
+
+
+def test_an_error_body_with_nan_is_still_summarised():
+    script = Script(httpx.Response(400, content=b'{"code": "22023", "message": "bad", "details": NaN}'))
+
+    with pytest.raises(SupabaseError) as failure:
+        make(script).rpc("f")
+    assert failure.value.details == '{"$unrepresentable": "NaN"}'
+
+
 def test_a_connection_error_says_there_was_no_response():
     script = Script(httpx.ConnectError("Name or service not known"))
 

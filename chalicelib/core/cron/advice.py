@@ -11,8 +11,8 @@ from typing import Callable
 
 from chalicelib.core.cron.fields import DOW_NAMES
 
-_YEAR = re.compile(r"^(?:\d{4}(?:-\d{4})?(?:/\d+)?(?:,\d{4}(?:-\d{4})?(?:/\d+)?)*)$")
-_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minutes?|hours?|days?)\s*\)$", re.IGNORECASE)
+_YEAR = re.compile(r"\d{4}(?:-\d{4})?(?:/\d+)?(?:,\d{4}(?:-\d{4})?(?:/\d+)?)*")  # fullmatch, never '$'
+_RATE = re.compile(r"rate\(\s*(\d+)\s+(minutes?|hours?|days?)\s*\)", re.IGNORECASE)
 
 Validity = Callable[[str], bool]
 
@@ -28,7 +28,7 @@ def extra_fields_message(fields: list[str], is_valid: Validity) -> str:
     """
     count = len(fields)
     plain = [f.replace("?", "*") for f in fields]
-    aws_order = count == 6 and ("?" in fields[2] or "?" in fields[4] or _YEAR.match(fields[5]) is not None)
+    aws_order = count == 6 and ("?" in fields[2] or "?" in fields[4] or _YEAR.fullmatch(fields[5]) is not None)
     first_five, seconds_first = " ".join(plain[:5]), " ".join(plain[1:6])
     lead = (
         f"'{' '.join(fields)}' has {count} fields, but this scheduler takes five-field cron "
@@ -91,7 +91,7 @@ def aws_dow_to_cron(field: str) -> str | None:
 
 def rate_message(text: str) -> str:
     lead = "'rate(...)' expressions are not accepted: slots here are clock-aligned cron slots"
-    match = _RATE.match(text)
+    match = _RATE.fullmatch(text)
     if not match:
         return f"{lead}."
     amount, unit = int(match[1]), match[2].lower().rstrip("s")

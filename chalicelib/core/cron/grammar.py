@@ -33,12 +33,12 @@ from chalicelib.core.cron.fields import (
     Field,
 )
 
-_ITEM = re.compile(r"^(?:(?P<star>\*)|(?P<low>[a-z0-9]+)(?:-(?P<high>[a-z0-9]+))?)(?:/(?P<step>[0-9]+))?$")
-_HASHED = re.compile(r"^[hr](?:\(.*\))?(?:/\d+)?$")
+_ITEM = re.compile(r"(?:(?P<star>\*)|(?P<low>[a-z0-9]+)(?:-(?P<high>[a-z0-9]+))?)(?:/(?P<step>[0-9]+))?")
+_HASHED = re.compile(r"[hr](?:\(.*\))?(?:/\d+)?")  # both used with fullmatch: '$' lets a newline through
 
 
 def validate_cron(expression: str) -> str:
-    """Return the normalised expression (whitespace collapsed) or raise ValidationFailed.
+    """Return the normalised expression (spaces and tabs collapsed) or raise ValidationFailed.
 
     Accepted: five fields (minute hour day-of-month month day-of-week) with numbers,
     names (JAN, MON), ranges, steps, lists and ``L`` (last day) in day-of-month; or
@@ -48,6 +48,10 @@ def validate_cron(expression: str) -> str:
     """
     if not isinstance(expression, str):
         refuse_cron("The cron expression must be a string.")
+    if any(not c.isprintable() and c != "\t" for c in expression):
+        # One line: a trailing newline or a control character is refused, not trimmed.
+        refuse_cron("The cron expression must be one line: separate its fields with spaces; "
+                    "line breaks and control characters are refused.")
     text = " ".join(expression.split())
     if text.startswith("@"):
         text = text.lower()
@@ -142,7 +146,7 @@ def _expand_field(text: str, field: Field) -> tuple[set[int], bool]:
             continue
         if not raw:
             raise Refused(f"{field.name} field '{text}' has an empty list item.")
-        match = _ITEM.match(item)
+        match = _ITEM.fullmatch(item)
         if not match:
             raise Refused(f"{field.name} field '{text}' is not valid ('{raw}').")
         step = int(match["step"]) if match["step"] is not None else 1
@@ -176,7 +180,7 @@ def _refuse_extension(raw: str, item: str, field: Field) -> None:
             f"'{raw}': nth-weekday '#' is not supported; run on days 1-7 (e.g. '0 9 1-7 * *') "
             "and check the weekday in the handler."
         )
-    if _HASHED.match(item):
+    if _HASHED.fullmatch(item):
         raise Refused(f"'{raw}': hashed or random values (H, R) are not supported; give fixed values.")
     if field.name == "day-of-month" and "w" in item:
         raise Refused(f"'{raw}': nearest-weekday 'W' is not supported.")

@@ -8,13 +8,16 @@ from chalicelib.core.cron.errors import Refused, refuse_timezone
 
 
 def validate_timezone(name: str) -> str:
-    """Return the IANA name (surrounding whitespace removed) or raise ValidationFailed.
+    """Return the IANA name (surrounding spaces removed) or raise ValidationFailed.
 
     The error is ``FieldError("timezone", message)``. Abbreviations ('CEST') and fixed
     offsets ('+02:00') are refused: they do not follow daylight saving.
     """
     if not isinstance(name, str) or not name.strip():
         refuse_timezone("A time zone is required: give an IANA time zone name such as 'Europe/Oslo' or 'UTC'.")
+    if not name.isprintable():  # a trailing newline is refused, not trimmed
+        refuse_timezone("A time zone name is one line of printable text, such as 'Europe/Oslo'; "
+                        "line breaks and control characters are refused.")
     key = name.strip()
     try:
         zone(key)

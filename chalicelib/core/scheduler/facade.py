@@ -70,7 +70,7 @@ class SchedulerService:
         effects = Effects(self.parts, self.outbox)
         self.registration = Registration(self.parts)
         self.queries = Queries(store)
-        self.triggers = Triggers(self.parts, effects, self.registration.check_payload)
+        self.triggers = Triggers(self.parts, effects, self.registration.check_run_payload)
         self.dispatcher = Dispatcher(self.parts, effects)
         self.worker = Worker(self.parts, effects)
 

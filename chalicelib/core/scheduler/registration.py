@@ -34,7 +34,20 @@ class Registration:
                                 max_timeout_seconds=self.parts.max_timeout_seconds)
 
     def check_payload(self, handler_name: str, payload: Mapping[str, Any]) -> list[FieldError]:
-        """The job callable's own payload check, with fields named under ``payload``."""
+        """A stored definition's payload: the job callable's own check, and none of its
+        per-run options (``RegisteredJob.run_options``); fields named under ``payload``."""
+        registered = self.parts.jobs.get(handler_name)
+        if registered is None:
+            return []
+        per_run = [FieldError(f"payload.{name}", (
+            "is a per-run option and cannot be stored in a job's definition, where it would apply to every "
+            "scheduled run; give it on one run's trigger instead: POST /jobs/{jobName}/trigger with "
+            f'{{"payload": {{"{name}": ...}}}}')) for name in sorted(registered.run_options & set(payload))]
+        return per_run + self.check_run_payload(handler_name, payload)
+
+    def check_run_payload(self, handler_name: str, payload: Mapping[str, Any]) -> list[FieldError]:
+        """One run's payload (the definition's with a trigger's merged over it): the job
+        callable's own check, with fields named under ``payload``; per-run options allowed."""
         registered = self.parts.jobs.get(handler_name)
         if registered is None or registered.validate_payload is None:
             return []

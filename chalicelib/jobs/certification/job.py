@@ -7,6 +7,7 @@ Wiring (bootstrap)::
         build_certification_handler_from_settings(settings, resolve_secret),  # builds nothing yet
         CERTIFICATION_DESCRIPTION,
         validate_payload=validate_certification_payload,
+        run_options=CERTIFICATION_RUN_OPTIONS,  # force, dryRun: on a trigger only, never stored
     )
     service.register_job(certification_job_definition(settings))   # at startup
 
@@ -22,9 +23,10 @@ import threading
 from typing import Any, Callable, Mapping
 
 from chalicelib.core.context import RunContext
-from chalicelib.core.errors import FieldError
-from chalicelib.core.model import JobDefinition, RetryPolicy
+from chalicelib.core.errors import FieldError, ValidationFailed
+from chalicelib.core.model import JobDefinition, RetryPolicy, Trigger
 from chalicelib.jobs.certification.rule import (
+    PAYLOAD_OPTIONS,
     BlastRadiusExceeded,
     CertificationSource,
     CheckOutcome,
@@ -43,6 +45,9 @@ CERTIFICATION_DESCRIPTION = (
 )
 # One RPC with a 30 s read timeout, up to 4 attempts with backoff, takes at most ~2.5 min.
 CERTIFICATION_TIMEOUT_SECONDS = 300
+CERTIFICATION_RUN_OPTIONS = PAYLOAD_OPTIONS
+"""``dryRun`` and ``force`` choose how one run goes: accepted on a trigger's payload only.
+A stored ``force`` would switch the blast-radius guard off for every night."""
 
 
 def certification_policy(settings: Any) -> CheckPolicy:
@@ -109,6 +114,11 @@ def build_certification_handler(
     def certification_expiry_check(ctx: RunContext) -> dict[str, Any]:
         """Pause peer mentors whose certification has expired; record expiry notices."""
         options = parse_options(ctx.payload)
+        if options.force and ctx.trigger is Trigger.SCHEDULE:
+            # Only a definition stored before force was refused there can say so.
+            raise ValidationFailed([FieldError("payload.force", (
+                "is a per-run option: a scheduled run is never forced; remove it from the job's definition "
+                "(register the job again without it) and give it on a trigger's payload"))])
         as_of = run_date(ctx.scheduled_for, ctx.timezone)
         request = check_request(as_of, ctx.idempotency_key, options, limits, ctx.triggered_by)
         if request.forced_by:

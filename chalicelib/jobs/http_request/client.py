@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import certifi
 import httpx
 
+from chalicelib.core import strict_json
 from chalicelib.core.context import RunContext
 from chalicelib.core.errors import SecretUnavailable, ValidationFailed
 from chalicelib.jobs.http_request.destinations import (
@@ -388,9 +389,9 @@ def _result(answer: _Answer, scrub: Scrubber) -> dict[str, Any]:
         return result
     media = answer.content_type.split(";", 1)[0].strip().lower()
     if not answer.truncated and (media == "application/json" or media.endswith("+json")):
-        try:
-            parsed = scrub.value(json.loads(_text(answer)))
-        except ValueError:
+        try:  # strictly: NaN, Infinity and 1e999 are kept as {"$unrepresentable": text}, never as floats
+            parsed = scrub.value(strict_json.sanitize(strict_json.loads(_text(answer))))
+        except (ValueError, RecursionError):
             parsed = None
         else:
             if len(json.dumps(parsed, ensure_ascii=False)) <= RESULT_BODY_LIMIT:

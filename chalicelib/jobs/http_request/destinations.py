@@ -26,7 +26,7 @@ LOCAL_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 _MAX_URL_LENGTH = 2048
 
 
-_HOST_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
+_HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")  # fullmatch: '$' lets a newline through
 
 
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
@@ -97,7 +97,7 @@ class HostAllowList:
 
 
 def _is_hostname(name: str) -> bool:
-    return 0 < len(name) <= 253 and all(_HOST_LABEL.match(label) for label in name.split("."))
+    return 0 < len(name) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in name.split("."))
 
 
 def ip_literal(host: str) -> IPAddress | None:

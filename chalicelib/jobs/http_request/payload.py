@@ -73,7 +73,7 @@ _RESERVED_HEADERS = {
 }
 
 
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")  # fullmatch: '$' lets "Host\n" through
 
 
 
@@ -168,7 +168,7 @@ def _check_headers(raw: Any, where: str, errors: list[FieldError]) -> tuple[tupl
     seen: set[str] = set()
     for name, value in raw.items():
         here = f"{where}.{name}"
-        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
             errors.append(FieldError(here, "is not a valid header name"))
             continue
         lowered = name.lower()
@@ -238,7 +238,7 @@ def _is_secret_ref(ref: Any) -> bool:
         return len(ref) > len("ssm:/")
     if ref.startswith("arn:"):
         return ref.startswith("arn:aws") and ":secretsmanager:" in ref
-    return bool(SECRETS_MANAGER_NAME.match(ref))
+    return bool(SECRETS_MANAGER_NAME.fullmatch(ref))
 
 
 def validate_http_request_payload(

@@ -30,7 +30,7 @@ _CREDENTIAL_VALUE = re.compile(
 )
 
 
-SECRETS_MANAGER_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+SECRETS_MANAGER_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")  # use fullmatch: '$' lets a newline through
 
 
 SECRET_REF_HINT = (

@@ -320,6 +320,8 @@ def _asset(name: str) -> Response:
 
 @app.route(CONSOLE, methods=["GET"])
 def console_page() -> Response:
+    if str((_request().context or {}).get("path") or "").endswith("/"):  # ".../console/"
+        return Response(body="", status_code=301, headers=console.redirect_headers())
     return _asset("index.html")
 
 

@@ -24,6 +24,15 @@ def asset(name: str) -> str:
     return (ASSETS / name).read_text(encoding="utf-8")
 
 
+SLASHED_TO_PAGE = "../console"
+"""Where ``…/console/`` sends the browser: the page's relative asset URLs would resolve one
+level too deep from there. Relative, so it holds under any stage or custom-domain base path."""
+
+
+def redirect_headers() -> dict[str, str | list[str]]:
+    return {"Location": SLASHED_TO_PAGE, "Cache-Control": "no-cache", "Referrer-Policy": "no-referrer"}
+
+
 def headers(name: str) -> dict[str, str | list[str]]:
     return {
         "Content-Type": TYPES[name],

@@ -1,7 +1,12 @@
-"""Unsupported methods on known paths: a 405 problem document with ``Allow``.
+"""Requests no route serves: a 405 problem with ``Allow`` for an unsupported method on a
+known path, a 404 problem for a path the API does not have.
 
-Registered for every path of the app, so API Gateway and Chalice's local server answer
-alike (the local server would otherwise answer 501, API Gateway 403).
+The 405 routes are registered for every path of the app, so API Gateway and Chalice's
+local server answer alike (the local server would otherwise answer 501, API Gateway 403).
+An unknown path never reaches the app: API Gateway answers it with its
+``MISSING_AUTHENTICATION_TOKEN`` gateway response, which ``infra/template.json`` sets to
+:data:`UNKNOWN_PATH_PROBLEM` (its default is a 403 that echoes the caller's
+``Authorization`` header); the local stack answers the same (``devstack.api_server``).
 """
 from __future__ import annotations
 
@@ -12,6 +17,12 @@ from chalicelib.api.problems import PROBLEM_JSON
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 METHOD_NOT_ALLOWED_PREFIX = "method_not_allowed_"
+
+UNKNOWN_PATH_PROBLEM = {
+    "type": "https://nightly-scheduler.dev/problems/not-found", "title": "Not found.", "status": 404,
+    "detail": "This API serves nothing at this path with this method; its paths are listed in openapi.yaml.",
+}
+"""A static document: nothing of the request (path, headers, token) is echoed in it."""
 
 
 def _refusal(app: Any, allowed: list[str]) -> Callable[..., Any]:

@@ -99,8 +99,10 @@ def parse_idempotency_key(headers: Mapping[str, str]) -> str | None:
     if key is None:
         return None
     key = key.strip(" \t")  # HTTP's optional whitespace only: a trailing newline is refused, not trimmed
-    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
-        raise ValidationFailed([FieldError("Idempotency-Key", f"must be 1-{MAX_IDEMPOTENCY_KEY} printable characters")])
+    # printable ASCII, as openapi.yaml says: str.isprintable() alone lets "é" and "ключ" through
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY or not (key.isascii() and key.isprintable()):
+        raise ValidationFailed([FieldError("Idempotency-Key",
+                                           f"must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters")])
     return key
 
 

@@ -14,6 +14,7 @@ from chalicelib.adapters.memory_store import MemoryStore
 from chalicelib.adapters.metrics import RecordingMetrics
 from chalicelib.jobs.registry import JobRegistry
 from chalicelib.settings import Settings
+from devstack.api_server import ApiTestClient
 from tests.fakes import FakeClock, FakeNotifier, FixedRandom, utc
 
 SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
@@ -80,6 +81,6 @@ def api(monkeypatch) -> Api:
     runtime = bootstrap.build_runtime(settings, store=MemoryStore(clock=clock), clock=clock, rand=FixedRandom(0.0),
                                       notifier=notifier, metrics=RecordingMetrics(), registry=registry)
     bootstrap.set_runtime(runtime)
-    with Client(chalice_app.app, stage_name="dev") as client:
+    with ApiTestClient(chalice_app.app, stage_name="dev") as client:  # unknown paths answered as deployed
         yield Api(client, runtime, clock, notifier, registry)
     bootstrap.set_runtime(None)

@@ -66,15 +66,105 @@
 
   function message(text, kind) { return el("div", { class: "message " + (kind || ""), role: "alert" }, text); }
 
+  function decoded(text) {
+    try { return decodeURIComponent(text); } catch (error) { return null; }  // URIError: a broken % escape
+  }
+
+  // ------------------------------------------------------------------ rows as the API sent them
+  // A job or run whose fields are missing or of another type is marked where it would
+  // be shown; the rest of the page is shown as usual. One bad row never takes the page.
+
+  const isText = (v) => typeof v === "string";
+  const isNumber = (v) => typeof v === "number" && Number.isFinite(v);
+  const isInstant = (v) => isText(v) && !Number.isNaN(Date.parse(v));
+  const isObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+  const optional = (check) => (v) => v === null || v === undefined || check(v);
+  const JOB_FIELDS = {
+    jobName: isText, cronExpression: isText, timezone: isText, state: isText, alertState: isText,
+    consecutiveFailures: isNumber, nextRunAt: optional(isInstant), pauseReason: optional(isText),
+    lastExecution: optional((v) => isObject(v) && isText(v.status) && optional(isNumber)(v.durationMs)),
+  };
+  const UNREADABLE_JOB_FIELDS = { jobName: isText };  // a record the API itself cannot decode
+  const RUN_FIELDS = {
+    executionId: isText, status: isText, trigger: isText, attempt: isNumber, scheduledFor: isInstant,
+    startedAt: optional(isInstant), durationMs: optional(isNumber),
+    error: optional((v) => isObject(v) && isText(v.type) && isText(v.message)),
+  };
+
+  function faultsOf(row, fields) {
+    if (!isObject(row)) return ["the row is not a JSON object"];
+    return Object.keys(fields).filter((name) => !fields[name](row[name]));
+  }
+
+  function jobFaults(job) { return faultsOf(job, isObject(job) && job.unreadable ? UNREADABLE_JOB_FIELDS : JOB_FIELDS); }
+
+  function runFaults(run) { return faultsOf(run, RUN_FIELDS); }
+
+  function listOf(value, what) {
+    if (!Array.isArray(value)) throw new Error(`the API's ${what} is not a list`);
+    return value;
+  }
+
+  function badRow(first, faults, columns, attrs) {
+    return el("tr", Object.assign({ class: "bad-row" }, attrs || {}), el("td", {}, first),
+      el("td", { colspan: columns - 1 }, badge("cannot be shown", "problem"), " ",
+        faults[0].startsWith("the row") ? faults[0] : `unexpected value in ${faults.join(", ")}`));
+  }
+
+  // render(row) unless the row's fields are not what it reads, or it fails on one anyway
+  function guardedRow(faults, render, mark) {
+    if (faults.length) return mark(faults);
+    try { return render(); } catch (error) { return mark([`${error.name}: ${error.message}`]); }
+  }
+
   // ------------------------------------------------------------------ token and API
 
   function token() { return sessionStorage.getItem(TOKEN_KEY); }
 
-  function takeTokenFromFragment() {
-    const match = location.hash.match(/^#token=([^&]+)/);
-    if (!match) return;
-    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
+  function tokenInFragment() {
+    const match = location.hash.match(/^#token=([^&]*)/);
+    return match ? match[1] : null;
+  }
+
+  function forgetFragment() {
     history.replaceState(null, "", location.pathname + location.search + "#/");  // out of the address bar
+  }
+
+  // Only the console's first load reads a token from a link (#token=...), and it replaces
+  // a signed-in session only when the person says so: a crafted link must not swap the
+  // session under them. Returns a note for the person, or null.
+  function takeTokenFromFragment() {
+    const raw = tokenInFragment();
+    if (raw === null) return null;
+    forgetFragment();
+    const offered = (decoded(raw) || "").trim();
+    const current = token();
+    if (!offered) {
+      return "The sign-in link is malformed (its token is empty or has a broken % escape): " +
+        (current ? "it was not used; you are signed in as before." : "sign in with the token itself.");
+    }
+    if (current && current !== offered && !window.confirm(
+      "This link signs the console in with another token. Replace the session you are signed in with?")) {
+      return "The link's token was not used: you are signed in as before.";
+    }
+    sessionStorage.setItem(TOKEN_KEY, offered);
+    return null;
+  }
+
+  // After the first load, a token in the address (a link followed inside this tab) is dropped unread.
+  function dropTokenFromFragment() {
+    if (tokenInFragment() === null) return false;
+    forgetFragment();
+    return true;
+  }
+
+  // JSON.parse refuses NaN and Infinity, which a Python JSON writer emits: read them as the
+  // strings "NaN" and "Infinity" so that only the row holding one is marked, not the page lost.
+  function parseJson(text) {
+    try { return JSON.parse(text); } catch (error) {
+      const mended = text.replace(/"(?:[^"\\]|\\.)*"|-?(?:NaN|Infinity)/g, (m) => (m[0] === '"' ? m : JSON.stringify(m)));
+      try { return JSON.parse(mended); } catch (ignored) { throw error; }
+    }
   }
 
   class ApiError extends Error {
@@ -98,7 +188,7 @@
       throw new ApiError(401, { title: "Unauthorized" });
     }
     const text = await response.text();
-    const data = text ? JSON.parse(text) : null;
+    const data = text ? parseJson(text) : null;
     if (!response.ok) throw new ApiError(response.status, data);
     return data;
   }
@@ -153,7 +243,9 @@
     show(el("h1", {}, "Jobs"), el("p", { class: "muted" }, "Loading…"));
     const [list, status] = await Promise.all([api("GET", "/jobs?limit=100"), showTick()]);
     const overdue = new Set((status && status.overdue) || []);
-    const jobs = list.jobs.slice().sort((a, b) => rank(a, overdue) - rank(b, overdue) || a.jobName.localeCompare(b.jobName));
+    const name = (job) => (isObject(job) && isText(job.jobName) ? job.jobName : "");
+    const jobs = listOf(list && list.jobs, "list of jobs").slice()
+      .sort((a, b) => rank(a, overdue) - rank(b, overdue) || name(a).localeCompare(name(b)));
     if (!jobs.length) {
       show(el("h1", {}, "Jobs"), el("div", { class: "panel" },
         "No job is registered yet. ", el("a", { href: "#/new" }, "Register a job"),
@@ -161,10 +253,13 @@
       return;
     }
     const histories = await Promise.all(jobs.map((job) =>
-      job.unreadable ? Promise.resolve({ executions: [] })
+      jobFaults(job).length || job.unreadable ? Promise.resolve({ executions: [] })
         : api("GET", `/jobs/${encodeURIComponent(job.jobName)}/executions?limit=30`).catch(() => ({ executions: [] }))));
-    const rows = jobs.map((job, index) => jobRow(job, histories[index].executions, overdue.has(job.jobName)));
-    const cert = jobs.find((job) => job.jobName === CERT);
+    const rows = jobs.map((job, index) => guardedRow(jobFaults(job),
+      () => jobRow(job, listOf(histories[index] && histories[index].executions, "list of runs"), overdue.has(job.jobName)),
+      (faults) => badRow(name(job) ? jobLink(name(job)) : el("span", { class: "muted" }, "(no name)"), faults, 7,
+        { "data-job": name(job) || null })));
+    const cert = jobs.find((job) => name(job) === CERT);
     show(
       el("h1", {}, "Jobs"),
       cert ? el("p", { id: "cert-line", class: "panel" }, el("strong", {}, "Certification check: "),
@@ -176,7 +271,7 @@
   }
 
   function rank(job, overdue) {
-    if (job.alertState === "alerting" || job.dispatchable === false) return 0;
+    if (jobFaults(job).length || job.alertState === "alerting" || job.dispatchable === false) return 0;
     if (overdue.has(job.jobName)) return 1;
     return 2;
   }
@@ -200,8 +295,10 @@
       el("td", { class: "alerts" }, badge(job.alertState), " ", `${job.consecutiveFailures} failed in a row`),
       el("td", {}, last ? [badge(last.status), " ", duration(last.durationMs)] : "never ran"),
       el("td", {}, el("div", { class: "strip", "aria-label": "last 30 runs" },
-        executions.slice().reverse().map((e) => el("a", { class: e.status, title: `${e.status} — ${when(e.scheduledFor)}`,
-          href: `#/jobs/${encodeURIComponent(job.jobName)}/runs/${encodeURIComponent(e.executionId)}` })))));
+        executions.slice().reverse().map((e) => runFaults(e).length
+          ? el("span", { class: "bad", title: `a run the API sent that this console cannot read (${runFaults(e).join(", ")})` })
+          : el("a", { class: e.status, title: `${e.status} — ${when(e.scheduledFor)}`,
+            href: `#/jobs/${encodeURIComponent(job.jobName)}/runs/${encodeURIComponent(e.executionId)}` })))));
   }
 
   async function describeCells() {
@@ -221,6 +318,7 @@
       api("GET", `/jobs/${encodeURIComponent(name)}/upcoming?count=10`),
       api("GET", `/jobs/${encodeURIComponent(name)}/executions?limit=20` + (cursor ? "&nextToken=" + encodeURIComponent(cursor) : "")),
     ]);
+    const runs = listOf(history.executions, "list of runs");
     const outcome = el("div", { id: "outcome", "aria-live": "polite" });
     const actions = el("div", { class: "actions" },
       el("button", { type: "button", class: "primary", onclick: () => runNow(name, outcome, {}) }, "Run now"),
@@ -249,13 +347,18 @@
       el("table", {}, el("thead", {}, el("tr", {}, ["Your time", `${job.timezone || "Job"} time`, "Note"].map((h) => el("th", {}, h)))),
         el("tbody", {}, upcoming.slots.map((s) => el("tr", {}, el("td", {}, when(s.at)), el("td", {}, s.localTime), el("td", {}, s.dstNote || ""))))),
       el("h2", {}, "Runs"),
-      history.executions.length ? el("table", { id: "runs" },
+      runs.length ? el("table", { id: "runs" },
         el("thead", {}, el("tr", {}, ["Status", "Trigger", "Attempt", "Scheduled for", "Started", "Duration", "Error"].map((h) => el("th", {}, h)))),
-        el("tbody", {}, history.executions.map((e) => el("tr", { "data-run": e.executionId },
-          el("td", {}, runLink(name, e.executionId, e.status)), el("td", {}, e.trigger), el("td", {}, e.attempt),
-          el("td", {}, when(e.scheduledFor)), el("td", {}, when(e.startedAt)), el("td", {}, duration(e.durationMs)),
-          el("td", {}, e.error ? `${e.error.type}: ${e.error.message}` : ""))))) : el("p", { class: "muted" }, "No runs yet."),
+        el("tbody", {}, runs.map((e) => guardedRow(runFaults(e), () => runRow(name, e),
+          (faults) => badRow(badge("unreadable", "problem"), faults, 7))))) : el("p", { class: "muted" }, "No runs yet."),
       history.nextToken ? el("p", {}, el("a", { href: `#/jobs/${encodeURIComponent(name)}?page=${encodeURIComponent(history.nextToken)}` }, "Older runs →")) : null);
+  }
+
+  function runRow(name, e) {
+    return el("tr", { "data-run": e.executionId },
+      el("td", {}, runLink(name, e.executionId, e.status)), el("td", {}, e.trigger), el("td", {}, e.attempt),
+      el("td", {}, when(e.scheduledFor)), el("td", {}, when(e.startedAt)), el("td", {}, duration(e.durationMs)),
+      el("td", {}, e.error ? `${e.error.type}: ${e.error.message}` : ""));
   }
 
   async function runNow(name, outcome, payload) {
@@ -404,9 +507,13 @@
   async function route() {
     if (!token()) { signIn(); return; }
     document.getElementById("sign-out").hidden = false;
-    const hash = decodeURIComponent(location.hash.replace(/^#/, "")) || "/";
-    const [path, query] = hash.split("?");
-    const parts = path.split("/").filter(Boolean);
+    const [path, query] = location.hash.replace(/^#/, "").split("?");
+    const parts = path.split("/").filter(Boolean).map(decoded);  // each part once; the query by URLSearchParams
+    if (parts.includes(null)) {
+      show(message("This is not a valid console address: it has a broken % escape.", "error"),
+        el("p", {}, el("a", { href: "#/" }, "← All jobs")));
+      return;
+    }
     try {
       if (parts.length === 0) { await overview(); describeCells(); }
       else if (parts[0] === "new") await registerPage();
@@ -423,7 +530,14 @@
     sessionStorage.removeItem(TOKEN_KEY);
     signIn("Signed out.");
   });
-  window.addEventListener("hashchange", () => { takeTokenFromFragment(); route(); });
-  takeTokenFromFragment();
-  route();
+  window.addEventListener("hashchange", () => {
+    if (dropTokenFromFragment()) toast("A token in a link is read only when the console opens: this one was ignored.");
+    route();
+  });
+  const note = takeTokenFromFragment();
+  if (note && !token()) signIn(note);
+  else {
+    if (note) toast(note);
+    route();
+  }
 })();

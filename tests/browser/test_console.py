@@ -3,6 +3,7 @@ operator would use it, against the API on Chalice's local server. Screenshots of
 overview, a job page and a run page are saved under build/screenshots/ on each run."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -147,7 +148,7 @@ def test_an_operator_signs_in_registers_runs_pauses_inspects_and_signs_out(stack
 
     # On a phone-sized screen the overview still reads.
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(f"{base}/console#token={token}")
+    fresh_load(page, f"{base}/console#token={token}")  # a link is read on a load, not on a hashchange
     expect(page.locator("tr[data-job='partner-sync']")).to_be_visible()
     page.screenshot(path=str(SHOTS / "overview-phone.png"), full_page=True)
     assert not [e for e in errors if "Content Security Policy" in e], errors
@@ -163,3 +164,148 @@ def test_the_console_is_served_with_a_strict_content_security_policy(stack):
         html = response.read().decode()
     assert "default-src 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert "<script>" not in html and "style=" not in html and "http" not in html.split("<body>")[1]
+
+
+# ------------------------------------------------------------------ the console's edges
+
+
+def fresh_load(page, url: str) -> None:
+    """A new document load (a goto that changes only the fragment would be a hashchange)."""
+    page.goto("about:blank")
+    page.goto(url)
+
+
+def session_token(page) -> str | None:
+    return page.evaluate("sessionStorage.getItem('scheduler.token')")
+
+
+def watch_errors(page) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
+
+
+def test_a_link_with_a_token_never_silently_replaces_a_signed_in_session(stack, page):
+    base, token, _runtime = stack
+    other = auth.issue_token(SECRET, subject="mallory", now_epoch=int(time.time()), ttl_seconds=3600,
+                             issuer=auth.issuer_for("http://127.0.0.1:9"))
+    errors = watch_errors(page)
+    cert_row = page.locator("tr[data-job='certification-expiry-check']")
+    page.goto(f"{base}/console#token={token}")  # no session yet: taken without a question
+    expect(cert_row).to_be_visible()
+    assert session_token(page) == token
+
+    # A link followed inside the open tab (a hashchange) is never read, and leaves the address bar.
+    page.evaluate(f"location.hash = '#token={other}'")
+    expect(page.locator("#toast")).to_contain_text("ignored")
+    expect(cert_row).to_be_visible()
+    assert session_token(page) == token and "token=" not in page.url
+
+    # A fresh load with a session asks first: dismissed, the session stays ...
+    questions: list[str] = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
+    fresh_load(page, f"{base}/console#token={other}")
+    expect(cert_row).to_be_visible()
+    assert questions and "replace" in questions[0].lower()
+    assert session_token(page) == token and "token=" not in page.url
+
+    # ... accepted, the link's token replaces it.
+    page.once("dialog", lambda dialog: dialog.accept())
+    fresh_load(page, f"{base}/console#token={other}")
+    expect(cert_row).to_be_visible()
+    assert session_token(page) == other
+
+    # The session's own token in a link asks nothing.
+    page.on("dialog", lambda dialog: (questions.append("unexpected: " + dialog.message), dialog.dismiss()))
+    fresh_load(page, f"{base}/console#token={other}")
+    expect(cert_row).to_be_visible()
+    assert len(questions) == 1 and session_token(page) == other
+    assert not errors, errors
+
+
+def test_a_malformed_percent_in_the_address_shows_a_message_not_a_blank_page(stack, page):
+    base, token, _runtime = stack
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    errors = watch_errors(page)
+
+    page.goto(f"{base}/console#token=abc%E0%A4%A")  # no session: the sign-in, saying why
+    expect(page.locator("#sign-in")).to_contain_text("malformed")
+    assert session_token(page) is None and "token=" not in page.url
+    page.screenshot(path=str(SHOTS / "malformed-token-link.png"), full_page=True)
+
+    fresh_load(page, f"{base}/console#token={token}")
+    expect(page.locator("tr[data-job='certification-expiry-check']")).to_be_visible()
+    fresh_load(page, f"{base}/console#token=%E0%A4%A")  # a session: kept, with a note
+    expect(page.locator("#toast")).to_contain_text("malformed")
+    expect(page.locator("tr[data-job='certification-expiry-check']")).to_be_visible()
+    assert session_token(page) == token
+
+    page.evaluate("location.hash = '#/jobs/%E0%A4%A'")  # a route with a malformed escape
+    expect(page.get_by_role("alert")).to_contain_text("not a valid console address")
+    page.screenshot(path=str(SHOTS / "malformed-route.png"), full_page=True)
+    fresh_load(page, f"{base}/console#/jobs/certification-expiry-check/runs/%ZZ")
+    expect(page.get_by_role("alert")).to_contain_text("not a valid console address")
+    page.get_by_role("link", name="All jobs").click()
+    expect(page.locator("tr[data-job='certification-expiry-check']")).to_be_visible()
+    assert not errors, errors
+
+
+def test_the_console_address_with_a_trailing_slash_loads_the_console(stack, page):
+    base, token, _runtime = stack
+    errors = watch_errors(page)
+    page.goto(f"{base}/console/#token={token}")
+    expect(page.locator("tr[data-job='certification-expiry-check']")).to_be_visible()
+    assert page.url == f"{base}/console#/"
+    assert session_token(page) == token and not errors, errors
+
+
+def test_one_malformed_job_or_run_is_marked_and_the_rest_are_shown(stack, page):
+    base, token, runtime = stack
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    errors = watch_errors(page)
+    runtime.service.register_job("nightly-report", "0 2 * * *", "report")
+    runtime.service.trigger_job("nightly-report")
+
+    def with_bad_jobs(route):
+        response = route.fetch()
+        body = response.json()
+        good = body["jobs"][0]
+        body["jobs"] += [
+            {**good, "jobName": "broken-counter", "consecutiveFailures": "many", "nextRunAt": "not a date"},
+            {**good, "jobName": "not-finite", "consecutiveFailures": float("nan"), "timeoutSeconds": float("inf")},
+            {"jobName": 42, "state": {"nested": True}},
+            "not even an object",
+            None,
+        ]
+        route.fulfill(response=response, body=json.dumps(body))  # NaN and Infinity as Python writes them
+
+    def with_a_bad_run(route):
+        response = route.fetch()
+        body = response.json()
+        if "/jobs/nightly-report/" in route.request.url:
+            body["executions"].append({"executionId": 7, "status": ["failed"], "durationMs": "slow"})
+        route.fulfill(response=response, body=json.dumps(body))
+
+    page.route(lambda url: url.endswith("/jobs?limit=100"), with_bad_jobs)
+    page.route(lambda url: "/executions?limit=" in url, with_a_bad_run)
+    page.goto(f"{base}/console#token={token}")
+
+    expect(page.locator("tr[data-job='nightly-report'] .alerts")).to_contain_text("0 failed in a row")
+    expect(page.locator("tr[data-job='certification-expiry-check'] .alerts")).to_be_visible()
+    bad = page.locator("table.jobs tr.bad-row")
+    expect(bad).to_have_count(5)
+    expect(page.locator("tr.bad-row[data-job='broken-counter']")).to_contain_text("consecutiveFailures")
+    expect(page.locator("tr.bad-row[data-job='broken-counter']")).to_contain_text("nextRunAt")
+    expect(page.locator("tr.bad-row[data-job='not-finite']")).to_contain_text("consecutiveFailures")
+    expect(bad.first).to_contain_text("cannot be shown")
+    strip = page.locator("tr[data-job='nightly-report'] .strip")
+    expect(strip.locator("a.succeeded")).to_have_count(1)
+    expect(strip.locator(".bad")).to_have_count(1)
+    page.screenshot(path=str(SHOTS / "overview-bad-rows.png"), full_page=True)
+
+    page.get_by_role("link", name="nightly-report").click()
+    expect(page.locator("#runs tr[data-run]")).to_have_count(1)
+    expect(page.locator("#runs tr.bad-row")).to_contain_text("status")
+    expect(page.locator("#runs tr.bad-row")).to_contain_text("durationMs")
+    page.screenshot(path=str(SHOTS / "job-bad-run.png"), full_page=True)
+    assert not errors, errors

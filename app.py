@@ -145,8 +145,8 @@ def jwt_authorizer(auth_request: Any) -> AuthResponse:
         secret = bootstrap.jwt_secret(runtime.settings, runtime.resolve_secret)
     except Exception:
         logger.exception("the JWT secret could not be read; HS256 tokens are refused until it is fixed")
-    settings = runtime.settings
         secret = ""
+    settings = runtime.settings
     try:
         token = auth.bearer_token(auth_request.token)
         principal = auth.verify(token, secret=secret, admin_roles=settings.admin_roles, keys=runtime.jwks_keys(),

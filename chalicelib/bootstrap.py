@@ -150,6 +150,11 @@ def install_handlers(registry: JobRegistry, settings: Settings, resolve_secret: 
             local_mode=settings.local_mode,
             resolve_secret=resolve_secret,
         )
+    from chalicelib.jobs.supabase_functions import register_supabase_function_handlers
+
+    # The service key is the scheduler's own secret: read with resolve_secret, never by a job's secretRef.
+    register_supabase_function_handlers(registry, settings, resolve_job_secret=resolve_secret,
+                                        resolve_own_secret=resolve_secret)
     name = certification_expiry.CERTIFICATION_JOB_NAME
     if name not in registry:
         registry.add(

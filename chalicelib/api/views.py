@@ -8,6 +8,7 @@ from chalicelib.core.cron import CronSchedule
 from chalicelib.core.cron.notes import dst_note, local_time
 from chalicelib.core.definitions import definition_to_body
 from chalicelib.core.model import Actor, Execution, ExecutionError, Job, SetAside, UnreadableJob, iso
+from chalicelib.core.ports import RegisteredJob
 from chalicelib.core.scheduler.queries import SchedulerStatus
 
 
@@ -33,6 +34,18 @@ def execution_view(execution: Execution) -> dict[str, Any]:
         "payloadOverride": dict(execution.payload_override),
         "triggeredBy": actor_view(execution.triggered_by),
     }
+
+
+def handler_view(handler: RegisteredJob) -> dict[str, Any]:
+    """A job type as ``GET /handlers`` shows it: ``payloadFields`` when it describes its payload."""
+    view: dict[str, Any] = {"name": handler.name, "description": handler.description}
+    if handler.payload_fields:
+        view["payloadFields"] = [
+            {"name": f.name, "type": f.type, "required": f.required, "description": f.description,
+             **({"example": f.example} if f.example is not None else {})}
+            for f in handler.payload_fields
+        ]
+    return view
 
 
 def actor_view(actor: Actor | None) -> dict[str, str] | None:

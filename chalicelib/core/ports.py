@@ -202,6 +202,21 @@ PayloadValidator = Callable[[Mapping[str, Any]], list[FieldError]]
 
 
 @dataclass(frozen=True)
+class PayloadField:
+    """One field of a job type's payload, as ``GET /handlers`` and the console show it.
+
+    ``type`` is a JSON type name (``string``, ``object``, ``integer``, ``boolean``, ``any``);
+    ``example`` is a JSON value the console offers in a payload template.
+    """
+
+    name: str
+    type: str
+    description: str
+    required: bool = False
+    example: Any = None
+
+
+@dataclass(frozen=True)
 class RegisteredJob:
     """A job callable known by name, with what the API shows of it."""
 
@@ -209,6 +224,7 @@ class RegisteredJob:
     description: str
     fn: JobFn
     validate_payload: PayloadValidator | None = None
+    payload_fields: tuple[PayloadField, ...] = ()
     run_options: frozenset[str] = frozenset()
     """Payload fields that choose how one run goes (the certification check's ``force``):
     accepted on a trigger's payload, refused in a stored definition, where they would
@@ -225,7 +241,7 @@ class JobCatalog(Protocol):
         """True when a callable is registered as ``name``."""
 
     def add(self, name: str, fn: JobFn, description: str = "", validate_payload: PayloadValidator | None = None,
-            run_options: Iterable[str] = ()) -> None:
+            payload_fields: tuple[PayloadField, ...] = (), run_options: Iterable[str] = ()) -> None:
         """Register ``fn`` as ``name``; raises ValueError if the name holds another function.
         ``run_options`` are payload fields a trigger may give and a definition may not."""
 

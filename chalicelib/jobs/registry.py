@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from chalicelib.core.ports import JobFn, PayloadValidator, RegisteredJob
+from chalicelib.core.ports import JobFn, PayloadField, PayloadValidator, RegisteredJob
 
 
 class JobRegistry:
@@ -24,12 +24,14 @@ class JobRegistry:
         fn: JobFn,
         description: str = "",
         validate_payload: PayloadValidator | None = None,
+        payload_fields: tuple[PayloadField, ...] = (),
         run_options: Iterable[str] = (),
     ) -> None:
         """Register ``fn`` as ``name``. Re-adding the same function is a no-op.
 
         ``validate_payload``, when given, is run on a job's payload when the job is
         registered, so a bad payload is refused then rather than failing every night.
+        ``payload_fields`` describe the payload to callers (``GET /handlers``, the console).
         ``run_options`` are payload fields accepted on a trigger's payload only: a stored
         definition carrying one is refused (it would apply to every scheduled run).
         """
@@ -37,7 +39,8 @@ class JobRegistry:
         if existing is not None and existing.fn is not fn:
             raise ValueError(f"handler '{name}' is already registered to another function")
         summary = description or (fn.__doc__ or "").strip().split("\n")[0]
-        self._handlers[name] = RegisteredJob(name, summary, fn, validate_payload, run_options=frozenset(run_options))
+        self._handlers[name] = RegisteredJob(name, summary, fn, validate_payload, tuple(payload_fields),
+                                             run_options=frozenset(run_options))
 
     def handler(
         self, name: str, description: str = "", validate_payload: PayloadValidator | None = None

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import psycopg
 from psycopg import sql
 
+from devstack.postgrest.edge import EDGE_PREFIX, EdgeRequest, serve_edge_function
 from devstack.postgrest.faults import Fault, FaultInjector, RecordedRequest
 from devstack.postgrest.pool import ConnectionPool
 from devstack.postgrest.sql import (
@@ -43,12 +44,13 @@ class PostgrestServer:
 
     def __init__(self, dsn: str, *, service_key: str, host: str = "127.0.0.1", port: int = 0,
                  schema: str = "public", role: str = "service_role", max_rows: int | None = DEFAULT_MAX_ROWS,
-                 pool_size: int = 8) -> None:
+                 pool_size: int = 8, extra_schemas: tuple[str, ...] = ()) -> None:
         if not service_key:
             raise ValueError("service_key is required")
         self.dsn = dsn
         self.service_key = service_key
         self.schema = schema
+        self.schemas = (schema, *extra_schemas)  # PostgREST's db-schemas: the first is the default
         self.role = role
         self.max_rows = max_rows
         self.faults = FaultInjector()
@@ -57,6 +59,7 @@ class PostgrestServer:
         self._pool = ConnectionPool(dsn, pool_size)
         self._tables: dict[str, TableInfo] = {}
         self._functions: dict[str, list[FunctionInfo]] = {}
+        self._other_functions: dict[str, dict[str, list[FunctionInfo]]] = {}
         self._httpd = _Server((host, port), _Handler)
         self._httpd.app = self
         self._thread: threading.Thread | None = None
@@ -91,6 +94,26 @@ class PostgrestServer:
         """Re-read tables and functions (PostgREST's schema cache reload)."""
         with self._pool.connection() as conn:
             self._tables, self._functions = load_schema(conn, self.schema)
+            self._other_functions = {name: load_schema(conn, name)[1] for name in self.schemas[1:]}
+
+    def profile(self, headers: dict[str, str], method: str) -> str:
+        """The schema a request names (``Content-Profile`` on writes, ``Accept-Profile`` on
+        reads), as PostgREST checks it against the exposed schemas."""
+        named = headers.get("content-profile" if method in ("POST", "PATCH", "PUT", "DELETE") else "accept-profile")
+        if named is None:
+            return self.schema
+        if named not in self.schemas:
+            raise ApiError(406, "PGRST106", f"Invalid schema: {named}", None,
+                           f"Only the following schemas are exposed: {', '.join(self.schemas)}")
+        return named
+
+    def _find_function(self, schema: str, name: str, keys: set[str]) -> FunctionInfo | None:
+        known = self._functions if schema == self.schema else self._other_functions.get(schema, {})
+        for candidate in known.get(name, []):
+            names = [p for p, _ in candidate.params]
+            if keys <= set(names) and set(names[: candidate.required]) <= keys:
+                return candidate
+        return None
 
     # observation -------------------------------------------------------------
 
@@ -181,32 +204,31 @@ class PostgrestServer:
                            headers=response_headers)
         return _Response(status, body.encode(), response_headers)
 
-    def call(self, name: str, params: list[tuple[str, str]], payload: Any) -> _Response:
+    def call(self, name: str, params: list[tuple[str, str]], payload: Any, schema: str | None = None) -> _Response:
+        schema = schema or self.schema
         if payload is None:
             payload = {}
         if not isinstance(payload, dict):
             raise ApiError(400, "PGRST102", "Empty or invalid json")
         keys = set(payload)
-        function = None
-        for candidate in self._functions.get(name, []):
-            names = [p for p, _ in candidate.params]
-            if keys <= set(names) and set(names[: candidate.required]) <= keys:
-                function = candidate
-                break
+        function = self._find_function(schema, name, keys)
+        if function is None:  # defined since the cache was read? PostgREST reloads on NOTIFY; we on a miss
+            self.reload_schema()
+            function = self._find_function(schema, name, keys)
         if function is None:
             listed = ", ".join(sorted(keys))
-            known = self._functions.get(name)
-            hint = (f"Perhaps you meant to call the function {self.schema}.{name}({', '.join(p for p, _ in known[0].params)})"
+            known = (self._functions if schema == self.schema else self._other_functions.get(schema, {})).get(name)
+            hint = (f"Perhaps you meant to call the function {schema}.{name}({', '.join(p for p, _ in known[0].params)})"
                     if known else None)
             raise ApiError(404, "PGRST202",
-                           f"Could not find the function {self.schema}.{name}({listed}) in the schema cache",
-                           f"Searched for the function {self.schema}.{name} with parameters {listed or 'no parameters'} "
+                           f"Could not find the function {schema}.{name}({listed}) in the schema cache",
+                           f"Searched for the function {schema}.{name} with parameters {listed or 'no parameters'} "
                            "or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.",
                            hint)
         given = [(p, t) for p, t in function.params if p in keys]
         record = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(p), sql.SQL(t)) for p, t in given)
         arguments = sql.SQL(", ").join(sql.SQL("{0} := _a.{0}").format(sql.Identifier(p)) for p, _ in given)
-        routine = sql.Identifier(self.schema, name)
+        routine = sql.Identifier(schema, name)
         source = sql.SQL(" FROM json_to_record(%s::json) AS _a({})").format(record) if given else sql.SQL("")
         if function.returns_set:
             named = dict(params)
@@ -298,6 +320,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(response)
 
     def _dispatch(self, app: PostgrestServer, method: str, parts: Any, headers: dict[str, str], raw: bytes) -> _Response:
+        if parts.path.startswith(EDGE_PREFIX):
+            answer = serve_edge_function(
+                EdgeRequest(method, unquote(parts.path[len(EDGE_PREFIX):]).strip("/"), parts.query, headers, raw),
+                app.service_key)
+            return _Response(answer.status, json.dumps(answer.body).encode(), {})
         app.authenticate(headers)
         if not parts.path.startswith(REST_PREFIX):
             raise ApiError(404, "PGRST125", f"Invalid path specified in request URL: {parts.path}")
@@ -315,7 +342,7 @@ class _Handler(BaseHTTPRequestHandler):
         if resource.startswith("rpc/"):
             if method != "POST":
                 raise ApiError(405, "PGRST101", "Only GET, HEAD or POST verbs are allowed for this test server's RPC")
-            return app.call(resource[4:], params, payload)
+            return app.call(resource[4:], params, payload, app.profile(headers, method))
         if method == "GET":
             return app.read(resource, params, headers)
         raise ApiError(405, "PGRST117", f"Unsupported HTTP method on a table in this test server: {method}")

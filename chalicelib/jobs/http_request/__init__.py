@@ -12,7 +12,7 @@ Payload (field names as API.md writes them)::
       },
       "body": {"any": "JSON value"},    # sent as JSON; absent means no body
       "timeoutSeconds": 30,             # 1-900, default 30
-      "expectStatus": 200               # optional: a code or list of codes counted as success
+      "expect": {"status": [200, 204], "json": {"ok": true}}   # optional, see .expect
     }
 
 Secrets. A header whose *name* looks like a credential (``Authorization``,
@@ -41,7 +41,11 @@ Local stack only (``local_mode``): ``http`` or ``https`` URLs whose host is exac
 ``127.0.0.1``, ``::1`` or ``localhost`` are allowed whatever the allow-list says, and
 loopback addresses are then accepted. Deployed, never.
 
-Outcome: a 2xx (or an ``expectStatus`` code) returns ``{"status", "body"}`` bounded to about
+Every request carries ``Idempotency-Key`` (the same for every attempt of one slot) and
+``X-Scheduler-Job``, ``-Slot``, ``-Attempt``, ``-Execution``.
+
+Outcome: a 2xx (or an ``expect.status`` code, ``expectStatus`` in older payloads) that meets
+``expect.json`` when given returns ``{"status", "body"}`` bounded to about
 4 KiB (``"bodyTruncated": true`` when cut); anything else raises a subclass of
 :class:`HttpRequestError`.
 
@@ -52,7 +56,7 @@ HTTP client), ``errors``, and ``job`` (the name and the registration).
 from __future__ import annotations
 
 from chalicelib.core.errors import SecretUnavailable
-from chalicelib.jobs.http_request.client import HttpRequestHandler
+from chalicelib.jobs.http_request.client import HttpRequestHandler, OwnCredentials, scheduler_headers
 from chalicelib.jobs.http_request.destinations import HostAllowList, address_refusal
 from chalicelib.jobs.http_request.errors import (
     DestinationRefused,
@@ -62,6 +66,7 @@ from chalicelib.jobs.http_request.errors import (
     HttpRequestTimeout,
     RedirectNotFollowed,
 )
+from chalicelib.jobs.http_request.expect import Expectation, ExpectationFailed, check_expect
 from chalicelib.jobs.http_request.job import HANDLER_NAME, register_http_request_handler
 from chalicelib.jobs.http_request.payload import (
     make_http_request_validator,
@@ -72,17 +77,22 @@ from chalicelib.jobs.http_request.secrets import redact_headers
 __all__ = [
     "HANDLER_NAME",
     "DestinationRefused",
+    "Expectation",
+    "ExpectationFailed",
     "HostAllowList",
     "HttpConnectionFailed",
     "HttpRequestError",
     "HttpRequestFailed",
     "HttpRequestHandler",
     "HttpRequestTimeout",
+    "OwnCredentials",
     "RedirectNotFollowed",
     "SecretUnavailable",
     "address_refusal",
+    "check_expect",
     "make_http_request_validator",
     "redact_headers",
     "register_http_request_handler",
+    "scheduler_headers",
     "validate_http_request_payload",
 ]

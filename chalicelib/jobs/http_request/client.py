@@ -15,6 +15,7 @@ import httpx
 from chalicelib.core import strict_json
 from chalicelib.core.context import RunContext
 from chalicelib.core.errors import SecretUnavailable, ValidationFailed
+from chalicelib.core.model import iso
 from chalicelib.jobs.http_request.destinations import (
     ALLOWED_HOSTS_SETTING,
     BadUrl,
@@ -36,6 +37,7 @@ from chalicelib.jobs.http_request.errors import (
     HttpRequestTimeout,
     RedirectNotFollowed,
 )
+from chalicelib.jobs.http_request.expect import expectation_failure, status_failure
 from chalicelib.jobs.http_request.payload import (
     CONTROL_CHARS,
     USER_AGENT,
@@ -61,6 +63,25 @@ _READ_LIMIT = 64 * 1024  # bytes of a response read at most; the rest is never d
 
 
 _CONNECT_TIMEOUT_CAP = 10.0
+
+
+@dataclass(frozen=True)
+class OwnCredentials:
+    """Headers a job type adds from the scheduler's own secrets (the Supabase service key),
+    never from a payload; ``secrets`` are scrubbed from whatever comes back, as resolved ones."""
+
+    headers: Mapping[str, str]
+    secrets: tuple[str, ...]
+
+
+def scheduler_headers(ctx: RunContext) -> dict[str, str]:
+    """``X-Scheduler-Job``, ``-Slot``, ``-Attempt`` and ``-Execution`` of the run."""
+    return {
+        "X-Scheduler-Job": ctx.job_name,
+        "X-Scheduler-Slot": iso(ctx.scheduled_for),
+        "X-Scheduler-Attempt": str(ctx.attempt),
+        "X-Scheduler-Execution": ctx.execution_id,
+    }
 
 
 @dataclass(frozen=True)
@@ -103,6 +124,7 @@ class HttpRequestHandler:
         transport_factory: Callable[[ssl.SSLContext], httpx.BaseTransport] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         time_margin_seconds: float = 1.0,
+        own_credentials: Callable[[], OwnCredentials] | None = None,
     ) -> None:
         self._allow_list = as_allow_list(allowed_hosts)
         self._local_mode = local_mode
@@ -113,6 +135,7 @@ class HttpRequestHandler:
         self._transport_factory = transport_factory
         self._monotonic = monotonic
         self._margin = time_margin_seconds
+        self._own_credentials = own_credentials
 
     # -- the attempt
 
@@ -124,8 +147,14 @@ class HttpRequestHandler:
         if CONTROL_CHARS.search(key) or "\t" in key:
             raise HttpRequestError("the run's idempotency key contains control characters")
         headers, secrets = self._resolve_headers(spec.headers)
+        if self._own_credentials is not None:
+            own = self._own_credentials()
+            taken = {name.lower() for name in own.headers}
+            headers = {n: v for n, v in headers.items() if n.lower() not in taken} | dict(own.headers)
+            secrets = [*secrets, *own.secrets]
         scrub = Scrubber(secrets)
         headers["Idempotency-Key"] = key
+        headers.update(scheduler_headers(ctx))
         headers["User-Agent"] = USER_AGENT
         headers["Accept-Encoding"] = "identity"  # no decompression bombs; bodies are small
         names = {name.lower() for name in headers}
@@ -149,11 +178,23 @@ class HttpRequestHandler:
                 answer = self._send(client, method, target, addresses, headers, body, deadline, timeout, scrub)
                 log.info("http-request %s %s -> HTTP %d", method, target.display, answer.status)
                 if self._is_success(answer.status, spec.expect_status):
+                    if spec.expect is not None:
+                        media = answer.content_type.split(";", 1)[0].strip().lower()
+                        missed = expectation_failure(
+                            spec.expect, method=method, url=target.display, status=answer.status,
+                            media_type=media, text=_text(answer), truncated=answer.truncated, scrub=scrub)
+                        if missed is not None:
+                            raise missed
                     return _result(answer, scrub)
                 if 300 <= answer.status < 400 and answer.status != 304:
                     target, method, body = self._follow(answer, method, target, body, hop, headers)
                     continue
                 excerpt = _excerpt(answer, ERROR_BODY_LIMIT, scrub) or "(empty body)"
+                if spec.expect is not None:
+                    refused = status_failure(spec.expect, method=method, url=target.display,
+                                             status=answer.status, excerpt=excerpt)
+                    if refused is not None:
+                        raise refused
                 raise HttpRequestFailed(
                     f"{method} {target.display} returned HTTP {answer.status}: {excerpt}",
                     method=method,

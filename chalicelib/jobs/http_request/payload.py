@@ -16,6 +16,7 @@ from chalicelib.jobs.http_request.destinations import (
     parse_url,
     policy_refusal,
 )
+from chalicelib.jobs.http_request.expect import Expectation, check_expect
 from chalicelib.jobs.http_request.secrets import (
     MAX_SECRET_REF_LENGTH,
     SECRET_REF_HINT,
@@ -45,7 +46,11 @@ MAX_TIMEOUT_SECONDS = 900
 USER_AGENT = "nightly-scheduler"
 
 
-_PAYLOAD_FIELDS = ("url", "method", "headers", "body", "timeoutSeconds", "expectStatus")
+SCHEDULER_HEADERS = ("x-scheduler-job", "x-scheduler-slot", "x-scheduler-attempt", "x-scheduler-execution")
+"""Sent with every run's request (with ``Idempotency-Key``) so the endpoint can de-duplicate."""
+
+
+_PAYLOAD_FIELDS = ("url", "method", "headers", "body", "timeoutSeconds", "expectStatus", "expect")
 
 
 _MAX_HEADERS = 50
@@ -59,6 +64,7 @@ _MAX_HEADER_VALUE_LENGTH = 8192
 _RESERVED_HEADERS = {
     "host": "is set by the scheduler from the URL",
     "idempotency-key": "is set by the scheduler (the same for every attempt of one slot)",
+    **{name: "is set by the scheduler for every run" for name in SCHEDULER_HEADERS},
     "user-agent": f"is set by the scheduler ({USER_AGENT})",
     "accept-encoding": "is set by the scheduler",
     "content-length": "is computed from the body",
@@ -88,6 +94,7 @@ class HttpRequestSpec:
     body: bytes | None
     timeout_seconds: float
     expect_status: frozenset[int] | None
+    expect: Expectation | None = None
 
 
 def check_payload(payload: Any, prefix: str) -> tuple[HttpRequestSpec | None, list[FieldError]]:
@@ -151,10 +158,17 @@ def check_payload(payload: Any, prefix: str) -> tuple[HttpRequestSpec | None, li
             errors.append(FieldError(field("expectStatus"), "must be a status code (100-599) or a list of up to 20"))
         else:
             expect = frozenset(codes)
+    expectation: Expectation | None = None
+    if "expect" in payload:
+        if "expectStatus" in payload:
+            errors.append(FieldError(field("expectStatus"), "give expect.status instead, not both"))
+        expectation = check_expect(payload["expect"], field("expect"), errors)
+        if expectation is not None and expectation.status is not None:
+            expect = expectation.status
 
     if errors or target is None:
         return None, errors
-    return HttpRequestSpec(method, target, headers, body, float(timeout), expect), errors
+    return HttpRequestSpec(method, target, headers, body, float(timeout), expect, expectation), errors
 
 
 def _check_headers(raw: Any, where: str, errors: list[FieldError]) -> tuple[tuple[str, HeaderValue], ...]:

@@ -263,6 +263,11 @@ Nightly scheduler running locally (state in memory: it is gone when you stop).
   Token:    {token}
 {_secret_key_line()}  Console:  {base}/console#token={token}
 
+The command line (.venv/bin/scheduler; `scheduler --help`):
+  export SCHEDULER_URL={base}
+  export SCHEDULER_TOKEN={token}
+  .venv/bin/scheduler jobs
+
 Try:
   export TOKEN={token}
   curl -s {base}/jobs -H "Authorization: Bearer $TOKEN"

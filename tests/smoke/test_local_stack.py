@@ -175,3 +175,30 @@ def test_a_failing_endpoint_alerts_once_in_the_terminal_and_recovers(stack):
         assert sum("[ALERT] Scheduled job 'edge-fn'" in line for line in stack.output) == 1
     finally:
         server.shutdown()
+
+
+def test_the_scheduler_command_line_against_make_run(stack):
+    """The installed console script, set up with the two ``export`` lines ``make run`` prints."""
+    if not any("export SCHEDULER_TOKEN=" in line for line in stack.output):
+        stack.wait_for("export SCHEDULER_TOKEN=", timeout=30)
+    exports = dict(line.split("export ", 1)[1].strip().split("=", 1) for line in stack.output
+                   if line.strip().startswith("export SCHEDULER_"))
+    assert exports["SCHEDULER_URL"] == stack.base
+    scheduler = Path(sys.executable).parent / "scheduler"  # .venv/bin/scheduler, from `pip install -e .`
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}, **exports, "COLUMNS": "200"}
+
+    def scheduler_run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(scheduler), *args], env=env, capture_output=True, text=True, timeout=120)
+
+    registered = scheduler_run("register", "noop-job", "0 0 1 1 *", "noop", "--tz", "Europe/Oslo")
+    assert registered.returncode == 0, registered.stderr
+    jobs = scheduler_run("jobs")
+    assert jobs.returncode == 0, jobs.stderr
+    assert jobs.stdout.splitlines()[0].split()[:3] == ["JOB", "STATE", "SCHEDULE"]
+    assert any(line.split()[:2] == ["noop-job", "active"] for line in jobs.stdout.splitlines())
+    waited = scheduler_run("trigger", "noop-job", "--wait", "--every", "0.2")
+    assert waited.returncode == 0, waited.stdout + waited.stderr
+    assert "attempt 1 succeeded" in waited.stdout
+    refused = scheduler_run("trigger", "no-such-job", "--wait")
+    assert refused.returncode == 2 and "404" in refused.stderr
+    print(f"$ scheduler jobs\n{jobs.stdout}$ scheduler trigger noop-job --wait\n{waited.stdout}")

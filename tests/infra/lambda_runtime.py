@@ -13,6 +13,9 @@ directory), the task (the unzipped package) first on the path, the runtime's own
 directory (``awslambdaric`` and its two dependencies) last, the reserved variables set.
 Its stand-in for ``/var/runtime/bootstrap.py`` writes, at exit, every module it imported
 with the file each came from, so a test can say nothing was imported from elsewhere.
+
+AWS itself is a moto server in a process of its own (:func:`start_moto`), and Lambda's
+``Invoke`` a recorder (:class:`InvokeRecorder`), both on 127.0.0.1.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import json
 import queue
 import shutil
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 RUNTIME_DISTRIBUTIONS = ("awslambdaric", "simplejson", "snapshot-restore-py")
 _BOOTSTRAP = '''"""Lambda's /var/runtime/bootstrap.py, as far as a test needs it."""
@@ -243,3 +248,51 @@ def python_version(python: str) -> str:
 def files_under(root: Path) -> set[str]:
     return {str(p.relative_to(root)) for p in root.rglob("*")}
 
+
+# ---------------------------------------------------------------------- AWS on loopback
+
+
+class InvokeRecorder:
+    """Lambda's ``Invoke`` (``POST /2015-03-31/functions/<name>/invocations``): records, answers 202."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                parts = self.path.split("?")[0].split("/")
+                recorder.calls.append({"path": self.path, "function": unquote(parts[3]) if len(parts) > 4 else None,
+                                       "invocationType": self.headers.get("X-Amz-Invocation-Type"),
+                                       "payload": body})
+                self.send_response(202)
+                self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def start_moto() -> tuple[subprocess.Popen[str], str]:
+    """moto's ThreadedMotoServer in a process of its own, on a free loopback port."""
+    code = ("from moto.moto_server.threaded_moto_server import ThreadedMotoServer\n"
+            "import sys, threading\n"
+            "server = ThreadedMotoServer('127.0.0.1', 0, verbose=False)\nserver.start()\n"
+            "print(server.get_host_and_port()[1], flush=True)\nsys.stdin.read()\n")
+    process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    assert process.stdout is not None
+    port = int(process.stdout.readline())
+    return process, f"http://127.0.0.1:{port}"

@@ -12,11 +12,13 @@ the runtime's own directory, as ``/var/runtime`` on Lambda) on the path
 loopback (``AWS_ENDPOINT_URL_LAMBDA``), and the worker is then handed exactly what was
 recorded.
 
-One night, in order: the authorizer allows tokens shaped as Supabase issues them and
-refuses a forged one; the API registers a job with the authorizer's context; the
-dispatcher, given EventBridge's event at the job's slot, claims it and invokes the
-worker; the worker runs it; the API reads the result. Then the processes are ended and
-their own reports say what they imported and that no bytecode was written.
+One night, in order: the authorizer answers each credential shaped as Supabase issues it
+(a project's legacy keys, its secret and publishable keys, a Supabase Auth token) and a
+forged one; the API, with the authorizer's context, registers a ``noop`` job and an
+``edge-function`` job and lists the job types; the dispatcher, given EventBridge's event at
+the ``noop`` job's slot, claims it and invokes the worker; the worker runs it; the API
+reads the result. Then the processes are ended and their own reports say what they
+imported and that no bytecode was written.
 """
 from __future__ import annotations
 
@@ -24,15 +26,12 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 import zipfile
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterator
-from urllib.parse import unquote
 
 import boto3
 import jwt
@@ -40,7 +39,7 @@ import pytest
 
 from .cfn import PSEUDO, Evaluator
 from .conftest import BIN, ROOT
-from .lambda_runtime import Answer, LambdaProcess, build_runtime_dir, files_under
+from .lambda_runtime import Answer, InvokeRecorder, LambdaProcess, build_runtime_dir, files_under, start_moto
 
 pytestmark = pytest.mark.timeout(900)  # a cold wheel cache makes `chalice package` download from PyPI
 
@@ -52,57 +51,17 @@ SECRET_KEY = "sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz"  # the shape of a proje
 PUBLISHABLE_KEY = "sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH"
 BASE = "/api/v1/scheduler"
 JOB = "deployed-noop"
+# An Edge Function on a schedule half an hour away from the noop job's slot, so never due
+# with it: on Lambda its run would call https://<ref>.supabase.co, which a test cannot
+# reach, and the worker calls no loopback address outside local mode.
+EDGE_JOB = {"jobName": "send-reminders", "cronExpression": f"{(time.gmtime().tm_min + 30) % 60} * * * *",
+            "timezone": "UTC", "handler": "edge-function",
+            "payload": {"function": "send-reminders", "method": "POST", "body": {"batch": 50}}}
 FUNCTIONS = {"JwtAuthorizer": "authorizer", "APIHandler": "api", "Dispatch": "dispatcher", "RunExecution": "worker"}
 EMPTY_FLUSH_WARNING = "No application metrics to publish"
 
 
-# ---------------------------------------------------------------------- the pieces on loopback
-
-
-class InvokeRecorder:
-    """Lambda's ``Invoke`` (``POST /2015-03-31/functions/<name>/invocations``): records, answers 202."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                parts = self.path.split("?")[0].split("/")
-                recorder.calls.append({"path": self.path, "function": unquote(parts[3]) if len(parts) > 4 else None,
-                                       "invocationType": self.headers.get("X-Amz-Invocation-Type"),
-                                       "payload": body})
-                self.send_response(202)
-                self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-def start_moto() -> tuple[subprocess.Popen[str], str]:
-    """moto's ThreadedMotoServer in a process of its own, on a free loopback port."""
-    code = ("from moto.moto_server.threaded_moto_server import ThreadedMotoServer\n"
-            "import sys, threading\n"
-            "server = ThreadedMotoServer('127.0.0.1', 0, verbose=False)\nserver.start()\n"
-            "print(server.get_host_and_port()[1], flush=True)\nsys.stdin.read()\n")
-    process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
-    assert process.stdout is not None
-    port = int(process.stdout.readline())
-    return process, f"http://127.0.0.1:{port}"
+# ---------------------------------------------------------------------- the resources the template names
 
 
 def make_resources(template: dict[str, Any], evaluator: Evaluator, endpoint: str) -> dict[str, str]:
@@ -295,6 +254,9 @@ def run_the_night(fn: dict[str, LambdaProcess], recorder: InvokeRecorder, night:
         {"jobName": JOB, "cronExpression": "* * * * *", "timezone": "UTC", "handler": "noop", "payload": {"n": 1}}))
     assert answers["register"].kind == "response" and answers["register"].body["statusCode"] == 201, answers["register"]
     night.slot = json.loads(answers["register"].body["body"])["nextRunAt"]
+    answers["register edge-function"] = fn["api"].invoke(proxy_event(
+        "POST", f"{BASE}/jobs", f"{BASE}/jobs", allowed.body, EDGE_JOB))
+    answers["handlers"] = fn["api"].invoke(proxy_event("GET", f"{BASE}/handlers", f"{BASE}/handlers", allowed.body))
 
     answers["dispatch"] = fn["dispatcher"].invoke(eventbridge_event(night.slot), timeout_s=50)
     night.invokes = list(recorder.calls)
@@ -329,7 +291,7 @@ def test_the_authorizer_allows_a_projects_public_keys_nothing(night: Night, kind
 
 
 def allowed_resources(answer: Answer) -> list[str]:
-    resources = []
+    resources: list[str] = []
     for statement in answer.body["policyDocument"]["Statement"]:
         if statement["Effect"] == "Allow":
             given = statement["Resource"]
@@ -349,6 +311,15 @@ def test_the_api_registers_a_job_in_the_tables_the_template_names(night: Night) 
     body = json.loads(answer.body["body"])
     assert (answer.body["statusCode"], body["jobName"], body["state"]) == (201, JOB, "active")
     assert answer.body["headers"]["Location"] == f"/api{BASE}/jobs/{JOB}"
+
+
+def test_the_api_registers_an_edge_function_job_and_lists_both_supabase_job_types(night: Night) -> None:
+    answer = night.answers["register edge-function"]
+    assert answer.kind == "response" and answer.body["statusCode"] == 201, answer
+    body = json.loads(answer.body["body"])
+    assert (body["handler"], body["payload"]["function"], body["state"]) == ("edge-function", "send-reminders", "active")
+    handlers = json.loads(night.answers["handlers"].body["body"])["handlers"]
+    assert {"noop", "http-request", "database-function", "edge-function"} <= {h["name"] for h in handlers}
 
 
 def test_the_dispatcher_at_the_slot_claims_it_and_invokes_the_worker_asynchronously_with_names_only(

@@ -31,13 +31,22 @@ from chalicelib.api.requests import (
     parse_trigger_body,
     validate_execution_id,
 )
-from chalicelib.api.views import execution_detail_view, execution_view, job_view, slots_view, status_view
+from chalicelib.api.views import (
+    execution_detail_view,
+    execution_view,
+    job_view,
+    replay_view,
+    slots_view,
+    status_view,
+)
 from chalicelib.core import run_log, strict_json
 from chalicelib.core.cron import CronSchedule
 from chalicelib.core.definitions import validate_job_name
 from chalicelib.core.errors import FieldError, ValidationFailed
 from chalicelib.core.model import parse_iso
 
+from chalicelib.core.replays import validate_replay_id
+from chalicelib.core.scheduler.replay_service import ReplayView
 app = Chalice(app_name="nightly-scheduler", configure_logs=False)  # Powertools formats the logs
 logger = Logger(service="nightly-scheduler")
 copy_config_to_registered_loggers(source_logger=logger, include={"chalicelib"})
@@ -286,6 +295,39 @@ def get_execution(jobName: str, executionId: str) -> Response:
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}/upcoming", methods=["GET"], authorizer=jwt_authorizer)
+@app.route(f"{BASE}/jobs/{{jobName}}/replays", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
+@audited("replay")
+@api
+def create_replay(jobName: str) -> Response:
+    name = _job_name(jobName)
+    key = parse_idempotency_key(_request().headers)
+    view, _ = _service().replay(name, _body(required=True), idempotency_key=key, actor=_caller())
+    return _json(202 if view.stored else 200, replay_view(view))
+
+
+@app.route(f"{BASE}/jobs/{{jobName}}/replays", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def list_replays(jobName: str) -> Response:
+    params = _request().query_params
+    page, job = _service().list_replays(_job_name(jobName), limit=parse_limit(params, default=20),
+                                        cursor=parse_next_token(params))
+    return _json(200, {"replays": [replay_view(ReplayView(r, job)) for r in page.items], "nextToken": page.next_cursor})
+
+
+@app.route(f"{BASE}/jobs/{{jobName}}/replays/{{replayId}}", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def get_replay(jobName: str, replayId: str) -> Response:
+    return _json(200, replay_view(_service().get_replay(_job_name(jobName), validate_replay_id(replayId))))
+
+
+@app.route(f"{BASE}/jobs/{{jobName}}/replays/{{replayId}}", methods=["DELETE"], authorizer=jwt_authorizer)
+@audited("cancel-replay")
+@api
+def cancel_replay(jobName: str, replayId: str) -> Response:
+    name, replay_id = _job_name(jobName), validate_replay_id(replayId)
+    return _json(200, replay_view(_service().cancel_replay(name, replay_id, actor=_caller())))
+
+
 @api
 def upcoming(jobName: str) -> Response:
     count = parse_limit(_request().query_params, default=10, maximum=50, name="count")

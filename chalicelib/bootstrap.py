@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from chalicelib.core.model import JobDefinition
 from chalicelib.core.ports import Clock, Metrics, Notifier, RandomSource, Store
@@ -19,6 +19,9 @@ from chalicelib.jobs import builtin
 from chalicelib.jobs import registry as default_registry
 from chalicelib.jobs.registry import JobRegistry
 from chalicelib.settings import Settings
+
+if TYPE_CHECKING:
+    from chalicelib.jobs.job_secrets import JobSecretResolver
 
 log = logging.getLogger("chalicelib.bootstrap")
 
@@ -87,6 +90,20 @@ def build_secret_resolver(settings: Settings) -> Callable[[str], str]:
     ).get
 
 
+def build_job_secret_resolver(settings: Settings) -> JobSecretResolver:
+    """The resolver jobs get: its own reader and cache, confined to the jobs' namespace
+    (``Settings.job_secrets_prefix``). It cannot name the scheduler's own secrets (the JWT
+    secret, the Supabase service key), which only :func:`build_secret_resolver` reads."""
+    from chalicelib.adapters.secrets import SecretResolver
+    from chalicelib.jobs.job_secrets import JobSecretNamespace, JobSecretResolver
+
+    reader = SecretResolver(
+        secretsmanager_factory=lambda: _boto3_client(settings, "secretsmanager"),
+        ssm_factory=lambda: _boto3_client(settings, "ssm"),
+    )
+    return JobSecretResolver(JobSecretNamespace(settings.job_secrets_prefix), reader.get)
+
+
 def jwt_secret(settings: Settings, resolve_secret: Callable[[str], str] | None) -> str:
     """The API's signing secret: from Secrets Manager/SSM when deployed, else the variable."""
     if settings.jwt_secret_id:
@@ -137,23 +154,29 @@ def _keys_in(value: str) -> list[str]:
     return [str(v).strip() for v in parsed if isinstance(v, str)] if isinstance(parsed, list) else []
 
 
-def install_handlers(registry: JobRegistry, settings: Settings, resolve_secret: Callable[[str], str]) -> list[JobDefinition]:
-    """Add the built-in handlers; return the code-defined jobs to register at startup."""
+def install_handlers(registry: JobRegistry, settings: Settings, resolve_secret: Callable[[str], str],
+                     job_secrets: JobSecretResolver | None = None) -> list[JobDefinition]:
+    """Add the built-in handlers; return the code-defined jobs to register at startup.
+
+    ``resolve_secret`` reads the scheduler's own secrets (for the certification job's
+    Supabase key); a job's ``secretRef`` goes through ``job_secrets`` only (built from the
+    settings when not given), which is confined to the jobs' namespace."""
     from chalicelib.jobs import http_request
     from chalicelib.jobs.certification import job as certification_expiry
 
     builtin.install(registry)
+    job_secrets = job_secrets or build_job_secret_resolver(settings)  # one reader and cache for every job type
     if http_request.HANDLER_NAME not in registry:
         http_request.register_http_request_handler(
             registry,
             allowed_hosts=settings.http_allowed_hosts,
             local_mode=settings.local_mode,
-            resolve_secret=resolve_secret,
+            resolve_secret=job_secrets,
         )
     from chalicelib.jobs.supabase_functions import register_supabase_function_handlers
 
     # The service key is the scheduler's own secret: read with resolve_secret, never by a job's secretRef.
-    register_supabase_function_handlers(registry, settings, resolve_job_secret=resolve_secret,
+    register_supabase_function_handlers(registry, settings, resolve_job_secret=job_secrets,
                                         resolve_own_secret=resolve_secret)
     name = certification_expiry.CERTIFICATION_JOB_NAME
     if name not in registry:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from chalicelib.core.cron import CronSchedule
 from chalicelib.core.errors import FieldError, ValidationFailed
+from chalicelib.jobs.job_secrets import DEFAULT_JOB_SECRETS_PREFIX, prefix_problem
 
 
 def jwks_url_problem(url: str, *, local_mode: bool) -> str | None:
@@ -75,6 +76,7 @@ class Settings:
     local_mode: bool = False
     http_allowed_hosts: tuple[str, ...] = ()
 
+    job_secrets_prefix: str = DEFAULT_JOB_SECRETS_PREFIX  # jobs' secretRefs resolve under it (nightly-scheduler/<stage>/jobs/)
     supabase_url: str = ""
     supabase_service_key: str = field(default="", repr=False)  # local use only
     supabase_service_key_id: str = ""  # Secrets Manager name/ARN or "ssm:/name"
@@ -199,6 +201,7 @@ class Settings:
             supabase_service_key_id=env.get("SUPABASE_SERVICE_KEY_ID", ""),
             supabase_project_ref=env.get("SUPABASE_PROJECT_REF", "").strip(),
             api_keys_secret_id=env.get("SCHEDULER_API_KEYS_SECRET_ID", "").strip(),
+            job_secrets_prefix=text("SCHEDULER_JOB_SECRETS_PREFIX", cls.job_secrets_prefix).strip(),
             supabase_connect_timeout=float(number("SUPABASE_CONNECT_TIMEOUT", cls.supabase_connect_timeout, float)),
             supabase_read_timeout=float(number("SUPABASE_READ_TIMEOUT", cls.supabase_read_timeout, float)),
             cert_check_cron=cert_cron,
@@ -216,6 +219,10 @@ class Settings:
             settings = replace(settings, worker_mode="lambda")
         if not settings.supabase_project_ref:
             settings = replace(settings, supabase_project_ref=project_ref_for(settings.supabase_url) or "")
+        if prefix_problem(settings.job_secrets_prefix):
+            errors.append(FieldError("SCHEDULER_JOB_SECRETS_PREFIX",
+                                     f"{prefix_problem(settings.job_secrets_prefix)}; using {cls.job_secrets_prefix}"))
+            settings = replace(settings, job_secrets_prefix=cls.job_secrets_prefix)
         elif not re.fullmatch(r"[a-z0-9]{1,63}", settings.supabase_project_ref):
             errors.append(FieldError("SUPABASE_PROJECT_REF", "must be a project ref (lower-case letters and digits)"
                                      "; legacy API keys are refused"))
@@ -246,7 +253,7 @@ SETTINGS_VARIABLES: tuple[str, ...] = (
     "SCHEDULER_DUE_SHARDS", "SCHEDULER_DUE_SHARDS_PREVIOUS", "SCHEDULER_ALERT_TOPIC_ARN", "SCHEDULER_METRICS_NAMESPACE",
     "POWERTOOLS_SERVICE_NAME", "SCHEDULER_JWT_SECRET", "SCHEDULER_JWT_SECRET_ID", "SCHEDULER_ADMIN_ROLES", "SCHEDULER_JWKS_URL",
     "SCHEDULER_WORKER_FUNCTION", "SCHEDULER_WORKER_MODE", "SCHEDULER_LOCAL_WORKER_CONCURRENCY", "SCHEDULER_LOCAL_MODE",
-    "SCHEDULER_HTTP_ALLOWED_HOSTS", "SUPABASE_URL", "SUPABASE_SERVICE_KEY", "SUPABASE_SERVICE_KEY_ID",
+    "SCHEDULER_HTTP_ALLOWED_HOSTS", "SCHEDULER_JOB_SECRETS_PREFIX", "SUPABASE_URL", "SUPABASE_SERVICE_KEY", "SUPABASE_SERVICE_KEY_ID",
     "SUPABASE_PROJECT_REF", "SCHEDULER_API_KEYS_SECRET_ID",
     "SUPABASE_CONNECT_TIMEOUT", "SUPABASE_READ_TIMEOUT", "CERT_CHECK_CRON", "CERT_CHECK_TIMEZONE",
     "CERT_CHECK_NOTICE_DAYS", "CERT_CHECK_MAX_PAUSE_SHARE", "CERT_CHECK_MAX_PAUSE_COUNT",

@@ -40,6 +40,16 @@ EXECUTION_PREFIX = "X#"
 IDEMPOTENCY_PREFIX = "K#"
 
 
+
+REPLAY_PREFIX = "R#"
+
+
+CHANNEL_PREFIX = "#channel#"
+"""A notification channel in the jobs table: ``jobName`` ``#channel#<name>`` (no job name
+starts with '#'), ``version`` 0, ``doc`` :func:`~chalicelib.core.codec.channel_to_document`;
+never in the due index. ``list_jobs`` leaves these items out."""
+
+
 def due_index_key(moment: datetime) -> str:
     """``dueAt``: fixed-width UTC with microseconds, so string order is time order."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -86,6 +96,9 @@ class JobItem(Model):
     """
 
     job_name = UnicodeAttribute(hash_key=True, attr_name="jobName")
+    - Beside the jobs, notification channels: ``jobName`` ``"#channel#" + name`` (see
+      :data:`CHANNEL_PREFIX`), ``doc`` :func:`~chalicelib.core.codec.channel_to_document`.
+
     version = NumberAttribute(attr_name="version")
     created_at = UnicodeAttribute(null=True, attr_name="createdAt")
     doc = JSONAttribute(attr_name="doc")
@@ -107,8 +120,12 @@ class ExecutionItem(Model):
       the document's fields for conditions.
     - ``expiresAt`` (N, epoch seconds): the table's TTL attribute. Executions: their
       retention (``Execution.expires_at``); idempotency records: their expiry.
-    - ``doc`` (S, JSON): :func:`~chalicelib.core.codec.execution_to_document`, or
-      ``{"execution_id", "expires_at"}`` for an idempotency record.
+      ``"R#" + replay_id`` for a replay (ids sort by creation: a descending query on
+      ``begins_with(sk, "R#")`` lists a job's replays newest first).
+    - ``version`` (N): replays only, their compare-and-swap counter.
+    - ``doc`` (S, JSON): :func:`~chalicelib.core.codec.execution_to_document`,
+      ``{"execution_id", "expires_at"}`` for an idempotency record, or
+      :func:`~chalicelib.core.codec.replay_to_document` for a replay.
 
     Unbound: :func:`bind_models` makes a subclass with the table's name and location.
     """

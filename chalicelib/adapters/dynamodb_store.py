@@ -26,9 +26,11 @@ from chalicelib.adapters.dynamodb_counting import RequestCounting
 from chalicelib.adapters.dynamodb_due import due_at_of, read_due_page, set_aside_of
 from chalicelib.adapters.dynamodb_errors import LOST_RACE_REASONS, UNAVAILABLE_REASONS, answer, response_code, translated
 from chalicelib.adapters.dynamodb_models import (
+    CHANNEL_PREFIX,
     DEFAULT_DUE_SHARDS,
     EXECUTION_PREFIX,
     IDEMPOTENCY_PREFIX,
+    REPLAY_PREFIX,
     ExecutionItem,
     JobItem,
     bind_models,
@@ -44,13 +46,20 @@ from chalicelib.adapters.store_support import (
     jobs_cursor,
     jobs_cursor_position,
     reject_repeated_executions,
+    replays_cursor,
+    replays_cursor_position,
 )
+from chalicelib.core.channels import Channel, ChannelNotFound
 from chalicelib.core.codec import (
+    channel_from_document,
+    channel_to_document,
     encode_time,
     execution_from_document,
     execution_to_document,
     job_from_document,
     job_to_document,
+    replay_from_document,
+    replay_to_document,
     set_aside_from_document,
     set_aside_to_document,
 )
@@ -179,6 +188,7 @@ class DynamoDBStore(RequestCounting):
         execution_updates: Sequence[ExecutionUpdate] = (),
         idempotency: IdempotencyRecord | None = None,
     ) -> Job:
+        replay: ReplayUpdate | None = None,
         reject_repeated_executions(new_executions, execution_updates)
         stored_job = replace(job, version=expected_version + 1)
         Job_, Execution_ = self._Job, self._Execution
@@ -206,6 +216,12 @@ class DynamoDBStore(RequestCounting):
                             condition=Execution_.sk.does_not_exist() | (Execution_.expires_at <= now),
                         )
             except TransactWriteError as exc:
+                    if replay is not None:
+                        # The replay is still as the caller read it (or new: no such replay yet).
+                        expected = replay.expected_version
+                        tx.save(self._replay_item(replace(replay.replay, version=(expected or 0) + 1)),
+                                condition=Execution_.sk.does_not_exist() if expected is None
+                                else Execution_.version == expected)
                 reasons = {reason.code for reason in exc.cancellation_reasons if reason is not None}
                 if reasons & LOST_RACE_REASONS:
                     raise ConcurrentUpdate(

@@ -22,13 +22,20 @@ from chalicelib.adapters.store_support import (
     jobs_cursor,
     jobs_cursor_position,
     reject_repeated_executions,
+    replays_cursor,
+    replays_cursor_position,
 )
+from chalicelib.core.channels import Channel, ChannelNotFound
 from chalicelib.core.codec import (
     Document,
+    channel_from_document,
+    channel_to_document,
     execution_from_document,
     execution_to_document,
     job_from_document,
     job_to_document,
+    replay_from_document,
+    replay_to_document,
     set_aside_from_document,
     set_aside_to_document,
 )
@@ -58,7 +65,11 @@ class MemoryStore:
         self._executions: dict[str, dict[str, Document]] = {}
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self._last_tick: datetime | None = None
+        self._replays: dict[str, dict[str, Document]] = {}
 
+        # Manual triggers counted per (caller, minute), with when each count may be dropped.
+        self._trigger_budget: dict[tuple[str, datetime], tuple[int, datetime]] = {}
+        self._channels: dict[str, Document] = {}
     # --- jobs ---------------------------------------------------------------------
 
     def get_job(self, job_name: str) -> Job | None:
@@ -114,10 +125,13 @@ class MemoryStore:
         execution_updates: Sequence[ExecutionUpdate] = (),
         idempotency: IdempotencyRecord | None = None,
     ) -> Job:
+        replay: ReplayUpdate | None = None,
         reject_repeated_executions(new_executions, execution_updates)
         stored_job = replace(job, version=expected_version + 1)
         job_doc = job_to_document(stored_job)
         new_docs = [(ex.job_name, ex.execution_id, execution_to_document(ex)) for ex in new_executions]
+        replay_doc = None if replay is None else replay_to_document(
+            replace(replay.replay, version=(replay.expected_version or 0) + 1))
         update_docs = [
             (u.execution.job_name, u.execution.execution_id, execution_to_document(u.execution))
             for u in execution_updates
@@ -142,6 +156,11 @@ class MemoryStore:
                 if bound is not None and bound.expires_at > now:
                     raise ConcurrentUpdate(f"Idempotency key {idempotency.key!r} is already bound.")
 
+            if replay is not None:
+                stored_replay = self._replays.get(job.name, {}).get(replay.replay.replay_id)
+                if (None if stored_replay is None else stored_replay["version"]) != replay.expected_version:
+                    raise ConcurrentUpdate(f"Replay {job.name}/{replay.replay.replay_id} is no longer at "
+                                           f"version {replay.expected_version}.")
             self._put_job(stored_job, job_doc)
             for job_name, execution_id, doc in new_docs + update_docs:
                 self._executions.setdefault(job_name, {})[execution_id] = doc

@@ -4,6 +4,7 @@ whichever store issued it:
 
 - jobs: ``{"k": "jobs", "after": <last job name of the page>}``
 - executions: ``{"k": "executions", "job": <job name>, "before": <last execution id>}``
+- replays: ``{"k": "replays", "job": <job name>, "before": <last replay id>}``
 """
 from __future__ import annotations
 
@@ -43,6 +44,18 @@ def executions_cursor_position(cursor: str, job_name: str) -> str:
     if _field(data, "executions", "job") != job_name:
         raise InvalidCursor()
     return _field(data, "executions", "before")
+
+
+def replays_cursor(job_name: str, before: str) -> str:
+    return encode_cursor({"k": "replays", "job": job_name, "before": before})
+
+
+def replays_cursor_position(cursor: str, job_name: str) -> str:
+    """The replay id a replays page of ``job_name`` starts before. Raises ``InvalidCursor``."""
+    data = decode_cursor(cursor)
+    if _field(data, "replays", "job") != job_name:
+        raise InvalidCursor()
+    return _field(data, "replays", "before")
 
 
 def _field(data: dict, kind: str, name: str) -> str:

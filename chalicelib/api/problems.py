@@ -15,6 +15,8 @@ from chalicelib.core.errors import (
     JobConflict,
     JobNotFound,
     JobUnreadable,
+    ReplayInProgress,
+    ReplayNotFound,
     RunInProgress,
     SchedulerError,
     StoreUnavailable,
@@ -58,6 +60,12 @@ def problem_for(error: Exception) -> Problem:
                        jobName=error.job_name, executionId=error.execution_id)
     if isinstance(error, JobUnreadable):
         return problem(409, "job-unreadable", "The job's stored record cannot be read.", str(error),
+    if isinstance(error, ReplayInProgress):
+        return problem(409, "replay-in-progress", "This job already has an active replay.", str(error),
+                       jobName=error.job_name, replayId=error.replay_id)
+    if isinstance(error, ReplayNotFound):
+        return problem(404, "replay-not-found", "Replay not found.", str(error),
+                       jobName=error.job_name, replayId=error.replay_id)
                        jobName=error.job_name)
     if isinstance(error, ConcurrentUpdate):
         return problem(409, "concurrent-update", "The job changed while your request ran.", f"{error} Retry the request.")

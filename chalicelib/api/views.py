@@ -9,7 +9,9 @@ from chalicelib.core.cron.notes import dst_note, local_time
 from chalicelib.core.definitions import definition_to_body
 from chalicelib.core.model import Actor, Execution, ExecutionError, Job, SetAside, UnreadableJob, iso
 from chalicelib.core.ports import RegisteredJob
+from chalicelib.core.replays import progress
 from chalicelib.core.scheduler.queries import SchedulerStatus
+from chalicelib.core.scheduler.replay_service import ReplayView
 
 
 def _iso_or_none(value: Any) -> str | None:
@@ -33,6 +35,7 @@ def execution_view(execution: Execution) -> dict[str, Any]:
         "idempotencyKey": execution.idempotency_key,
         "payloadOverride": dict(execution.payload_override),
         "triggeredBy": actor_view(execution.triggered_by),
+        **({"replayId": execution.replay_id} if execution.replay_id else {}),
     }
 
 
@@ -128,3 +131,43 @@ def status_view(status: SchedulerStatus) -> dict[str, Any]:
 
 STALE_TICK = timedelta(minutes=3)
 """A tick older than this is shown as a problem: the dispatcher ticks every minute."""
+
+
+def replay_view(view: ReplayView) -> dict[str, Any]:
+    """A replay: its request, its per-slot progress (``state`` pending | running | done |
+    cancelled, ``outcome`` and ``executionId``: the latest attempt's) and the slots it
+    leaves out and why. A dry run's plan has ``replayId`` null and status ``planned``."""
+    replay, job = view.replay, view.job
+    schedule = CronSchedule.parse(job.definition.cron_expression, job.definition.timezone) if job else None
+    cursor = job.replay if job is not None and job.replay and job.replay.replay_id == replay.replay_id else None
+    status, detail = progress(replay, job) if view.stored else ("planned", "dry run: nothing was stored or started")
+    slots = []
+    for slot in replay.slots:
+        execution_id = slot.execution_id
+        if cursor is not None and cursor.slot == slot.scheduled_for and slot.state.value == "running":
+            execution_id = cursor.execution_id
+        slots.append({**_when(schedule, slot.scheduled_for), "state": slot.state.value,
+                      "outcome": slot.outcome.value if slot.outcome else None, "executionId": execution_id})
+    return {
+        "replayId": replay.replay_id if view.stored else None,
+        "jobName": replay.job_name,
+        "from": iso(replay.window_from),
+        "to": iso(replay.window_to),
+        "only": replay.only.value,
+        "maxRuns": replay.max_runs,
+        "status": status,
+        "statusDetail": detail,
+        "slots": slots,
+        "leftOut": [{**_when(schedule, s.scheduled_for), "reason": s.reason, "detail": s.detail}
+                    for s in replay.left_out],
+        "createdAt": iso(replay.created_at),
+        "updatedAt": iso(replay.updated_at),
+        "createdBy": actor_view(replay.created_by),
+    }
+
+
+def _when(schedule: CronSchedule | None, slot: datetime) -> dict[str, Any]:
+    if schedule is None:  # the job is gone: its zone with it
+        return {"at": iso(slot), "localTime": slot.isoformat(timespec="minutes")}
+    [entry] = slots_view(schedule, [slot])
+    return entry

@@ -29,12 +29,14 @@ from chalicelib.core.model import (
     NoticeKind,
     PendingRetry,
     RetryPolicy,
+    ReplayCursor,
     SetAside,
     Trigger,
     iso,
     parse_iso,
 )
 
+from chalicelib.core.replays import LeftOut, Replay, ReplaySelection, ReplaySlot, ReplayStatus, SlotState
 SCHEMA_VERSION = 1
 """Written as ``"schema"`` in every job document; bump with a migration on change."""
 
@@ -82,6 +84,7 @@ def execution_to_document(ex: Execution) -> Document:
         "logs": [{"at": encode_time(line.at), "level": line.level, "message": line.message} for line in ex.logs],
         "logs_dropped": ex.logs_dropped,
     }
+        "replay_id": ex.replay_id,
 
 
 def execution_from_document(doc: Mapping[str, Any]) -> Execution:
@@ -109,6 +112,7 @@ def execution_from_document(doc: Mapping[str, Any]) -> Execution:
                    for line in doc.get("logs") or ()),
         logs_dropped=int(doc.get("logs_dropped", 0)),
     )
+        replay_id=doc.get("replay_id"),
 
 
 # --- jobs -------------------------------------------------------------------------
@@ -181,6 +185,7 @@ def _pending_retry_to_document(retry: PendingRetry | None) -> Document | None:
 
 def _pending_retry_from_document(doc: Mapping[str, Any] | None) -> PendingRetry | None:
     if doc is None:
+        "replay_id": retry.replay_id,
         return None
     return PendingRetry(
         scheduled_for=parse_iso(doc["scheduled_for"]),
@@ -193,9 +198,27 @@ def _pending_retry_from_document(doc: Mapping[str, Any] | None) -> PendingRetry 
 
 def _notice_to_document(notice: Notice) -> Document:
     return {
+        replay_id=doc.get("replay_id"),
         "notice_id": notice.notice_id,
         "kind": notice.kind.value,
         "subject": notice.subject,
+def _replay_cursor_to_document(cursor: ReplayCursor | None) -> Document | None:
+    if cursor is None:
+        return None
+    return {"replay_id": cursor.replay_id, "due_at": encode_time(cursor.due_at),
+            "slot": _time_or_none(cursor.slot), "execution_id": cursor.execution_id,
+            "status": None if cursor.status is None else cursor.status.value}
+
+
+def _replay_cursor_from_document(doc: Mapping[str, Any] | None) -> ReplayCursor | None:
+    if doc is None:
+        return None
+    status = doc.get("status")
+    return ReplayCursor(replay_id=str(doc["replay_id"]), due_at=parse_iso(doc["due_at"]),
+                        slot=_parse_or_none(doc.get("slot")), execution_id=doc.get("execution_id"),
+                        status=None if status is None else ExecutionStatus(status))
+
+
         "message": dict(notice.message),
         "created_at": encode_time(notice.created_at),
         "attempts": notice.attempts,
@@ -268,6 +291,7 @@ def job_to_document(job: Job) -> Document:
 def job_from_document(doc: Mapping[str, Any]) -> Job:
     if doc.get("schema") != SCHEMA_VERSION:
         raise ValueError(f"unsupported job document schema {doc.get('schema')!r}")
+        "replay": _replay_cursor_to_document(job.replay),
     last = doc.get("last_execution")
     return Job(
         definition=_definition_from_document(doc["definition"]),
@@ -288,3 +312,55 @@ def job_from_document(doc: Mapping[str, Any]) -> Job:
         paused_by=_actor_from_document(doc.get("paused_by")),
         version=int(doc.get("version", 0)),
     )
+        replay=_replay_cursor_from_document(doc.get("replay")),
+        version=int(doc.get("version", 0)),
+    )
+
+
+# --- replays ------------------------------------------------------------------------
+
+
+def replay_to_document(replay: Replay) -> Document:
+    return {
+        "replay_id": replay.replay_id,
+        "job_name": replay.job_name,
+        "from": encode_time(replay.window_from),
+        "to": encode_time(replay.window_to),
+        "only": replay.only.value,
+        "max_runs": replay.max_runs,
+        "slots": [{"at": encode_time(s.scheduled_for), "state": s.state.value, "execution_id": s.execution_id,
+                   "outcome": None if s.outcome is None else s.outcome.value} for s in replay.slots],
+        "left_out": [{"at": encode_time(s.scheduled_for), "reason": s.reason, "detail": s.detail}
+                     for s in replay.left_out],
+        "status": replay.status.value,
+        "created_at": encode_time(replay.created_at),
+        "updated_at": encode_time(replay.updated_at),
+        "job_created_at": encode_time(replay.job_created_at),
+        "created_by": _actor_to_document(replay.created_by),
+        "idempotency_key": replay.idempotency_key,
+        "expires_at": _time_or_none(replay.expires_at),
+        "version": replay.version,
+    }
+
+
+def replay_from_document(doc: Mapping[str, Any]) -> Replay:
+    return Replay(
+        replay_id=str(doc["replay_id"]),
+        job_name=str(doc["job_name"]),
+        window_from=parse_iso(doc["from"]),
+        window_to=parse_iso(doc["to"]),
+        only=ReplaySelection(doc["only"]),
+        max_runs=doc.get("max_runs"),
+        slots=tuple(ReplaySlot(scheduled_for=parse_iso(s["at"]), state=SlotState(s["state"]),
+                               execution_id=s.get("execution_id"),
+                               outcome=None if s.get("outcome") is None else ExecutionStatus(s["outcome"]))
+                    for s in doc.get("slots") or ()),
+        left_out=tuple(LeftOut(parse_iso(s["at"]), str(s["reason"]), str(s["detail"]))
+                       for s in doc.get("left_out") or ()),
+        status=ReplayStatus(doc["status"]),
+        created_at=parse_iso(doc["created_at"]),
+        updated_at=parse_iso(doc["updated_at"]),
+        job_created_at=parse_iso(doc["job_created_at"]),
+        created_by=_actor_from_document(doc.get("created_by")),
+        idempotency_key=doc.get("idempotency_key"),
+        expires_at=_parse_or_none(doc.get("expires_at")),

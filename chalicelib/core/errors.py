@@ -88,6 +88,23 @@ class JobUnreadable(SchedulerError):
     """The job's stored record cannot be decoded; registering the job again replaces it."""
 
     def __init__(self, job_name: str, reason: str, entry: Any = None):
+class ReplayInProgress(SchedulerError):
+    """A job has at most one active replay (409)."""
+
+    def __init__(self, job_name: str, replay_id: str):
+        self.job_name = job_name
+        self.replay_id = replay_id
+        super().__init__(f"Job '{job_name}' already has an active replay ({replay_id}); wait for it to finish "
+                         "or cancel it (DELETE its replay) first.")
+
+
+class ReplayNotFound(SchedulerError):
+    def __init__(self, job_name: str, replay_id: str):
+        self.job_name = job_name
+        self.replay_id = replay_id
+        super().__init__(f"Job '{job_name}' has no replay '{replay_id}' (or it expired).")
+
+
         self.job_name = job_name
         self.reason = reason
         self.entry = entry  # the store's UnreadableJob: its due entry and set-aside record

@@ -27,6 +27,7 @@ class Trigger(str, enum.Enum):
     SCHEDULE = "schedule"
     MANUAL = "manual"
     RETRY = "retry"
+    REPLAY = "replay"  # a past slot run again by a replay (its retries are "retry")
 
 
 class ExecutionStatus(str, enum.Enum):
@@ -53,6 +54,7 @@ class NoticeKind(str, enum.Enum):
     RECOVERY = "recovery"
     SET_ASIDE = "set-aside"  # the dispatcher cannot dispatch the job (see SetAside)
     RESTORED = "restored"  # a set-aside job dispatches again
+    PAUSE_EXPIRED = "pause-expired"  # a pause with an end ended: the job resumed by itself
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,10 @@ class SetAside:
     """A job the dispatcher could not dispatch, held back until ``retry_at``.
 
     Whatever went wrong with one job during a tick (a record that cannot be decoded, a
+STACK_TOPIC = "#stack-topic"
+"""``Notice.channel`` of a delivery to the stack's own topic (no channel is named so)."""
+
+
     stored definition the current code refuses, a bug while planning) stays with that
     job: it is set aside with a capped backoff, shown as not dispatchable, and alerted
     once (``alerted``). Repairing the record or registering the job again clears it.
@@ -189,6 +195,8 @@ class Execution:
 @dataclass(frozen=True)
 class JobDefinition:
     """What a caller chooses about a job; everything else on :class:`Job` is state."""
+    replay_id: str | None = None  # the replay that ran this slot again (its retries too)
+    skip_reason: str | None = None  # a skipped slot: why (a maintenance window names itself)
 
     job_name: str
     cron_expression: str
@@ -206,6 +214,35 @@ class JobDefinition:
 @dataclass(frozen=True)
 class Job:
     definition: JobDefinition
+
+
+@dataclass(frozen=True)
+class ReplayCursor:
+    """A job's active replay (:class:`chalicelib.core.replays.Replay`), as the job carries it.
+
+    ``due_at`` is when the dispatcher may take the replay's next step (see
+    :attr:`Job.replay_may_advance`). ``slot`` is the slot being replayed (None before the
+    first one is claimed); ``execution_id`` and ``status`` are its latest attempt's, kept
+    up to date by every claim and outcome of the job, so that the next step records the
+    slot's outcome without reading its executions.
+    """
+
+    replay_id: str
+    due_at: datetime
+    slot: datetime | None = None
+    execution_id: str | None = None
+    status: ExecutionStatus | None = None
+
+
+@dataclass(frozen=True)
+class HeldSlot:
+    """A slot a ``runMissed`` maintenance window skipped; it runs once when no window
+    covers the job any more. ``release_at`` is when the dispatcher looks again (the end of
+    the window that skipped it); ``window_id`` names that window."""
+
+    slot: datetime
+    window_id: str
+    release_at: datetime
     created_at: datetime
     updated_at: datetime
     state: JobState = JobState.ACTIVE
@@ -229,12 +266,15 @@ class Job:
         return self.definition.job_name
 
     @property
+    replay: ReplayCursor | None = None
+    paused_until: datetime | None = None  # a pause with an end: the job resumes by itself then
+    held_slot: HeldSlot | None = None  # a slot a runMissed maintenance window skipped
     def due_at(self) -> datetime | None:
         """The earliest instant at which a dispatcher has work on this job, or None.
 
         Work is: the next slot (active jobs only), a pending retry, a lease to break,
-        or an unsent notice at its next attempt. A set-aside job has no work before its
-        ``retry_at``. Stores index jobs by this value so a tick reads only what is due.
+        or an unsent notice at its next attempt, the end of a pause with an end, a held
+        slot's release. A set-aside job has no work before its ``retry_at``. Stores index jobs by this value so a tick reads only what is due.
         """
         if self.set_aside is not None:
             return self.set_aside.retry_at
@@ -254,6 +294,13 @@ class Job:
 class UnreadableJob:
     """A stored job whose record cannot be decoded (hand-edited, corrupted, or written by
     an incompatible version). Listings show it instead of failing as a whole."""
+        if self.replay_may_advance:
+            assert self.replay is not None
+            candidates.append(self.replay.due_at)
+        if self.state is JobState.PAUSED and self.paused_until is not None:
+            candidates.append(self.paused_until)
+        if self.held_slot is not None:
+            candidates.append(self.held_slot.release_at)
 
     name: str
     reason: str

@@ -26,6 +26,7 @@ from chalicelib.core.context import RunContext
 from chalicelib.core.errors import FieldError
 from chalicelib.core.model import Execution, ExecutionStatus, Job, Notice, SetAside, UnreadableJob
 
+from chalicelib.core.replays import Replay
 T = TypeVar("T")
 
 
@@ -45,8 +46,19 @@ class ExecutionUpdate:
 
 
 @dataclass(frozen=True)
+@dataclass(frozen=True)
+class ReplayUpdate:
+    """Write a replay, on condition that the stored one is still at ``expected_version``
+    (``None``: no replay with this id exists yet). It is stored at ``expected_version + 1``
+    (1 when new)."""
+
+    replay: Replay
+    expected_version: int | None
+
+
 class IdempotencyRecord:
-    """A caller's ``Idempotency-Key`` bound to the execution it created."""
+    """A caller's ``Idempotency-Key`` bound to the execution it created (for a replay
+    request, ``key`` is ``"replay:" + key`` and ``execution_id`` holds the replay's id)."""
 
     job_name: str
     key: str
@@ -94,7 +106,9 @@ class Store(Protocol):
         execution_updates: Sequence[ExecutionUpdate] = (),
         idempotency: IdempotencyRecord | None = None,
     ) -> Job:
-        """Atomically: replace the job, insert executions, update executions.
+        replay: ReplayUpdate | None = None,
+        """Atomically: replace the job, insert executions, update executions, write the
+        job's replay (``replay``: its condition holds, or nothing is written).
 
         Lands only if the stored job has ``version == expected_version`` and is the same
         job (the same ``created_at``: a job deleted and registered again is another job,
@@ -155,6 +169,15 @@ class Store(Protocol):
         """The unexpired record for (job, key), or None."""
 
     def record_tick(self, now: datetime) -> None:
+    def get_replay(self, job_name: str, replay_id: str) -> Replay | None:
+        """One replay of the job (strongly consistent), or None. Replays are written only
+        by :meth:`commit`, with their job; like executions they outlive a cancelled job
+        until their retention (``Replay.expires_at``) expires."""
+
+    def list_replays(self, job_name: str, *, limit: int, cursor: str | None) -> Page[Replay]:
+        """Replays of one job, newest first (a query, never a scan); ``cursor`` is the
+        opaque ``next_cursor`` of the page before. Raises ``InvalidCursor`` for a cursor
+        this store did not issue for this listing."""
         """Remember that a dispatcher tick ran at ``now`` (for ``GET /status``)."""
 
     def last_tick(self) -> datetime | None:

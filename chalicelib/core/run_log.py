@@ -2,7 +2,8 @@
 
 While a run is in progress :data:`CURRENT` holds its :class:`RunLog`; the handler
 installed on the root logger (:class:`RunLogHandler`) appends every record written in
-that context, from any logger, scrubbed of anything that looks like a credential. The log
+that context, from any logger, scrubbed of the secrets the run resolved
+(``redaction.RUN_SECRETS``) and of anything that looks like a credential. The log
 is bounded (the last :data:`MAX_LINES` lines and :data:`MAX_BYTES`), with a marker when
 lines were dropped, and is stored with the execution under the same retention.
 """
@@ -16,7 +17,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from chalicelib.core.model import LogLine
-from chalicelib.core.redaction import REDACTED
+from chalicelib.core.redaction import REDACTED, scrub_run_secrets
 
 MAX_LINES = 200
 MAX_BYTES = 32 * 1024
@@ -30,8 +31,9 @@ _CREDENTIALS = re.compile(
 
 
 def scrub(text: str) -> str:
-    """``text`` with credential-looking values replaced by the redaction marker."""
-    return _CREDENTIALS.sub(REDACTED, text)
+    """``text`` without the run's resolved secrets (in their common encodings) and with
+    credential-looking values replaced by the redaction marker."""
+    return _CREDENTIALS.sub(REDACTED, scrub_run_secrets(text))
 
 
 class RunLog:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
+from .cfn import Evaluator
 from .conftest import ROOT, STAGES, Packaged
 
 # The first test to need the packaged templates pays for `chalice package` (wheels from PyPI on a cold cache).
@@ -119,3 +121,51 @@ def test_packaged_roles_carry_the_policy_files(chalice_config: dict, packaged: d
         assert [p["PolicyDocument"] for p in role["Policies"]] == [
             json.loads((POLICY_DIR / settings["iam_policy_file"]).read_text())]
         assert "ManagedPolicyArns" not in role
+
+
+SECRET_READS = {"secretsmanager:GetSecretValue", "ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"}
+SOME_ACCOUNT = "arn:aws:secretsmanager:eu-north-1:123456789012:secret:"
+
+
+def iam_matches(pattern: str, arn: str) -> bool:
+    """IAM's resource wildcards: ``*`` any run of characters (``/`` included), ``?`` one."""
+    return re.fullmatch(re.escape(pattern).replace(r"\*", ".*").replace(r"\?", "."), arn) is not None
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_worker_reads_the_jobs_namespace_and_its_own_secret_in_separate_statements(
+        chalice_config: dict, packaged: dict[str, Packaged], stage: str) -> None:
+    """A job's secretRef resolves under nightly-scheduler/<stage>/jobs/ only (the setting, the
+    code); the worker's role grants that namespace in statements of its own, which reach none
+    of the scheduler's own secrets, and the JWT secret not at all (only the authorizer reads it)."""
+    env = chalice_config["stages"][stage]["environment_variables"]
+    prefix = env["SCHEDULER_JOB_SECRETS_PREFIX"]
+    assert prefix == f"nightly-scheduler/{stage}/jobs/"
+    own = {"jwt": f"{SOME_ACCOUNT}{env['SCHEDULER_JWT_SECRET_ID']}-AbCdEf",
+           "supabase": f"{SOME_ACCOUNT}{env['SUPABASE_SERVICE_KEY_ID']}-AbCdEf"}
+    assert not any(env[k].startswith(prefix) for k in ("SCHEDULER_JWT_SECRET_ID", "SUPABASE_SERVICE_KEY_ID"))
+    job_secrets = [f"{SOME_ACCOUNT}{prefix}slack/team-AbCdEf", f"arn:aws:ssm:eu-north-1:123456789012:parameter/{prefix}edge/token"]
+    elsewhere = [*own.values(), f"{SOME_ACCOUNT}nightly-scheduler/{'prod' if stage == 'dev' else 'dev'}/jobs/x-AbCdEf",
+                 "arn:aws:ssm:eu-north-1:123456789012:parameter/aws/service/global-infrastructure/regions",
+                 f"arn:aws:ssm:eu-north-1:123456789012:parameter/nightly-scheduler/{stage}/jwt-secret"]
+
+    worker_file = chalice_config["stages"][stage]["lambda_functions"]["run_execution"]["iam_policy_file"]
+    role = packaged[stage].resource(ROLES["run_execution"])["Properties"]
+    documents = {worker_file: json.loads((POLICY_DIR / worker_file).read_text()),
+                 **{f"packaged {p['PolicyName']}": p["PolicyDocument"] for p in role["Policies"]}}
+    for where, document in documents.items():
+        reads = [resources for actions, resources, _ in statements(document) if actions & SECRET_READS]
+        for_jobs = [r for r in reads if any(iam_matches(p, arn) for p in r for arn in job_secrets)]
+        for_own = [r for r in reads if any(iam_matches(p, arn) for p in r for arn in own.values())]
+        assert for_jobs and for_own, where
+        assert not [r for r in for_jobs if r in for_own], f"{where}: a statement grants jobs' and own secrets"
+        for resources in for_jobs:
+            for pattern in resources:
+                assert not any(iam_matches(pattern, arn) for arn in elsewhere), (where, pattern)
+        assert all(iam_matches(p, own["supabase"]) for r in for_own for p in r), where
+        assert not any(iam_matches(p, own["jwt"]) for r in reads for p in r), where
+        assert all(any(iam_matches(p, arn) for r in for_jobs for p in r) for arn in job_secrets), where
+
+    ev = Evaluator(packaged[stage].template, {"Stage": stage, "SupabaseUrl": "https://abcd.supabase.co"})
+    packaged_env = ev.resolve(packaged[stage].resource("RunExecution")["Properties"]["Environment"]["Variables"])
+    assert packaged_env["SCHEDULER_JOB_SECRETS_PREFIX"] == prefix

@@ -39,6 +39,7 @@ from chalicelib.jobs.http_request import (
     register_http_request_handler,
     validate_http_request_payload,
 )
+from chalicelib.jobs.job_secrets import JobSecretNamespace, JobSecretResolver
 from chalicelib.jobs.registry import JobRegistry
 
 SLOT = datetime(2026, 11, 29, 1, 0, tzinfo=UTC)
@@ -860,7 +861,8 @@ def test_field_names_can_be_relative_to_the_payload() -> None:
 def test_it_registers_as_http_request_with_its_validator() -> None:
     registry = JobRegistry()
     handler = register_http_request_handler(
-        registry, allowed_hosts=("*.supabase.co",), local_mode=False, resolve_secret=no_secrets
+        registry, allowed_hosts=("*.supabase.co",), local_mode=False,
+        resolve_secret=JobSecretResolver(JobSecretNamespace(), no_secrets),
     )
     registered = registry.get(HANDLER_NAME)
     assert registered is not None and registered.fn is handler

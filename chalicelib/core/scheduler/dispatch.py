@@ -18,6 +18,7 @@ from typing import Callable
 from chalicelib.core import isolation
 from chalicelib.core.errors import ConcurrentUpdate, StoreUnavailable
 from chalicelib.core.model import Execution, ExecutionStatus, Job, SetAside, UnreadableJob
+from chalicelib.core.ports import ReplayUpdate
 from chalicelib.core.scheduler import transitions
 from chalicelib.core.scheduler.effects import Effects
 from chalicelib.core.scheduler.parts import CAS_ATTEMPTS, Parts
@@ -173,14 +174,19 @@ class Dispatcher:
             if job is None or job.due_at is None or job.due_at > now:
                 return
             restored = isolation.restore(job, now)
-            plan = transitions.plan(restored, self._lease_execution(job, now), now, self.parts.timing, self.parts.rand)
+            replay_read = transitions.replay_is_due(restored, now)
+            replay = self.parts.store.get_replay(job.name, job.replay.replay_id) if replay_read and job.replay else None
+            plan = transitions.plan(restored, self._lease_execution(job, now), now, self.parts.timing, self.parts.rand,
+                                    replay, replay_read=replay_read)
             if attempt == 0:
                 report.late_slots += plan.late_slots
             if plan.needs_commit or restored is not job:
                 try:
                     stored = self.parts.store.commit(plan.job, expected_version=job.version,
                                                      new_executions=plan.new_executions,
-                                                     execution_updates=plan.updates)
+                                                     execution_updates=plan.updates,
+                                                     replay=None if plan.replay is None or replay is None
+                                                     else ReplayUpdate(plan.replay, replay.version))
                 except ConcurrentUpdate:
                     job = self.parts.store.get_job(job.name)
                     continue

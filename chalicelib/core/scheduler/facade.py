@@ -33,6 +33,7 @@ from chalicelib.core.scheduler.outbox import Outbox
 from chalicelib.core.scheduler.parts import Parts
 from chalicelib.core.scheduler.queries import Queries, SchedulerStatus
 from chalicelib.core.scheduler.registration import Registration
+from chalicelib.core.scheduler.replay_service import Replays, ReplayView
 from chalicelib.core.scheduler.transitions import Timing
 from chalicelib.core.scheduler.triggers import Triggers
 from chalicelib.core.scheduler.worker import Worker
@@ -75,6 +76,7 @@ class SchedulerService:
         self.worker = Worker(self.parts, effects)
 
     # ------------------------------------------------------------------ registration
+        self.replays = Replays(self.parts)
 
     def parse_definition(self, body: Any) -> JobDefinition:
         """Validate a REST body against the job catalog; raises ``ValidationFailed``."""
@@ -185,6 +187,33 @@ class SchedulerService:
 
         Claims due slots and due retries, breaks expired leases, records skipped and
         missed slots, and retries unsent notices. Claimed executions are handed to the
+    def replay(self, job_name: str, body: Any, *, idempotency_key: str | None = None,
+               actor: Actor | None = None) -> tuple[ReplayView, bool]:
+        """Run again, once each and oldest first, the past slots of ``[from, to)`` that
+        ``body`` selects (``{"from", "to", "only", "maxRuns", "dryRun"}``, see
+        :func:`chalicelib.core.replays.parse_replay_request`). ``(view, created)``.
+
+        The plan comes from the job's current schedule in its time zone; it names the
+        slots it leaves out and why. ``dryRun`` returns the plan and stores nothing. A
+        repeated ``idempotency_key`` within 24 h returns the same replay. Raises
+        ``ValidationFailed``, ``JobNotFound``, ``ReplayInProgress`` (one active replay per
+        job) and ``IdempotencyKeyReused``. The dispatcher then starts one slot per tick
+        while nothing else of the job is in flight; a paused job's replay waits.
+        """
+        return self.replays.create(job_name, body, idempotency_key=idempotency_key, actor=actor)
+
+    def get_replay(self, job_name: str, replay_id: str) -> ReplayView:
+        """One replay with its per-slot progress; raises ``ReplayNotFound``."""
+        return self.replays.get(job_name, replay_id)
+
+    def list_replays(self, job_name: str, *, limit: int = 20, cursor: str | None = None) -> tuple[Page[Any], Job | None]:
+        """The job's replays, newest first, with the job they are judged against."""
+        return self.replays.list_for_job(job_name, limit=limit, cursor=cursor)
+
+    def cancel_replay(self, job_name: str, replay_id: str, *, actor: Actor | None = None) -> ReplayView:
+        """Cancel what the replay has not started; raises ``ReplayNotFound``."""
+        return self.replays.cancel(job_name, replay_id, actor)
+
         worker; nothing runs inline. Safe to call twice with the same ``now`` and from
         concurrent dispatchers: every claim is one conditional write. ``remaining_ms`` is
         the tick's time budget: it drains the due index page by page until nothing is

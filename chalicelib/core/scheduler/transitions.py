@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
+from chalicelib.core import replays
 from chalicelib.core.cron import CronSchedule
 from chalicelib.core.model import (
     Execution,
@@ -33,6 +34,7 @@ from chalicelib.core.policies import (
     retry_delay,
 )
 from chalicelib.core.ports import ExecutionUpdate, RandomSource
+from chalicelib.core.replays import Replay
 
 LATE_AFTER = timedelta(minutes=2)
 """A slot found later than this counts in ``LateSlots``."""
@@ -61,13 +63,14 @@ class Plan:
     late_slots: int = 0
     coalesced: int = 0
     needs_commit: bool = True
+    replay: Replay | None = None  # the job's replay as this plan leaves it (None: unchanged)
 
 
 def new_execution(job: Job, trigger: Trigger, slot: datetime, attempt: int, now: datetime,
-                  override: Mapping[str, Any], key: str, timing: Timing) -> Execution:
+                  override: Mapping[str, Any], key: str, timing: Timing, replay_id: str | None = None) -> Execution:
     """A queued execution of ``job`` for ``slot``, kept for the retention period."""
     return Execution(
-        execution_id=execution_id_for(slot, attempt),
+        execution_id=execution_id_for(slot, attempt, replay_id),
         job_name=job.name,
         trigger=trigger,
         scheduled_for=slot,
@@ -77,13 +80,23 @@ def new_execution(job: Job, trigger: Trigger, slot: datetime, attempt: int, now:
         created_at=now,
         payload_override=dict(override),
         expires_at=now + timing.retention,
+        replay_id=replay_id,
     )
 
 
 def claim(job: Job, execution: Execution, now: datetime, timing: Timing) -> Job:
     """The job with ``execution`` as its in-flight run (queued: no owner yet)."""
     lease = Lease(execution.execution_id, now + timing.lease_length(job))
-    return replace(job, lease=lease, last_execution=execution, updated_at=now)
+    return track_replay(replace(job, lease=lease, last_execution=execution, updated_at=now), execution)
+
+
+def track_replay(job: Job, execution: Execution) -> Job:
+    """Keep the job's replay cursor on its slot's latest attempt (claims and outcomes)."""
+    cursor = job.replay
+    if cursor is None or execution.replay_id != cursor.replay_id:
+        return job
+    return replace(job, replay=replace(cursor, slot=execution.scheduled_for, execution_id=execution.execution_id,
+                                       status=execution.status))
 
 
 def start(job: Job, execution: Execution, now: datetime, worker_id: str, timing: Timing) -> tuple[Job, Execution]:
@@ -107,8 +120,9 @@ def account(job: Job, execution: Execution, now: datetime, rand: RandomSource) -
         due = now + retry_delay(job.definition.retry, execution.attempt, rand)
         job = replace(job, pending_retry=PendingRetry(
             scheduled_for=execution.scheduled_for, attempt=execution.attempt + 1, due_at=due,
-            payload_override=dict(execution.payload_override), idempotency_key=execution.idempotency_key))
-    return job
+            payload_override=dict(execution.payload_override), idempotency_key=execution.idempotency_key,
+            replay_id=execution.replay_id))
+    return track_replay(job, execution)
 
 
 def final_execution(running: Execution, now: datetime, status: ExecutionStatus, result: Any,
@@ -157,13 +171,16 @@ def break_expired_lease(job: Job, lease_execution: Execution | None, now: dateti
     return account(job, timed_out, now, rand), [update], [timed_out]
 
 
-def plan(job: Job, lease_execution: Execution | None, now: datetime, timing: Timing, rand: RandomSource) -> Plan:
-    """Everything due on ``job`` at ``now``: a broken lease, a due retry, a due slot.
+def plan(job: Job, lease_execution: Execution | None, now: datetime, timing: Timing, rand: RandomSource,
+         replay: Replay | None = None, *, replay_read: bool = False) -> Plan:
+    """Everything due on ``job`` at ``now``: a broken lease, a due retry, a due slot,
+    then the next step of its replay.
 
     A due slot runs, is skipped (a run still in flight) or is recorded missed (found
     later than ``misfireGraceSeconds``); late slots between the stored next run and
-    ``now`` are coalesced into one. When nothing but unsent notices was due, the plan
-    needs no commit.
+    ``now`` are coalesced into one. The replay (``replay``, read by the caller when
+    ``replay_read``) takes a step only when nothing else of the job is in flight. When
+    nothing but unsent notices was due, the plan needs no commit.
     """
     original = job
     job, updates, finals = break_expired_lease(job, lease_execution, now, timing, rand)
@@ -174,7 +191,7 @@ def plan(job: Job, lease_execution: Execution | None, now: datetime, timing: Tim
     retry = job.pending_retry
     if retry is not None and retry.due_at <= now and job.lease is None:
         execution = new_execution(job, Trigger.RETRY, retry.scheduled_for, retry.attempt, now,
-                                  retry.payload_override, retry.idempotency_key, timing)
+                                  retry.payload_override, retry.idempotency_key, timing, retry.replay_id)
         job = claim(replace(job, pending_retry=None), execution, now, timing)
         new.append(execution)
         invoke.append(execution)
@@ -213,5 +230,44 @@ def plan(job: Job, lease_execution: Execution | None, now: datetime, timing: Tim
             finals.append(missed)
             job = account(job, missed, now, rand)
 
+    stepped: Replay | None = None
+    if replay_read:
+        job, stepped, started = advance_replay(job, replay, now, timing)
+        if started is not None:
+            new.append(started)
+            invoke.append(started)
+
     return Plan(job=job, new_executions=tuple(new), updates=tuple(updates), to_invoke=tuple(invoke),
-                finals=tuple(finals), late_slots=late_slots, coalesced=coalesced, needs_commit=job != original)
+                finals=tuple(finals), late_slots=late_slots, coalesced=coalesced, needs_commit=job != original,
+                replay=stepped)
+
+
+def replay_is_due(job: Job, now: datetime) -> bool:
+    """Whether the dispatcher should read the job's replay for :func:`plan`, which decides
+    (:func:`advance_replay`) once the rest of the job's due work is done."""
+    return job.replay is not None and job.replay.due_at <= now and job.state is JobState.ACTIVE
+
+
+def advance_replay(job: Job, replay: Replay | None, now: datetime,
+                   timing: Timing) -> tuple[Job, Replay | None, Execution | None]:
+    """One step of the job's replay, when nothing else of the job is in flight: record how
+    the slot in flight ended, then claim the oldest pending slot (trigger ``replay``, the
+    slot's own ``scheduledFor`` and idempotency key), or, with none left, end the replay.
+
+    ``replay`` is the stored replay the job's cursor names (None when it is gone: the
+    cursor is dropped). Returns the job, the replay to write (None: unchanged) and the
+    execution claimed.
+    """
+    cursor = job.replay
+    if cursor is None or not job.replay_may_advance or cursor.due_at > now:
+        return job, None, None
+    if replay is None or replay.replay_id != cursor.replay_id:
+        return replace(job, replay=None, updated_at=now), None, None
+    stepped = replays.settle(replay, cursor, now)
+    slot = replays.next_pending(stepped)
+    if slot is None:
+        return replace(job, replay=None, updated_at=now), replays.finish(stepped, now), None
+    execution = new_execution(job, Trigger.REPLAY, slot, 1, now, {}, idempotency_key_for(job.name, slot), timing,
+                              replay_id=replay.replay_id)
+    job = claim(job, execution, now, timing)
+    return job, replays.mark_running(stepped, slot, execution.execution_id, now), execution

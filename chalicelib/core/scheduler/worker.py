@@ -14,6 +14,7 @@ from chalicelib.core.errors import ConcurrentUpdate, JobUnreadable, StoreUnavail
 from chalicelib.core.model import Execution, ExecutionError, ExecutionStatus, Job
 from chalicelib.core.policies import bounded_result
 from chalicelib.core.ports import ExecutionUpdate, JobFn
+from chalicelib.core.redaction import RUN_SECRETS, Scrubber
 from chalicelib.core.run_log import CURRENT as run_log_var
 from chalicelib.core.run_log import RunLog
 from chalicelib.core.scheduler import transitions
@@ -73,6 +74,7 @@ class Worker:
         token = RUN_FIELDS.set(fields)
         run_log = RunLog()
         log_token = run_log_var.set(run_log)
+        secrets_token = RUN_SECRETS.set(Scrubber())  # the job's resolver adds what it reads
         try:
             registered = self.parts.jobs.get(job.definition.handler)
             if registered is None:
@@ -84,6 +86,7 @@ class Worker:
             return self.finish(job_name, replace(running, logs=lines, logs_dropped=dropped), worker_id, *outcome,
                                known_job=job)
         finally:
+            RUN_SECRETS.reset(secrets_token)
             run_log_var.reset(log_token)
             RUN_FIELDS.reset(token)
 
@@ -160,12 +163,13 @@ class Worker:
             return ExecutionStatus.TIMED_OUT, None, ExecutionError(
                 "Timeout", f"handler did not finish within timeoutSeconds={job.definition.timeout_seconds}"
                 + ("" if timeout >= job.definition.timeout_seconds else f" (the worker had {timeout:.0f} s left)"))
+        scrub = RUN_SECRETS.get() or Scrubber()  # every secret the run resolved, in every common encoding
         if "error" in outcome:
             exc = outcome["error"]
             self.parts.log.warning("handler failed", extra={**fields, "error_type": type(exc).__name__})
-            message = str(exc)[:MAX_ERROR_MESSAGE] or type(exc).__name__
+            message = scrub(str(exc))[:MAX_ERROR_MESSAGE] or type(exc).__name__
             return ExecutionStatus.FAILED, None, ExecutionError(type(exc).__name__, message, retryable=is_retryable(exc))
-        result = bounded_result(outcome.get("result"), limit_bytes=MAX_RESULT_BYTES, dumps=json.dumps)
+        result = bounded_result(scrub.value(outcome.get("result")), limit_bytes=MAX_RESULT_BYTES, dumps=json.dumps)
         return ExecutionStatus.SUCCEEDED, result, None
 
     def finish(self, job_name: str, running: Execution, worker_id: str, status: ExecutionStatus,

@@ -7,10 +7,11 @@ Payload (field names as API.md writes them)::
       "url": "https://abc.supabase.co/functions/v1/nightly",   # required
       "method": "POST",                 # GET | POST | PUT | PATCH | DELETE, default POST
       "headers": {                      # string -> string, or a secret reference
-        "Authorization": {"secretRef": "prod/edge-fn-key", "format": "Bearer {secret}"},
+        "Authorization": {"secretRef": "edge-fn-key", "format": "Bearer {secret}"},
         "X-Tenant": "acme"
       },
-      "body": {"any": "JSON value"},    # sent as JSON; absent means no body
+      "body": {"any": "JSON value",     # sent as JSON; absent means no body
+               "client_secret": {"secretRef": "oauth/client"}},  # resolved at run time
       "timeoutSeconds": 30,             # 1-900, default 30
       "expect": {"status": [200, 204], "json": {"ok": true}}   # optional, see .expect
     }
@@ -20,10 +21,13 @@ Secrets. A header whose *name* looks like a credential (``Authorization``,
 ``auth``, ``token``, ``secret``, ``key``, ``password``, ``credential``, ``session`` or
 ``signature``), or whose literal *value* looks like one (``Bearer …``, ``Basic …``, a JWT,
 ``sb_secret_…``), must be given as a reference, never as a literal: the payload is stored
-in DynamoDB and shown by the API. A reference is ``{"secretRef": "<Secrets Manager name or
-ARN, or ssm:/parameter/name>"}``, optionally with ``"format": "Bearer {secret}"``. It is
-resolved at run time through the injected ``resolve_secret``; resolved values never reach
-logs, results or error messages (response text that echoes them is scrubbed to ``***``).
+in DynamoDB and shown by the API. So must a ``body`` field named like one, at any depth
+(``client_secret``, ``password``, ``apiKey``: :func:`.secrets.is_secret_field`). A reference
+is ``{"secretRef": "<name in the jobs' namespace>"}`` (``edge/key``, ``ssm:edge/key``: see
+:mod:`chalicelib.jobs.job_secrets`), optionally with ``"format": "Bearer {secret}"``. It is
+resolved at run time through the injected resolver, confined to that namespace; headers
+are logged by name only, and resolved values are scrubbed (``***``) from results, error
+messages and log lines in their common encodings (:class:`chalicelib.core.redaction.Scrubber`).
 URLs carry no secrets: userinfo and query parameters named like credentials are refused.
 
 Destinations (SSRF defence, checked when a job is registered *and* at every run, since the

@@ -14,7 +14,7 @@ import httpx
 
 from chalicelib.core import strict_json
 from chalicelib.core.context import RunContext
-from chalicelib.core.errors import SecretUnavailable, ValidationFailed
+from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.model import iso
 from chalicelib.jobs.http_request.destinations import (
     ALLOWED_HOSTS_SETTING,
@@ -47,7 +47,8 @@ from chalicelib.jobs.http_request.secrets import (
     HeaderValue,
     Scrubber,
     SecretResolver,
-    redact_headers,
+    resolve_body_secrets,
+    resolve_ref,
 )
 
 MAX_REDIRECTS = 3
@@ -147,6 +148,11 @@ class HttpRequestHandler:
         if CONTROL_CHARS.search(key) or "\t" in key:
             raise HttpRequestError("the run's idempotency key contains control characters")
         headers, secrets = self._resolve_headers(spec.headers)
+        body: bytes | None = None
+        if spec.body is not None:
+            value, body_secrets = resolve_body_secrets(spec.body.value, self._resolve_secret, "payload.body")
+            body = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+            secrets += body_secrets
         if self._own_credentials is not None:
             own = self._own_credentials()
             taken = {name.lower() for name in own.headers}
@@ -165,10 +171,10 @@ class HttpRequestHandler:
 
         timeout = self._timeout(spec.timeout_seconds, ctx.remaining_time_ms())
         deadline = self._monotonic() + timeout
-        method, body, target = spec.method, spec.body, spec.target
+        method, target = spec.method, spec.target
         log = ctx.logger
         log.info("http-request %s %s (timeout %.1f s)", method, target.display, timeout)
-        log.debug("http-request headers %s", redact_headers(headers))
+        log.debug("http-request headers %s", ", ".join(sorted(headers)))  # names only: values may be secrets
 
         with httpx.Client(
             transport=self._transport(), follow_redirects=False, trust_env=False, timeout=timeout
@@ -228,22 +234,9 @@ class HttpRequestHandler:
             if isinstance(value, str):
                 headers[name] = value
                 continue
-            try:
-                secret = self._resolve_secret(value.ref)
-            except Exception as exc:  # the resolver's own errors: surfaced, never a value
-                detail = str(exc)[:300]
-                raise SecretUnavailable(
-                    f"could not resolve secretRef {value.ref!r} for header {name}: {type(exc).__name__}"
-                    + (f": {detail}" if detail else ""),
-                    retryable=getattr(exc, "retryable", False) is True,
-                ) from exc
-            if not isinstance(secret, str) or not secret or CONTROL_CHARS.search(secret):
-                raise SecretUnavailable(
-                    f"secretRef {value.ref!r} for header {name} did not resolve to a non-empty, "
-                    "single-line string"
-                )
+            secret = resolve_ref(self._resolve_secret, value, f"header {name}")
             secrets.append(secret)
-            headers[name] = value.format.replace("{secret}", secret)
+            headers[name] = value.render(secret)
         return headers, secrets
 
     # -- destinations

@@ -10,14 +10,13 @@ from typing import Any, Callable, Iterable, Sequence, Union
 import httpx
 
 from chalicelib.jobs.http_request.secrets import (
+    CONTROL_CHARS,
     SECRET_REF_HINT,
     is_secret_name,
     looks_like_credential,
 )
 
 ALLOWED_HOSTS_SETTING = "SCHEDULER_HTTP_ALLOWED_HOSTS"
-
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 LOCAL_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})

@@ -18,14 +18,14 @@ from chalicelib.jobs.http_request.destinations import (
 )
 from chalicelib.jobs.http_request.expect import Expectation, check_expect
 from chalicelib.jobs.http_request.secrets import (
-    MAX_SECRET_REF_LENGTH,
     SECRET_REF_HINT,
-    SECRETS_MANAGER_NAME,
     HeaderValue,
-    SecretRef,
+    check_body_secrets,
+    check_secret_ref,
     is_secret_name,
     looks_like_credential,
 )
+from chalicelib.jobs.job_secrets import JobSecretNamespace
 from chalicelib.jobs.registry import PayloadValidator
 
 ALLOWED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -85,20 +85,34 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")  # fullmatch: '$
 
 
 @dataclass(frozen=True)
+class RequestBody:
+    """The JSON body to send; ``value`` holds a ``SecretRef`` wherever a secret is put in at run
+    time (``secrets.resolve_body_secrets``)."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
 class HttpRequestSpec:
     """A checked payload: what one run sends."""
 
     method: str
     target: Target
     headers: tuple[tuple[str, HeaderValue], ...]
-    body: bytes | None
+    body: RequestBody | None
     timeout_seconds: float
     expect_status: frozenset[int] | None
     expect: Expectation | None = None
 
 
-def check_payload(payload: Any, prefix: str) -> tuple[HttpRequestSpec | None, list[FieldError]]:
-    """Shape and secret rules shared by registration and run; no allow-list, no DNS."""
+def check_payload(
+    payload: Any, prefix: str, secret_namespace: JobSecretNamespace | None = None
+) -> tuple[HttpRequestSpec | None, list[FieldError]]:
+    """Shape and secret rules shared by registration and run; no allow-list, no DNS.
+
+    With ``secret_namespace`` a ``secretRef`` outside the jobs' namespace is refused; without
+    it only its shape is checked (the run's resolver refuses it again, confined to the namespace).
+    """
 
     def field(*names: str) -> str:
         return ".".join(p for p in (prefix, *names) if p)
@@ -125,14 +139,16 @@ def check_payload(payload: Any, prefix: str) -> tuple[HttpRequestSpec | None, li
         method = DEFAULT_METHOD
     method = method.upper()
 
-    headers = _check_headers(payload.get("headers", {}), field("headers"), errors)
+    headers = _check_headers(payload.get("headers", {}), field("headers"), errors, secret_namespace)
 
-    body: bytes | None = None
+    body: RequestBody | None = None
     if "body" in payload:
         try:
-            body = json.dumps(payload["body"], separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+            json.dumps(payload["body"], allow_nan=False)
         except (TypeError, ValueError):
             errors.append(FieldError(field("body"), "must be a JSON value"))
+        else:
+            body = RequestBody(check_body_secrets(payload["body"], field("body"), errors, secret_namespace))
 
     timeout = payload.get("timeoutSeconds", DEFAULT_TIMEOUT_SECONDS)
     if (
@@ -171,7 +187,9 @@ def check_payload(payload: Any, prefix: str) -> tuple[HttpRequestSpec | None, li
     return HttpRequestSpec(method, target, headers, body, float(timeout), expect, expectation), errors
 
 
-def _check_headers(raw: Any, where: str, errors: list[FieldError]) -> tuple[tuple[str, HeaderValue], ...]:
+def _check_headers(
+    raw: Any, where: str, errors: list[FieldError], secret_namespace: JobSecretNamespace | None
+) -> tuple[tuple[str, HeaderValue], ...]:
     if not isinstance(raw, Mapping):
         errors.append(FieldError(where, "must be an object of header name to string"))
         return ()
@@ -194,7 +212,7 @@ def _check_headers(raw: Any, where: str, errors: list[FieldError]) -> tuple[tupl
             errors.append(FieldError(here, f"{_RESERVED_HEADERS[lowered]}; remove it from the payload"))
             continue
         if isinstance(value, Mapping):
-            ref = _check_secret_ref(value, here, errors)
+            ref = check_secret_ref(value, here, errors, secret_namespace)
             if ref is not None:
                 checked.append((name, ref))
             continue
@@ -222,54 +240,23 @@ def _check_headers(raw: Any, where: str, errors: list[FieldError]) -> tuple[tupl
     return tuple(checked)
 
 
-def _check_secret_ref(value: Mapping[str, Any], here: str, errors: list[FieldError]) -> SecretRef | None:
-    extra = sorted(set(value) - {"secretRef", "format"})
-    if extra:
-        errors.append(FieldError(here, f"unknown key(s) {', '.join(map(str, extra))}; expected secretRef and format"))
-        return None
-    ref = value.get("secretRef")
-    if not _is_secret_ref(ref):
-        errors.append(
-            FieldError(
-                f"{here}.secretRef",
-                "must name a Secrets Manager secret (name or ARN) or an SSM parameter as ssm:/parameter/name",
-            )
-        )
-        return None
-    fmt = value.get("format", "{secret}")
-    if not isinstance(fmt, str) or fmt.count("{secret}") != 1 or len(fmt) > 1024 or CONTROL_CHARS.search(fmt):
-        errors.append(
-            FieldError(f"{here}.format", 'must be a string containing "{secret}" once, e.g. "Bearer {secret}"')
-        )
-        return None
-    return SecretRef(str(ref), fmt)
-
-
-def _is_secret_ref(ref: Any) -> bool:
-    if not isinstance(ref, str) or not 0 < len(ref) <= MAX_SECRET_REF_LENGTH or re.search(r"\s", ref):
-        return False
-    if ref.startswith("ssm:/"):
-        return len(ref) > len("ssm:/")
-    if ref.startswith("arn:"):
-        return ref.startswith("arn:aws") and ":secretsmanager:" in ref
-    return bool(SECRETS_MANAGER_NAME.fullmatch(ref))
-
-
 def validate_http_request_payload(
     payload: Mapping[str, Any],
     *,
     allowed_hosts: Iterable[str] | HostAllowList | None = None,
     local_mode: bool = False,
     field_prefix: str = "payload",
+    secret_namespace: JobSecretNamespace | None = None,
 ) -> list[FieldError]:
     """Every problem with an ``http-request`` payload, as ``FieldError``s named ``payload.<field>``.
 
     With ``allowed_hosts`` ``None`` only the shape, the secret rules and the scheme are
     checked; give the allow-list (or use :func:`make_http_request_validator`) to check the
-    host as well. No DNS lookup happens here: addresses are checked at every run.
+    host as well, and ``secret_namespace`` to refuse a ``secretRef`` outside the jobs'
+    namespace. No DNS lookup happens here: addresses are checked at every run.
     """
     allow_list = as_allow_list(allowed_hosts) if allowed_hosts is not None else None
-    spec, errors = check_payload(payload, field_prefix)
+    spec, errors = check_payload(payload, field_prefix, secret_namespace)
     if spec is not None:
         refusal = policy_refusal(spec.target, allow_list, local_mode)
         if refusal is not None:
@@ -278,15 +265,21 @@ def validate_http_request_payload(
 
 
 def make_http_request_validator(
-    allowed_hosts: Iterable[str] | HostAllowList, local_mode: bool, *, field_prefix: str = "payload"
+    allowed_hosts: Iterable[str] | HostAllowList,
+    local_mode: bool,
+    *,
+    field_prefix: str = "payload",
+    secret_namespace: JobSecretNamespace | None = None,
 ) -> PayloadValidator:
     """The registration-time validator bound to the settings (``Settings.http_allowed_hosts``,
-    ``Settings.local_mode``). ``field_prefix=""`` gives names relative to the payload."""
+    ``Settings.local_mode``, the jobs' secret namespace from ``Settings.job_secrets_prefix``).
+    ``field_prefix=""`` gives names relative to the payload."""
     allow_list = as_allow_list(allowed_hosts)
 
     def validate(payload: Mapping[str, Any]) -> list[FieldError]:
         return validate_http_request_payload(
-            payload, allowed_hosts=allow_list, local_mode=local_mode, field_prefix=field_prefix
+            payload, allowed_hosts=allow_list, local_mode=local_mode, field_prefix=field_prefix,
+            secret_namespace=secret_namespace,
         )
 
     return validate

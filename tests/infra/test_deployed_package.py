@@ -169,9 +169,11 @@ def template_python(template: dict[str, Any]) -> str:
 
 def build_package(build: Path) -> dict[str, Any]:
     """``make package``'s own recipe (Makefile.infra) into ``build``; the packaged template."""
+    # Not a sub-make of `make test`: its variables (MAKEFLAGS carries command-line ones) stay out.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
     made = subprocess.run(["make", "--no-print-directory", "-f", "Makefile.infra", "package",
                            f"INFRA_BUILD={build}", f"INFRA_BIN={BIN}", f"INFRA_REGION={REGION}"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert made.returncode == 0, made.stdout + made.stderr
     return json.loads((build / "sam.json").read_text())
 

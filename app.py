@@ -34,6 +34,7 @@ from chalicelib.api.requests import (
 from chalicelib.api.views import (
     execution_detail_view,
     execution_view,
+    handler_view,
     job_view,
     replay_view,
     slots_view,
@@ -207,7 +208,7 @@ def health() -> Response:
 @api
 def list_handlers() -> Response:
     handlers = _service().list_handlers()
-    return _json(200, {"handlers": [{"name": h.name, "description": h.description} for h in handlers]})
+    return _json(200, {"handlers": [handler_view(h) for h in handlers]})
 
 
 @app.route(f"{BASE}/jobs", methods=["GET"], authorizer=jwt_authorizer)

@@ -444,6 +444,24 @@
       payload: el("textarea", { id: "f-payload", rows: 4, placeholder: "{}" }),
     };
     const errors = {};
+    // A job type that describes its payload (GET /handlers payloadFields) gets its fields listed
+    // and a template in the payload box, replaced on a change of type unless the operator edited it.
+    const payloadHelp = el("div", { id: "payload-fields", "aria-live": "polite" });
+    let template = "";
+    const describePayload = () => {
+      const chosen = handlers.find((h) => h.name === fields.handler.value);
+      const described = (chosen && chosen.payloadFields) || [];
+      payloadHelp.replaceChildren(described.length ? el("table", { class: "payload-fields" },
+        el("thead", {}, el("tr", {}, ["Field", "Type", "", "What it is"].map((t) => el("th", {}, t)))),
+        el("tbody", {}, described.map((f) => el("tr", {}, el("td", {}, el("code", {}, f.name)), el("td", {}, f.type),
+          el("td", {}, f.required ? "required" : "optional"), el("td", {}, f.description))))) : null);
+      const example = {};
+      for (const f of described) if (f.required || f.example !== undefined) example[f.name] = f.example !== undefined ? f.example : "";
+      const next = described.length ? JSON.stringify(example, null, 2) : "";
+      if (!fields.payload.value.trim() || fields.payload.value === template) fields.payload.value = next;
+      template = next;
+    };
+    fields.handler.addEventListener("change", describePayload);
     const preview = el("div", { id: "preview", class: "panel", "aria-live": "polite" }, "Type a schedule to see its next runs.");
     const outcome = el("div", { id: "outcome" });
     const block = (name, label, hint) => {
@@ -486,7 +504,9 @@
         if (error.status === 400 && error.problem.errors) {
           for (const e of error.problem.errors) {
             const key = e.field.split(".")[0];
-            (errors[key] || errors.jobName).textContent = e.message;
+            const text = key === "payload" && e.field !== "payload" ? `${e.field}: ${e.message}` : e.message;
+            const box = errors[key] || errors.jobName;
+            box.textContent = box.textContent ? `${box.textContent}; ${text}` : text;
           }
         } else showError(outcome, error);
       }
@@ -494,11 +514,12 @@
       block("jobName", "Name", "lower-case letters, digits and dashes"),
       block("cronExpression", "Schedule (five-field cron)", "minute hour day-of-month month day-of-week, e.g. 0 2 * * *"),
       block("timezone", "Time zone (IANA)", "e.g. Europe/Oslo"),
-      block("handler", "Handler"),
+      block("handler", "Handler"), payloadHelp,
       block("payload", "Payload (JSON, optional)"),
       el("h2", {}, "Next runs"), preview, outcome,
       el("div", { class: "actions" }, el("button", { type: "submit", class: "primary" }, "Register")));
     show(el("p", {}, el("a", { href: "#/" }, "← All jobs")), el("h1", {}, "Register a job"), form);
+    describePayload();
     fields.jobName.focus();
   }
 

@@ -16,8 +16,12 @@ project's client uses, and follows PostgREST's documented behaviour for that sub
   for the range when empty); 206 when a counted result is partial, 416 + PGRST103 when
   the offset is past the total.
 * Writes to tables are not served (405): the project writes only through its RPC.
-* ``POST /rest/v1/rpc/<function>`` with named arguments as a JSON object; PGRST202 (404)
-  when no function has those parameter names.
+* ``POST /rest/v1/rpc/<function>`` with named arguments as a JSON object, in the schema
+  ``Content-Profile`` names (one of the exposed ``schemas``; another is 406 PGRST106);
+  PGRST202 (404) when no function has those parameter names. A miss reloads the schema
+  cache first, so a function defined after start is callable.
+* ``/functions/v1/<name>``: the demo Edge Functions of :mod:`.edge` (``echo``, ``fail``,
+  ``not-ok``) behind the gateway's key check.
 
 Authentication is Supabase's: the ``apikey`` header must be the configured service key
 (``Authorization: Bearer <same>`` is accepted, any other bearer is refused); anything

@@ -93,7 +93,7 @@ def api(fn: Callable[..., Response]) -> Callable[..., Response]:
             if result.status >= 500:
                 logger.exception("request failed")
             return Response(body=strict_json.dumps(result.body), status_code=result.status,
-                            headers={"Content-Type": PROBLEM_JSON})
+                            headers={"Content-Type": PROBLEM_JSON, **result.headers})
 
     return wrapper
 

@@ -251,6 +251,7 @@ def build_runtime(
         dispatch_batch=settings.dispatch_batch,
         worker_timeout_seconds=settings.worker_timeout_seconds,
         dispatch_concurrency=settings.dispatch_concurrency,
+        trigger_budget_per_minute=settings.trigger_budget_per_minute,
     )
     holder["service"] = service
     return Runtime(settings=settings, service=service, metrics=metrics, invoker=invoker, code_jobs=code_jobs, resolve_secret=resolve_secret)

@@ -60,6 +60,7 @@ class Settings:
     dispatch_concurrency: int = 16  # claims and hand-offs in flight at once in one tick
     due_shards: int = 8  # write shards of the due index (DynamoDB)
     due_shards_previous: int = 0  # while lowering due_shards: the old count, still read
+    trigger_budget_per_minute: int = 30  # manual triggers one caller may make a minute; more are a 429
 
     alert_topic_arn: str = ""
     metrics_namespace: str = "NightlyScheduler"
@@ -178,6 +179,10 @@ class Settings:
             due_shards_previous=int(in_range(
                 "SCHEDULER_DUE_SHARDS_PREVIOUS",
                 number("SCHEDULER_DUE_SHARDS_PREVIOUS", cls.due_shards_previous), 0, 64, cls.due_shards_previous)),
+            trigger_budget_per_minute=int(in_range(
+                "SCHEDULER_TRIGGER_BUDGET_PER_MINUTE",
+                number("SCHEDULER_TRIGGER_BUDGET_PER_MINUTE", cls.trigger_budget_per_minute), 1, 10_000,
+                cls.trigger_budget_per_minute)),
             worker_timeout_seconds=int(in_range(
                 "SCHEDULER_WORKER_TIMEOUT_SECONDS",
                 number("SCHEDULER_WORKER_TIMEOUT_SECONDS", cls.worker_timeout_seconds), 60, 900, cls.worker_timeout_seconds)),
@@ -250,7 +255,8 @@ SETTINGS_VARIABLES: tuple[str, ...] = (
     "SCHEDULER_JOBS_TABLE", "SCHEDULER_EXECUTIONS_TABLE", "AWS_REGION", "AWS_DEFAULT_REGION",
     "SCHEDULER_AWS_ENDPOINT_URL", "SCHEDULER_EXECUTION_RETENTION_DAYS", "SCHEDULER_LEASE_MARGIN_SECONDS",
     "SCHEDULER_DISPATCH_BATCH", "SCHEDULER_WORKER_TIMEOUT_SECONDS", "SCHEDULER_DISPATCH_CONCURRENCY",
-    "SCHEDULER_DUE_SHARDS", "SCHEDULER_DUE_SHARDS_PREVIOUS", "SCHEDULER_ALERT_TOPIC_ARN", "SCHEDULER_METRICS_NAMESPACE",
+    "SCHEDULER_DUE_SHARDS", "SCHEDULER_DUE_SHARDS_PREVIOUS", "SCHEDULER_TRIGGER_BUDGET_PER_MINUTE",
+    "SCHEDULER_ALERT_TOPIC_ARN", "SCHEDULER_METRICS_NAMESPACE",
     "POWERTOOLS_SERVICE_NAME", "SCHEDULER_JWT_SECRET", "SCHEDULER_JWT_SECRET_ID", "SCHEDULER_ADMIN_ROLES", "SCHEDULER_JWKS_URL",
     "SCHEDULER_WORKER_FUNCTION", "SCHEDULER_WORKER_MODE", "SCHEDULER_LOCAL_WORKER_CONCURRENCY", "SCHEDULER_LOCAL_MODE",
     "SCHEDULER_HTTP_ALLOWED_HOSTS", "SCHEDULER_JOB_SECRETS_PREFIX", "SUPABASE_URL", "SUPABASE_SERVICE_KEY", "SUPABASE_SERVICE_KEY_ID",

@@ -39,7 +39,7 @@ class RecordingInvoker:
     def __init__(self) -> None:
         self.invocations: list[tuple[str, str]] = []
 
-    def invoke(self, job_name: str, execution_id: str) -> None:
+    def invoke(self, job_name: str, execution_id: str, *, manual: bool = False) -> None:
         self.invocations.append((job_name, execution_id))
 
 

@@ -39,6 +39,11 @@ EXECUTION_PREFIX = "X#"
 
 IDEMPOTENCY_PREFIX = "K#"
 
+TRIGGER_BUDGET_PARTITION = "#trigger-budget#"
+"""A caller's manual-trigger counts: PK ``#trigger-budget#<caller>`` (no job name starts
+with '#'), SK ``B#<minute>``."""
+TRIGGER_BUDGET_PREFIX = "B#"
+
 
 
 REPLAY_PREFIX = "R#"
@@ -116,6 +121,8 @@ class ExecutionItem(Model):
       (:func:`~chalicelib.core.model.execution_id_for`) sort by slot then attempt, so a
       descending query on ``begins_with(sk, "X#")`` lists newest first.
       ``"K#" + key`` for an idempotency record (``Idempotency-Key`` of a manual run).
+    - Beside the jobs' partitions, a caller's manual-trigger count per minute: PK
+      ``"#trigger-budget#" + caller``, SK ``"B#" + minute``, ``spent`` (N), ``expiresAt``.
     - ``status`` (S), ``leaseOwner`` (S, absent when none): executions only, copies of
       the document's fields for conditions.
     - ``expiresAt`` (N, epoch seconds): the table's TTL attribute. Executions: their
@@ -135,6 +142,7 @@ class ExecutionItem(Model):
     status = UnicodeAttribute(null=True, attr_name="status")
     lease_owner = UnicodeAttribute(null=True, attr_name="leaseOwner")
     expires_at = NumberAttribute(null=True, attr_name="expiresAt")
+    spent = NumberAttribute(null=True, attr_name="spent")  # trigger budget items only
     doc = JSONAttribute(attr_name="doc")
 
 

@@ -354,6 +354,12 @@ class DynamoDBStore(RequestCounting):
                 return None
         return parse_iso(item.doc["at"])
 
+    def take_trigger_budget(self, caller: str, minute: datetime, *, per_minute: int, expires_at: datetime) -> bool:
+        from chalicelib.adapters.dynamodb_budget import take_trigger_budget
+
+        return take_trigger_budget(self._connection, self._Execution, caller, minute,
+                                   per_minute=per_minute, expires_at=expires_at)
+
     def find_idempotency(self, job_name: str, key: str, now: datetime) -> IdempotencyRecord | None:
         with translated("GetItem"):
             try:

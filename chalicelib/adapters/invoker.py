@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import queue
@@ -30,7 +31,10 @@ class LambdaInvoker:
         self._client = lambda_client
         self._function = function_name
 
-    def invoke(self, job_name: str, execution_id: str) -> None:
+    def invoke(self, job_name: str, execution_id: str, *, manual: bool = False) -> None:
+        # Lambda has no priority among asynchronous invokes: the callers' trigger budget
+        # (and the API stage's throttling) bound how much of the worker's reserved
+        # concurrency manual runs can take.
         self._client.invoke(
             FunctionName=self._function,
             InvocationType="Event",  # asynchronous: the dispatcher never waits for a run
@@ -42,8 +46,10 @@ class ThreadInvoker:
     """The local stack's worker function: runs on a bounded pool of daemon threads.
 
     Like the deployed worker with reserved concurrency (``WorkerReservedConcurrency``):
-    at most ``concurrency`` runs at once, and an invocation past that waits in a FIFO
-    queue, as Lambda queues a throttled asynchronous invocation, rather than being lost.
+    at most ``concurrency`` runs at once, and an invocation past that waits in a queue,
+    as Lambda queues a throttled asynchronous invocation, rather than being lost. The
+    queue serves scheduled runs (and retries) before manual ones, each kind first come,
+    first served, so one caller's burst of triggers cannot delay the schedule.
     Bounded because one thread per run does not scale on one interpreter: 1,000 runs
     in a minute meant 1,000 threads and as many fresh connections to the local
     DynamoDB, and starts ran late. Daemon threads never keep the process alive:
@@ -53,13 +59,15 @@ class ThreadInvoker:
     def __init__(self, run_worker: RunWorker, *, concurrency: int) -> None:
         self._run = run_worker
         self._concurrency = max(1, concurrency)
-        self._queue: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+        # (0 scheduled | 1 manual, arrival, job name, execution id): lowest first.
+        self._queue: queue.PriorityQueue[tuple[int, int, str, str]] = queue.PriorityQueue()
+        self._arrivals = itertools.count()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._unfinished = 0  # queued or running
         self._all_done = threading.Condition(self._lock)
 
-    def invoke(self, job_name: str, execution_id: str) -> None:
+    def invoke(self, job_name: str, execution_id: str, *, manual: bool = False) -> None:
         with self._lock:
             self._unfinished += 1
             # Threads live as long as the process, each taking one run at a time: one more
@@ -68,11 +76,11 @@ class ThreadInvoker:
                 thread = threading.Thread(target=self._serve, name=f"worker-{len(self._threads) + 1}", daemon=True)
                 self._threads.append(thread)
                 thread.start()
-        self._queue.put((job_name, execution_id))
+        self._queue.put((1 if manual else 0, next(self._arrivals), job_name, execution_id))
 
     def _serve(self) -> None:
         while True:
-            job_name, execution_id = self._queue.get()
+            _, _, job_name, execution_id = self._queue.get()
             try:
                 self._safe_run(job_name, execution_id)
             finally:
@@ -103,6 +111,6 @@ class InlineInvoker:
         self._run = run_worker
         self.invocations: list[tuple[str, str]] = []
 
-    def invoke(self, job_name: str, execution_id: str) -> None:
+    def invoke(self, job_name: str, execution_id: str, *, manual: bool = False) -> None:
         self.invocations.append((job_name, execution_id))
         self._run(job_name, execution_id, f"inline-{uuid.uuid4().hex[:12]}")

@@ -65,6 +65,8 @@ class MemoryStore:
         self._executions: dict[str, dict[str, Document]] = {}
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self._last_tick: datetime | None = None
+        # Manual triggers counted per (caller, minute), with when each count may be dropped.
+        self._trigger_budget: dict[tuple[str, datetime], tuple[int, datetime]] = {}
         self._replays: dict[str, dict[str, Document]] = {}
 
         # Manual triggers counted per (caller, minute), with when each count may be dropped.
@@ -255,6 +257,17 @@ class MemoryStore:
     def last_tick(self) -> datetime | None:
         with self._lock:
             return self._last_tick
+
+    def take_trigger_budget(self, caller: str, minute: datetime, *, per_minute: int, expires_at: datetime) -> bool:
+        with self._lock:
+            # Counts of minutes whose records have expired are dropped, as DynamoDB's TTL does.
+            for key in [k for k, (_, until) in self._trigger_budget.items() if until <= minute]:
+                del self._trigger_budget[key]
+            spent, _ = self._trigger_budget.get((caller, minute), (0, expires_at))
+            if spent >= per_minute:
+                return False
+            self._trigger_budget[(caller, minute)] = (spent + 1, expires_at)
+        return True
 
     def find_idempotency(self, job_name: str, key: str, now: datetime) -> IdempotencyRecord | None:
         with self._lock:

@@ -4,7 +4,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chalicelib.core.errors import (
@@ -20,6 +20,7 @@ from chalicelib.core.errors import (
     RunInProgress,
     SchedulerError,
     StoreUnavailable,
+    TriggerBudgetSpent,
     ValidationFailed,
 )
 
@@ -31,6 +32,7 @@ TYPE_BASE = "https://nightly-scheduler.dev/problems/"
 class Problem:
     status: int
     body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)  # beside Content-Type (Retry-After)
 
 
 def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> Problem:
@@ -67,6 +69,10 @@ def problem_for(error: Exception) -> Problem:
         return problem(404, "replay-not-found", "Replay not found.", str(error),
                        jobName=error.job_name, replayId=error.replay_id)
                        jobName=error.job_name)
+    if isinstance(error, TriggerBudgetSpent):
+        spent = problem(429, "trigger-budget-spent", "You have triggered too many runs this minute.", str(error),
+                        perMinute=error.per_minute, retryAfterSeconds=error.retry_after_seconds)
+        return replace(spent, headers={"Retry-After": str(error.retry_after_seconds)})
     if isinstance(error, ConcurrentUpdate):
         return problem(409, "concurrent-update", "The job changed while your request ran.", f"{error} Retry the request.")
     if isinstance(error, StoreUnavailable):

@@ -65,6 +65,17 @@ class RunInProgress(SchedulerError):
         super().__init__(f"Job '{job_name}' has a run in progress ({execution_id}); try again when it ends.")
 
 
+class TriggerBudgetSpent(SchedulerError):
+    """The caller has made its manual triggers for this minute (429 with ``Retry-After``)."""
+
+    def __init__(self, caller: str, per_minute: int, retry_after_seconds: int):
+        self.caller = caller
+        self.per_minute = per_minute
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(f"You may trigger at most {per_minute} runs a minute; "
+                         f"try again in {retry_after_seconds} s.")
+
+
 class IdempotencyKeyReused(SchedulerError):
     """An ``Idempotency-Key`` sent again with a different request body (409)."""
 

@@ -168,6 +168,14 @@ class Store(Protocol):
     def find_idempotency(self, job_name: str, key: str, now: datetime) -> IdempotencyRecord | None:
         """The unexpired record for (job, key), or None."""
 
+    def take_trigger_budget(self, caller: str, minute: datetime, *, per_minute: int, expires_at: datetime) -> bool:
+        """Count one manual trigger of ``caller`` in the minute that starts at ``minute``:
+        True when it was counted, False (nothing written) when ``per_minute`` were already.
+
+        Atomic, so every API instance shares one budget per caller; the count is kept until
+        ``expires_at`` (DynamoDB: the table's TTL), then forgotten.
+        """
+
     def record_tick(self, now: datetime) -> None:
     def get_replay(self, job_name: str, replay_id: str) -> Replay | None:
         """One replay of the job (strongly consistent), or None. Replays are written only
@@ -187,8 +195,11 @@ class Store(Protocol):
 class Invoker(Protocol):
     """Hands a claimed execution to a worker, without waiting for it to run."""
 
-    def invoke(self, job_name: str, execution_id: str) -> None:
-        """Start the worker for this execution. May raise; the lease then runs out."""
+    def invoke(self, job_name: str, execution_id: str, *, manual: bool = False) -> None:
+        """Start the worker for this execution. May raise; the lease then runs out.
+
+        ``manual`` marks a caller's trigger: where runs wait for a worker, scheduled runs
+        (and retries) go first, so one caller's burst cannot hold the schedule back."""
 
 
 class Notifier(Protocol):

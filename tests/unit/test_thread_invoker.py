@@ -58,3 +58,69 @@ def test_shutdown_waits_a_bounded_time_and_says_how_many_are_left():
     assert time.monotonic() - started < 2
     stuck.set()
     assert invoker.shutdown(wait_seconds=5) == 0
+
+
+def test_scheduled_runs_waiting_for_the_pool_go_before_manual_ones():
+    order: list[str] = []
+    busy = threading.Event()
+    release = threading.Event()
+
+    def run(job_name: str, execution_id: str, worker_id: str) -> None:
+        order.append(execution_id)
+        if execution_id == "busy":
+            busy.set()
+            release.wait(5)
+
+    invoker = ThreadInvoker(run, concurrency=1)
+    invoker.invoke("job", "busy", manual=True)
+    assert busy.wait(5)  # the one worker is taken; everything below waits
+    for execution_id, manual in [("manual-1", True), ("manual-2", True), ("scheduled-1", False),
+                                 ("manual-3", True), ("scheduled-2", False)]:
+        invoker.invoke("job", execution_id, manual=manual)
+    release.set()
+    assert invoker.shutdown(wait_seconds=5) == 0
+    assert order == ["busy", "scheduled-1", "scheduled-2", "manual-1", "manual-2", "manual-3"]
+
+
+def test_the_scheduler_puts_a_callers_triggers_behind_the_schedule_on_a_pool_of_one():
+    """The whole path: triggers and a tick through the service, one local worker."""
+    from chalicelib.adapters.memory_store import MemoryStore
+    from chalicelib.adapters.metrics import RecordingMetrics
+    from chalicelib.core.scheduler import SchedulerService
+    from chalicelib.jobs.registry import JobRegistry
+    from tests.fakes import FakeClock, FakeNotifier, FixedRandom, utc
+
+    clock = FakeClock(utc(2026, 11, 28, 20, 0, 30))
+    order: list[str] = []
+    busy, release = threading.Event(), threading.Event()
+
+    def hold(ctx) -> None:
+        order.append(ctx.job_name)
+        if ctx.job_name == "blocker":
+            busy.set()
+            release.wait(5)
+
+    registry = JobRegistry()
+    registry.add("hold", hold)
+    store = MemoryStore(clock=clock)
+    holder: dict = {}
+    invoker = ThreadInvoker(lambda job, execution, worker: holder["service"].run_execution(
+        job, execution, worker_id=worker), concurrency=1)
+    service = SchedulerService(store=store, jobs=registry, invoker=invoker, notifier=FakeNotifier(),
+                               metrics=RecordingMetrics(), clock=clock, rand=FixedRandom(0.0))
+    holder["service"] = service
+    for name in ("blocker", "manual-1", "manual-2", "manual-3"):
+        service.register_job(name, "0 3 * * *", "hold")
+    for name in ("nightly-1", "nightly-2"):
+        service.register_job(name, "* * * * *", "hold")
+    service.trigger_job("blocker")
+    assert busy.wait(5)
+    for name in ("manual-1", "manual-2", "manual-3"):
+        clock.advance(seconds=1)
+        service.trigger_job(name)
+    clock.set(utc(2026, 11, 28, 20, 1))
+    assert len(service.dispatch(clock.now()).claimed) == 2
+    release.set()
+    assert invoker.shutdown(wait_seconds=10) == 0
+    assert order[0] == "blocker" and sorted(order[1:3]) == ["nightly-1", "nightly-2"]
+    assert order[3:] == ["manual-1", "manual-2", "manual-3"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from chalicelib.core.model import Execution, ExecutionStatus, Job
+from chalicelib.core.model import Execution, ExecutionStatus, Job, Trigger
 from chalicelib.core.scheduler.outbox import Outbox
 from chalicelib.core.scheduler.parts import Parts, run_fields
 
@@ -25,7 +25,8 @@ class Effects:
     def hand_to_worker(self, execution: Execution) -> None:
         """Start a worker for a claimed execution; a failed invoke is left to the lease."""
         try:
-            self.parts.invoker.invoke(execution.job_name, execution.execution_id)
+            self.parts.invoker.invoke(execution.job_name, execution.execution_id,
+                                      manual=execution.trigger is Trigger.MANUAL)
         except Exception as exc:  # noqa: BLE001 - any invoke failure is recovered by the lease
             self.parts.log.error("worker invoke failed; the lease will expire and the run be retried",
                                  extra={**run_fields(execution), "error": f"{type(exc).__name__}: {exc}"})

@@ -58,6 +58,7 @@ class SchedulerService:
         dispatch_batch: int = 200,
         worker_timeout_seconds: int = 900,
         dispatch_concurrency: int = 16,
+        trigger_budget_per_minute: int | None = None,
     ) -> None:
         self.parts = Parts(
             store=store, jobs=jobs, invoker=invoker, notifier=notifier, metrics=metrics, clock=clock, rand=rand,
@@ -66,6 +67,7 @@ class SchedulerService:
             dispatch_batch=dispatch_batch,
             dispatch_concurrency=max(1, dispatch_concurrency),
             max_timeout_seconds=max(1, worker_timeout_seconds - lease_margin_seconds),
+            trigger_budget_per_minute=trigger_budget_per_minute,
         )
         self.outbox = Outbox(self.parts)
         effects = Effects(self.parts, self.outbox)
@@ -179,6 +181,9 @@ class SchedulerService:
         ``idempotency_key`` within 24 h returns the execution it created. Raises
         ``RunInProgress`` while another run of the job is queued or running. ``actor`` is
         recorded as the execution's ``triggeredBy`` and given to the job (``ctx.triggered_by``).
+        Each actor may queue ``trigger_budget_per_minute`` runs a minute; past that,
+        ``TriggerBudgetSpent`` says when to try again (a repeated key or a run in progress
+        costs nothing).
         """
         return self.triggers.trigger_job(job_name, idempotency_key=idempotency_key, payload=payload, actor=actor)
 

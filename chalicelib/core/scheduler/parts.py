@@ -44,6 +44,8 @@ class Parts:
     dispatch_batch: int
     dispatch_concurrency: int
     max_timeout_seconds: int
+    trigger_budget_per_minute: int | None = None
+    """Manual triggers one caller may make a minute (None: unbounded)."""
 
 
 def retry_on_conflict(step: Callable[[int], T], *, attempts: int = CAS_ATTEMPTS,

@@ -1,6 +1,7 @@
 """Manual runs: ``triggerJob``, deduplicated by the caller's ``Idempotency-Key``."""
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
@@ -11,6 +12,7 @@ from chalicelib.core.errors import (
     IdempotencyKeyReused,
     JobNotFound,
     RunInProgress,
+    TriggerBudgetSpent,
     ValidationFailed,
 )
 from chalicelib.core.model import Actor, Execution, Job, Trigger, idempotency_key_for
@@ -25,6 +27,8 @@ from chalicelib.core.scheduler.parts import (
 )
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+BUDGET_KEPT = timedelta(minutes=2)
+"""How long a caller's count for one minute is kept after that minute began."""
 
 PayloadCheck = Callable[[str, Mapping[str, Any]], list[FieldError]]
 
@@ -41,8 +45,10 @@ class Triggers:
                     payload: Mapping[str, Any] | None = None, actor: Actor | None = None) -> Execution:
         """triggerJob; see :meth:`SchedulerService.trigger_job`."""
         override = dict(validate_payload_object(payload, "payload")) if payload is not None else {}
+        budget_taken = False
 
         def step(_attempt: int) -> Execution:
+            nonlocal budget_taken
             now = self.parts.clock.now()
             previous = self._execution_for_key(job_name, idempotency_key, now)
             if previous is not None:
@@ -64,6 +70,9 @@ class Triggers:
                 if previous is not None:
                     return _same_request(previous, override, idempotency_key or "")
                 raise RunInProgress(job_name, plan_job.lease.execution_id)
+            if not budget_taken:  # a repeated key or a run in progress above costs nothing
+                self._take_budget(actor, now)
+                budget_taken = True
             slot = manual_slot(now)
             # The caller's Idempotency-Key dedupes the request; the run's own key
             # follows the contract's formula like every other run.
@@ -83,6 +92,19 @@ class Triggers:
             return execution
 
         return retry_on_conflict(step, on_exhausted=give_up(f"job '{job_name}' kept changing; retry"))
+
+    def _take_budget(self, actor: Actor | None, now: datetime) -> None:
+        """Count this run against its caller's budget for the minute (a fixed window shared
+        by every API instance through the store); ``TriggerBudgetSpent`` once it is spent.
+        A call without a caller (code, tests) has no budget."""
+        per_minute = self.parts.trigger_budget_per_minute
+        if actor is None or per_minute is None:
+            return
+        minute = now.replace(second=0, microsecond=0)
+        if not self.parts.store.take_trigger_budget(actor.subject, minute, per_minute=per_minute,
+                                                    expires_at=minute + BUDGET_KEPT):
+            retry_after = math.ceil((minute + timedelta(minutes=1) - now).total_seconds())
+            raise TriggerBudgetSpent(actor.subject, per_minute, max(1, retry_after))
 
     def _lease_execution(self, job: Job, now: datetime) -> Execution | None:
         if not transitions.lease_has_expired(job, now):

@@ -44,6 +44,10 @@ def test_handlers_describe_both_supabase_job_types_with_their_payload_fields(api
     ("edge-function", {"function": "f", "expect": {"status": [700]}}, "payload.expect.status"),
     ("database-function", {"function": "f", "expect": {"json": {"ok": True}, "text": "x"}}, "payload.expect.text"),
     ("http-request", {"url": "https://api.example.com/x", "expect": "ok"}, "payload.expect"),
+    # a job reads only the jobs' secrets: the scheduler's own service key is not a secretRef away
+    ("edge-function", {"function": "f", "headers": {"X-Partner-Token": {
+        "secretRef": "nightly-scheduler/prod/supabase-service-key"}}}, "payload.headers.X-Partner-Token.secretRef"),
+    ("database-function", {"function": "f", "args": {"n": {"client_secret": "literal"}}}, "payload.args.n.client_secret"),
 ])
 def test_a_bad_payload_is_a_400_naming_the_field_and_stores_nothing(api, handler, payload, field):
     response = api.call("POST", "/jobs", job(handler, payload))

@@ -350,3 +350,15 @@ def test_the_service_key_echoed_back_is_scrubbed_from_result_error_and_expect_me
         database(ctx({"function": "f"}))
     assert JWT_KEY not in str(caught.value)
     assert JWT_KEY not in caplog.text
+
+
+def test_the_service_key_joins_the_runs_secrets_so_the_worker_scrubs_it_wherever_it_shows():
+    from chalicelib.core.redaction import RUN_SECRETS, Scrubber, scrub_run_secrets
+    from chalicelib.jobs.supabase_functions import ServiceKey
+
+    token = RUN_SECRETS.set(Scrubber())  # as the worker does for each run
+    try:
+        ServiceKey(Settings.from_env({"SUPABASE_SERVICE_KEY": SECRET_KEY}), lambda ref: "").credentials()
+        assert scrub_run_secrets(f"a log line quoting {SECRET_KEY}") == "a log line quoting ***"
+    finally:
+        RUN_SECRETS.reset(token)

@@ -21,12 +21,14 @@ from urllib.parse import urlsplit
 
 from chalicelib.core.context import RunContext
 from chalicelib.core.errors import PermanentFailure, SecretUnavailable, ValidationFailed
+from chalicelib.core.redaction import remember_secret
 from chalicelib.jobs.http_request import (
     ExpectationFailed,
     HttpRequestFailed,
     HttpRequestHandler,
     OwnCredentials,
 )
+from chalicelib.jobs.job_secrets import JobSecretNamespace
 from chalicelib.jobs.registry import JobRegistry
 from chalicelib.jobs.supabase_functions.payload import (
     DATABASE_PAYLOAD_FIELDS,
@@ -95,6 +97,7 @@ class ServiceKey:
     def credentials(self) -> OwnCredentials:
         """``apikey`` always; ``Authorization: Bearer`` when the key is a JWT (not ``sb_secret_…``)."""
         key = self.value()
+        remember_secret(key)  # the worker scrubs it from this run's result, error and log lines too
         headers = {"apikey": key}
         if _JWT.fullmatch(key):
             headers["Authorization"] = f"Bearer {key}"
@@ -191,13 +194,20 @@ def register_supabase_function_handlers(
     service_key = ServiceKey(settings, resolve_own_secret)
     client = _client_for(settings, resolve_job_secret, service_key, **options)
     base_url = settings.supabase_url.rstrip("/")
-    database = SupabaseFunctionJob(kind=DATABASE_FUNCTION, base_url=base_url, check_payload=validate_database_payload,
+    namespace: JobSecretNamespace | None = getattr(resolve_job_secret, "namespace", None)
+
+    def check_database(payload: Mapping[str, Any]) -> list[Any]:
+        return validate_database_payload(payload, namespace)
+
+    def check_edge(payload: Mapping[str, Any]) -> list[Any]:
+        return validate_edge_payload(payload, namespace)
+
+    database = SupabaseFunctionJob(kind=DATABASE_FUNCTION, base_url=base_url, check_payload=check_database,
                                    write_request=database_request, client=client)
-    edge = SupabaseFunctionJob(kind=EDGE_FUNCTION, base_url=base_url, check_payload=validate_edge_payload,
+    edge = SupabaseFunctionJob(kind=EDGE_FUNCTION, base_url=base_url, check_payload=check_edge,
                                write_request=edge_request, client=client)
     if DATABASE_FUNCTION not in registry:
-        registry.add(DATABASE_FUNCTION, database, DATABASE_DESCRIPTION, validate_database_payload,
-                     DATABASE_PAYLOAD_FIELDS)
+        registry.add(DATABASE_FUNCTION, database, DATABASE_DESCRIPTION, check_database, DATABASE_PAYLOAD_FIELDS)
     if EDGE_FUNCTION not in registry:
-        registry.add(EDGE_FUNCTION, edge, EDGE_DESCRIPTION, validate_edge_payload, EDGE_PAYLOAD_FIELDS)
+        registry.add(EDGE_FUNCTION, edge, EDGE_DESCRIPTION, check_edge, EDGE_PAYLOAD_FIELDS)
     return database, edge

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 from chalicelib.core.errors import FieldError
 from chalicelib.core.ports import PayloadField
 from chalicelib.jobs.http_request import validate_http_request_payload
+from chalicelib.jobs.job_secrets import JobSecretNamespace
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,62}")
 """A function or schema name (used with ``fullmatch``): no dots, slashes or encodings."""
@@ -152,21 +153,31 @@ def edge_request(payload: Any, base_url: str) -> tuple[dict[str, Any] | None, li
     return request, []
 
 
-def _as_own_fields(request: Mapping[str, Any], renamed: Mapping[str, str]) -> list[FieldError]:
-    """``http-request``'s rules on the written request, named as the caller's fields."""
-    found = validate_http_request_payload(request, field_prefix="payload")
-    return [FieldError(renamed.get(e.field, e.field), e.message) for e in found]
+def _as_own_fields(request: Mapping[str, Any], renamed: tuple[str, str],
+                   secret_namespace: JobSecretNamespace | None) -> list[FieldError]:
+    """``http-request``'s rules on the written request, named as the caller's fields
+    (``renamed``: the request's field and the caller's, e.g. ``payload.body`` is ``payload.args``)."""
+    found = validate_http_request_payload(request, field_prefix="payload", secret_namespace=secret_namespace)
+    theirs, ours = renamed
+    return [FieldError(ours + e.field[len(theirs):] if e.field == theirs or e.field.startswith(theirs + ".")
+                       else e.field, e.message) for e in found]
 
 
-def validate_database_payload(payload: Mapping[str, Any]) -> list[FieldError]:
+def validate_database_payload(
+    payload: Mapping[str, Any], secret_namespace: JobSecretNamespace | None = None
+) -> list[FieldError]:
     """Every problem of a ``database-function`` payload (fields named ``payload.<field>``):
-    checked at registration and again at every run."""
+    checked at registration and again at every run. With ``secret_namespace`` a ``secretRef``
+    outside the jobs' namespace is refused too."""
     request, errors = database_request(payload, PLACEHOLDER_URL)
-    return errors if request is None else _as_own_fields(request, {"payload.body": "payload.args"})
+    return errors if request is None else _as_own_fields(request, ("payload.body", "payload.args"), secret_namespace)
 
 
-def validate_edge_payload(payload: Mapping[str, Any]) -> list[FieldError]:
+def validate_edge_payload(
+    payload: Mapping[str, Any], secret_namespace: JobSecretNamespace | None = None
+) -> list[FieldError]:
     """Every problem of an ``edge-function`` payload (fields named ``payload.<field>``):
-    checked at registration and again at every run."""
+    checked at registration and again at every run. With ``secret_namespace`` a ``secretRef``
+    outside the jobs' namespace is refused too."""
     request, errors = edge_request(payload, PLACEHOLDER_URL)
-    return errors if request is None else _as_own_fields(request, {"payload.url": "payload.query"})
+    return errors if request is None else _as_own_fields(request, ("payload.url", "payload.query"), secret_namespace)

@@ -9,6 +9,7 @@ are shown in Europe/Oslo (``TZ``) so the local half of each time is pinned too.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -47,11 +48,16 @@ class Served:
 
 
 @pytest.fixture
-def local_tz(monkeypatch):
-    monkeypatch.setenv("TZ", "Europe/Oslo")
+def local_tz():
+    """The reader's zone is Oslo; restored (and re-read by the C library) afterwards."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Europe/Oslo"
     time.tzset()
     yield
-    monkeypatch.undo()
+    if before is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = before
     time.tzset()
 
 

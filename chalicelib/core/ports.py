@@ -177,6 +177,8 @@ class Store(Protocol):
         """
 
     def record_tick(self, now: datetime) -> None:
+        """Remember that a dispatcher tick ran at ``now`` (for ``GET /status``)."""
+
     def get_replay(self, job_name: str, replay_id: str) -> Replay | None:
         """One replay of the job (strongly consistent), or None. Replays are written only
         by :meth:`commit`, with their job; like executions they outlive a cancelled job

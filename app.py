@@ -45,9 +45,9 @@ from chalicelib.core.cron import CronSchedule
 from chalicelib.core.definitions import validate_job_name
 from chalicelib.core.errors import FieldError, ValidationFailed
 from chalicelib.core.model import parse_iso
-
 from chalicelib.core.replays import validate_replay_id
 from chalicelib.core.scheduler.replay_service import ReplayView
+
 app = Chalice(app_name="nightly-scheduler", configure_logs=False)  # Powertools formats the logs
 logger = Logger(service="nightly-scheduler")
 copy_config_to_registered_loggers(source_logger=logger, include={"chalicelib"})
@@ -295,7 +295,6 @@ def get_execution(jobName: str, executionId: str) -> Response:
     return _json(200, execution_detail_view(_service().get_execution(_job_name(jobName), execution_id)))
 
 
-@app.route(f"{BASE}/jobs/{{jobName}}/upcoming", methods=["GET"], authorizer=jwt_authorizer)
 @app.route(f"{BASE}/jobs/{{jobName}}/replays", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
 @audited("replay")
 @api
@@ -329,6 +328,7 @@ def cancel_replay(jobName: str, replayId: str) -> Response:
     return _json(200, replay_view(_service().cancel_replay(name, replay_id, actor=_caller())))
 
 
+@app.route(f"{BASE}/jobs/{{jobName}}/upcoming", methods=["GET"], authorizer=jwt_authorizer)
 @api
 def upcoming(jobName: str) -> Response:
     count = parse_limit(_request().query_params, default=10, maximum=50, name="count")

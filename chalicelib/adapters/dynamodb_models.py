@@ -45,14 +45,7 @@ with '#'), SK ``B#<minute>``."""
 TRIGGER_BUDGET_PREFIX = "B#"
 
 
-
 REPLAY_PREFIX = "R#"
-
-
-CHANNEL_PREFIX = "#channel#"
-"""A notification channel in the jobs table: ``jobName`` ``#channel#<name>`` (no job name
-starts with '#'), ``version`` 0, ``doc`` :func:`~chalicelib.core.codec.channel_to_document`;
-never in the due index. ``list_jobs`` leaves these items out."""
 
 
 def due_index_key(moment: datetime) -> str:
@@ -101,9 +94,6 @@ class JobItem(Model):
     """
 
     job_name = UnicodeAttribute(hash_key=True, attr_name="jobName")
-    - Beside the jobs, notification channels: ``jobName`` ``"#channel#" + name`` (see
-      :data:`CHANNEL_PREFIX`), ``doc`` :func:`~chalicelib.core.codec.channel_to_document`.
-
     version = NumberAttribute(attr_name="version")
     created_at = UnicodeAttribute(null=True, attr_name="createdAt")
     doc = JSONAttribute(attr_name="doc")
@@ -121,14 +111,14 @@ class ExecutionItem(Model):
       (:func:`~chalicelib.core.model.execution_id_for`) sort by slot then attempt, so a
       descending query on ``begins_with(sk, "X#")`` lists newest first.
       ``"K#" + key`` for an idempotency record (``Idempotency-Key`` of a manual run).
+      ``"R#" + replay_id`` for a replay (ids sort by creation: a descending query on
+      ``begins_with(sk, "R#")`` lists a job's replays newest first).
     - Beside the jobs' partitions, a caller's manual-trigger count per minute: PK
       ``"#trigger-budget#" + caller``, SK ``"B#" + minute``, ``spent`` (N), ``expiresAt``.
     - ``status`` (S), ``leaseOwner`` (S, absent when none): executions only, copies of
       the document's fields for conditions.
     - ``expiresAt`` (N, epoch seconds): the table's TTL attribute. Executions: their
       retention (``Execution.expires_at``); idempotency records: their expiry.
-      ``"R#" + replay_id`` for a replay (ids sort by creation: a descending query on
-      ``begins_with(sk, "R#")`` lists a job's replays newest first).
     - ``version`` (N): replays only, their compare-and-swap counter.
     - ``doc`` (S, JSON): :func:`~chalicelib.core.codec.execution_to_document`,
       ``{"execution_id", "expires_at"}`` for an idempotency record, or
@@ -143,6 +133,7 @@ class ExecutionItem(Model):
     lease_owner = UnicodeAttribute(null=True, attr_name="leaseOwner")
     expires_at = NumberAttribute(null=True, attr_name="expiresAt")
     spent = NumberAttribute(null=True, attr_name="spent")  # trigger budget items only
+    version = NumberAttribute(null=True, attr_name="version")
     doc = JSONAttribute(attr_name="doc")
 
 

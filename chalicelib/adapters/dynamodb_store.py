@@ -26,7 +26,6 @@ from chalicelib.adapters.dynamodb_counting import RequestCounting
 from chalicelib.adapters.dynamodb_due import due_at_of, read_due_page, set_aside_of
 from chalicelib.adapters.dynamodb_errors import LOST_RACE_REASONS, UNAVAILABLE_REASONS, answer, response_code, translated
 from chalicelib.adapters.dynamodb_models import (
-    CHANNEL_PREFIX,
     DEFAULT_DUE_SHARDS,
     EXECUTION_PREFIX,
     IDEMPOTENCY_PREFIX,
@@ -49,10 +48,7 @@ from chalicelib.adapters.store_support import (
     replays_cursor,
     replays_cursor_position,
 )
-from chalicelib.core.channels import Channel, ChannelNotFound
 from chalicelib.core.codec import (
-    channel_from_document,
-    channel_to_document,
     encode_time,
     execution_from_document,
     execution_to_document,
@@ -71,7 +67,8 @@ from chalicelib.core.errors import (
     StoreUnavailable,
 )
 from chalicelib.core.model import Execution, Job, SetAside, UnreadableJob, parse_iso
-from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page
+from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page, ReplayUpdate
+from chalicelib.core.replays import Replay
 from chalicelib.settings import Settings
 
 
@@ -187,8 +184,8 @@ class DynamoDBStore(RequestCounting):
         new_executions: Sequence[Execution] = (),
         execution_updates: Sequence[ExecutionUpdate] = (),
         idempotency: IdempotencyRecord | None = None,
-    ) -> Job:
         replay: ReplayUpdate | None = None,
+    ) -> Job:
         reject_repeated_executions(new_executions, execution_updates)
         stored_job = replace(job, version=expected_version + 1)
         Job_, Execution_ = self._Job, self._Execution
@@ -215,13 +212,13 @@ class DynamoDBStore(RequestCounting):
                             self._idempotency_item(idempotency),
                             condition=Execution_.sk.does_not_exist() | (Execution_.expires_at <= now),
                         )
-            except TransactWriteError as exc:
                     if replay is not None:
                         # The replay is still as the caller read it (or new: no such replay yet).
                         expected = replay.expected_version
                         tx.save(self._replay_item(replace(replay.replay, version=(expected or 0) + 1)),
                                 condition=Execution_.sk.does_not_exist() if expected is None
                                 else Execution_.version == expected)
+            except TransactWriteError as exc:
                 reasons = {reason.code for reason in exc.cancellation_reasons if reason is not None}
                 if reasons & LOST_RACE_REASONS:
                     raise ConcurrentUpdate(
@@ -375,6 +372,30 @@ class DynamoDBStore(RequestCounting):
         )
         return record if record.expires_at > now else None
 
+    # --- replays ----------------------------------------------------------------------
+
+    def get_replay(self, job_name: str, replay_id: str) -> Replay | None:
+        with translated("GetItem"):
+            try:
+                item = self._Execution.get(job_name, REPLAY_PREFIX + replay_id, consistent_read=True)
+            except DoesNotExist:
+                return None
+        return replay_from_document(item.doc)
+
+    def list_replays(self, job_name: str, *, limit: int, cursor: str | None) -> Page[Replay]:
+        check_limit(limit)
+        start = None
+        if cursor:
+            before = replays_cursor_position(cursor, job_name)
+            start = {"jobName": {"S": job_name}, "sk": {"S": REPLAY_PREFIX + before}}
+        with translated("Query"):
+            results = self._Execution.query(job_name, range_key_condition=self._Execution.sk.startswith(REPLAY_PREFIX),
+                                            scan_index_forward=False, limit=limit, last_evaluated_key=start)
+            replays = [replay_from_document(item.doc) for item in results]
+            last_key = results.last_evaluated_key
+        next_cursor = replays_cursor(job_name, last_key["sk"]["S"][len(REPLAY_PREFIX):]) if last_key else None
+        return Page(items=replays, next_cursor=next_cursor)
+
     # --- items -------------------------------------------------------------------------
 
     def _job_item(self, job: Job) -> JobItem:
@@ -408,6 +429,15 @@ class DynamoDBStore(RequestCounting):
             lease_owner=ex.lease_owner,
             expires_at=epoch_seconds(ex.expires_at) if ex.expires_at is not None else None,
             doc=execution_to_document(ex),
+        )
+
+    def _replay_item(self, replay: Replay) -> ExecutionItem:
+        return self._Execution(
+            replay.job_name,
+            REPLAY_PREFIX + replay.replay_id,
+            version=replay.version,
+            expires_at=epoch_seconds(replay.expires_at) if replay.expires_at is not None else None,
+            doc=replay_to_document(replay),
         )
 
     def _idempotency_item(self, record: IdempotencyRecord) -> ExecutionItem:

@@ -25,11 +25,8 @@ from chalicelib.adapters.store_support import (
     replays_cursor,
     replays_cursor_position,
 )
-from chalicelib.core.channels import Channel, ChannelNotFound
 from chalicelib.core.codec import (
     Document,
-    channel_from_document,
-    channel_to_document,
     execution_from_document,
     execution_to_document,
     job_from_document,
@@ -41,7 +38,8 @@ from chalicelib.core.codec import (
 )
 from chalicelib.core.errors import ConcurrentUpdate, JobAlreadyExists, JobNotFound, JobUnreadable
 from chalicelib.core.model import Execution, Job, SetAside, UnreadableJob
-from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page
+from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page, ReplayUpdate
+from chalicelib.core.replays import Replay
 
 
 class MemoryStore:
@@ -69,9 +67,6 @@ class MemoryStore:
         self._trigger_budget: dict[tuple[str, datetime], tuple[int, datetime]] = {}
         self._replays: dict[str, dict[str, Document]] = {}
 
-        # Manual triggers counted per (caller, minute), with when each count may be dropped.
-        self._trigger_budget: dict[tuple[str, datetime], tuple[int, datetime]] = {}
-        self._channels: dict[str, Document] = {}
     # --- jobs ---------------------------------------------------------------------
 
     def get_job(self, job_name: str) -> Job | None:
@@ -126,14 +121,14 @@ class MemoryStore:
         new_executions: Sequence[Execution] = (),
         execution_updates: Sequence[ExecutionUpdate] = (),
         idempotency: IdempotencyRecord | None = None,
-    ) -> Job:
         replay: ReplayUpdate | None = None,
+    ) -> Job:
         reject_repeated_executions(new_executions, execution_updates)
         stored_job = replace(job, version=expected_version + 1)
         job_doc = job_to_document(stored_job)
-        new_docs = [(ex.job_name, ex.execution_id, execution_to_document(ex)) for ex in new_executions]
         replay_doc = None if replay is None else replay_to_document(
             replace(replay.replay, version=(replay.expected_version or 0) + 1))
+        new_docs = [(ex.job_name, ex.execution_id, execution_to_document(ex)) for ex in new_executions]
         update_docs = [
             (u.execution.job_name, u.execution.execution_id, execution_to_document(u.execution))
             for u in execution_updates
@@ -157,17 +152,19 @@ class MemoryStore:
                 bound = self._idempotency.get((idempotency.job_name, idempotency.key))
                 if bound is not None and bound.expires_at > now:
                     raise ConcurrentUpdate(f"Idempotency key {idempotency.key!r} is already bound.")
-
             if replay is not None:
                 stored_replay = self._replays.get(job.name, {}).get(replay.replay.replay_id)
                 if (None if stored_replay is None else stored_replay["version"]) != replay.expected_version:
                     raise ConcurrentUpdate(f"Replay {job.name}/{replay.replay.replay_id} is no longer at "
                                            f"version {replay.expected_version}.")
+
             self._put_job(stored_job, job_doc)
             for job_name, execution_id, doc in new_docs + update_docs:
                 self._executions.setdefault(job_name, {})[execution_id] = doc
             if idempotency is not None:
                 self._idempotency[(idempotency.job_name, idempotency.key)] = idempotency
+            if replay_doc is not None:
+                self._replays.setdefault(job.name, {})[replay_doc["replay_id"]] = replay_doc
         return replace(job_from_document(job_doc), set_aside=stored_job.set_aside)
 
     def update_execution(self, update: ExecutionUpdate) -> None:
@@ -249,6 +246,22 @@ class MemoryStore:
             more = len(ids) > limit
         next_cursor = executions_cursor(job_name, chosen[-1]) if more else None
         return Page(items=[execution_from_document(doc) for doc in docs], next_cursor=next_cursor)
+
+    # --- replays ----------------------------------------------------------------------
+
+    def get_replay(self, job_name: str, replay_id: str) -> Replay | None:
+        with self._lock:
+            doc = self._replays.get(job_name, {}).get(replay_id)
+        return None if doc is None else replay_from_document(doc)
+
+    def list_replays(self, job_name: str, *, limit: int, cursor: str | None) -> Page[Replay]:
+        check_limit(limit)
+        before = replays_cursor_position(cursor, job_name) if cursor else None
+        with self._lock:
+            ids = [i for i in sorted(self._replays.get(job_name, {}), reverse=True) if before is None or i < before]
+            docs = [self._replays[job_name][i] for i in ids[:limit]]
+        next_cursor = replays_cursor(job_name, ids[limit - 1]) if len(ids) > limit else None
+        return Page(items=[replay_from_document(doc) for doc in docs], next_cursor=next_cursor)
 
     def record_tick(self, now: datetime) -> None:
         with self._lock:

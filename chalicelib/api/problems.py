@@ -60,14 +60,14 @@ def problem_for(error: Exception) -> Problem:
     if isinstance(error, ExecutionNotFound):
         return problem(404, "execution-not-found", "Execution not found.", str(error),
                        jobName=error.job_name, executionId=error.execution_id)
-    if isinstance(error, JobUnreadable):
-        return problem(409, "job-unreadable", "The job's stored record cannot be read.", str(error),
     if isinstance(error, ReplayInProgress):
         return problem(409, "replay-in-progress", "This job already has an active replay.", str(error),
                        jobName=error.job_name, replayId=error.replay_id)
     if isinstance(error, ReplayNotFound):
         return problem(404, "replay-not-found", "Replay not found.", str(error),
                        jobName=error.job_name, replayId=error.replay_id)
+    if isinstance(error, JobUnreadable):
+        return problem(409, "job-unreadable", "The job's stored record cannot be read.", str(error),
                        jobName=error.job_name)
     if isinstance(error, TriggerBudgetSpent):
         spent = problem(429, "trigger-budget-spent", "You have triggered too many runs this minute.", str(error),

@@ -28,15 +28,15 @@ from chalicelib.core.model import (
     Notice,
     NoticeKind,
     PendingRetry,
-    RetryPolicy,
     ReplayCursor,
+    RetryPolicy,
     SetAside,
     Trigger,
     iso,
     parse_iso,
 )
-
 from chalicelib.core.replays import LeftOut, Replay, ReplaySelection, ReplaySlot, ReplayStatus, SlotState
+
 SCHEMA_VERSION = 1
 """Written as ``"schema"`` in every job document; bump with a migration on change."""
 
@@ -83,8 +83,8 @@ def execution_to_document(ex: Execution) -> Document:
         "triggered_by": _actor_to_document(ex.triggered_by),
         "logs": [{"at": encode_time(line.at), "level": line.level, "message": line.message} for line in ex.logs],
         "logs_dropped": ex.logs_dropped,
-    }
         "replay_id": ex.replay_id,
+    }
 
 
 def execution_from_document(doc: Mapping[str, Any]) -> Execution:
@@ -111,8 +111,8 @@ def execution_from_document(doc: Mapping[str, Any]) -> Execution:
         logs=tuple(LogLine(at=parse_iso(line["at"]), level=str(line["level"]), message=str(line["message"]))
                    for line in doc.get("logs") or ()),
         logs_dropped=int(doc.get("logs_dropped", 0)),
-    )
         replay_id=doc.get("replay_id"),
+    )
 
 
 # --- jobs -------------------------------------------------------------------------
@@ -180,12 +180,12 @@ def _pending_retry_to_document(retry: PendingRetry | None) -> Document | None:
         "due_at": encode_time(retry.due_at),
         "payload_override": dict(retry.payload_override),
         "idempotency_key": retry.idempotency_key,
+        "replay_id": retry.replay_id,
     }
 
 
 def _pending_retry_from_document(doc: Mapping[str, Any] | None) -> PendingRetry | None:
     if doc is None:
-        "replay_id": retry.replay_id,
         return None
     return PendingRetry(
         scheduled_for=parse_iso(doc["scheduled_for"]),
@@ -193,15 +193,10 @@ def _pending_retry_from_document(doc: Mapping[str, Any] | None) -> PendingRetry 
         due_at=parse_iso(doc["due_at"]),
         payload_override=dict(doc.get("payload_override") or {}),
         idempotency_key=doc.get("idempotency_key", ""),
+        replay_id=doc.get("replay_id"),
     )
 
 
-def _notice_to_document(notice: Notice) -> Document:
-    return {
-        replay_id=doc.get("replay_id"),
-        "notice_id": notice.notice_id,
-        "kind": notice.kind.value,
-        "subject": notice.subject,
 def _replay_cursor_to_document(cursor: ReplayCursor | None) -> Document | None:
     if cursor is None:
         return None
@@ -219,6 +214,11 @@ def _replay_cursor_from_document(doc: Mapping[str, Any] | None) -> ReplayCursor 
                         status=None if status is None else ExecutionStatus(status))
 
 
+def _notice_to_document(notice: Notice) -> Document:
+    return {
+        "notice_id": notice.notice_id,
+        "kind": notice.kind.value,
+        "subject": notice.subject,
         "message": dict(notice.message),
         "created_at": encode_time(notice.created_at),
         "attempts": notice.attempts,
@@ -284,6 +284,7 @@ def job_to_document(job: Job) -> Document:
         "created_by": _actor_to_document(job.created_by),
         "updated_by": _actor_to_document(job.updated_by),
         "paused_by": _actor_to_document(job.paused_by),
+        "replay": _replay_cursor_to_document(job.replay),
         "version": job.version,
     }
 
@@ -291,7 +292,6 @@ def job_to_document(job: Job) -> Document:
 def job_from_document(doc: Mapping[str, Any]) -> Job:
     if doc.get("schema") != SCHEMA_VERSION:
         raise ValueError(f"unsupported job document schema {doc.get('schema')!r}")
-        "replay": _replay_cursor_to_document(job.replay),
     last = doc.get("last_execution")
     return Job(
         definition=_definition_from_document(doc["definition"]),
@@ -310,8 +310,6 @@ def job_from_document(doc: Mapping[str, Any]) -> Job:
         created_by=_actor_from_document(doc.get("created_by")),
         updated_by=_actor_from_document(doc.get("updated_by")),
         paused_by=_actor_from_document(doc.get("paused_by")),
-        version=int(doc.get("version", 0)),
-    )
         replay=_replay_cursor_from_document(doc.get("replay")),
         version=int(doc.get("version", 0)),
     )
@@ -364,3 +362,5 @@ def replay_from_document(doc: Mapping[str, Any]) -> Replay:
         created_by=_actor_from_document(doc.get("created_by")),
         idempotency_key=doc.get("idempotency_key"),
         expires_at=_parse_or_none(doc.get("expires_at")),
+        version=int(doc.get("version", 0)),
+    )

@@ -88,17 +88,6 @@ class IdempotencyKeyReused(SchedulerError):
         )
 
 
-class ExecutionNotFound(SchedulerError):
-    def __init__(self, job_name: str, execution_id: str):
-        self.job_name = job_name
-        self.execution_id = execution_id
-        super().__init__(f"Job '{job_name}' has no execution '{execution_id}' (or it expired).")
-
-
-class JobUnreadable(SchedulerError):
-    """The job's stored record cannot be decoded; registering the job again replaces it."""
-
-    def __init__(self, job_name: str, reason: str, entry: Any = None):
 class ReplayInProgress(SchedulerError):
     """A job has at most one active replay (409)."""
 
@@ -116,6 +105,17 @@ class ReplayNotFound(SchedulerError):
         super().__init__(f"Job '{job_name}' has no replay '{replay_id}' (or it expired).")
 
 
+class ExecutionNotFound(SchedulerError):
+    def __init__(self, job_name: str, execution_id: str):
+        self.job_name = job_name
+        self.execution_id = execution_id
+        super().__init__(f"Job '{job_name}' has no execution '{execution_id}' (or it expired).")
+
+
+class JobUnreadable(SchedulerError):
+    """The job's stored record cannot be decoded; registering the job again replaces it."""
+
+    def __init__(self, job_name: str, reason: str, entry: Any = None):
         self.job_name = job_name
         self.reason = reason
         self.entry = entry  # the store's UnreadableJob: its due entry and set-aside record

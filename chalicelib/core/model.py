@@ -54,7 +54,6 @@ class NoticeKind(str, enum.Enum):
     RECOVERY = "recovery"
     SET_ASIDE = "set-aside"  # the dispatcher cannot dispatch the job (see SetAside)
     RESTORED = "restored"  # a set-aside job dispatches again
-    PAUSE_EXPIRED = "pause-expired"  # a pause with an end ended: the job resumed by itself
 
 
 @dataclass(frozen=True)
@@ -115,6 +114,7 @@ class PendingRetry:
     due_at: datetime
     payload_override: Mapping[str, Any] = field(default_factory=dict)
     idempotency_key: str = ""
+    replay_id: str | None = None  # the replay whose slot this retries
 
 
 @dataclass(frozen=True)
@@ -144,10 +144,6 @@ class SetAside:
     """A job the dispatcher could not dispatch, held back until ``retry_at``.
 
     Whatever went wrong with one job during a tick (a record that cannot be decoded, a
-STACK_TOPIC = "#stack-topic"
-"""``Notice.channel`` of a delivery to the stack's own topic (no channel is named so)."""
-
-
     stored definition the current code refuses, a bug while planning) stays with that
     job: it is set aside with a capped backoff, shown as not dispatchable, and alerted
     once (``alerted``). Repairing the record or registering the job again clears it.
@@ -190,13 +186,12 @@ class Execution:
     triggered_by: Actor | None = None  # manual runs: who asked
     logs: tuple[LogLine, ...] = ()  # the last lines the run wrote (bounded)
     logs_dropped: int = 0  # older lines that did not fit
+    replay_id: str | None = None  # the replay that ran this slot again (its retries too)
 
 
 @dataclass(frozen=True)
 class JobDefinition:
     """What a caller chooses about a job; everything else on :class:`Job` is state."""
-    replay_id: str | None = None  # the replay that ran this slot again (its retries too)
-    skip_reason: str | None = None  # a skipped slot: why (a maintenance window names itself)
 
     job_name: str
     cron_expression: str
@@ -209,11 +204,6 @@ class JobDefinition:
     misfire_grace_seconds: int = 21600
     pause_after_failures: int | None = None
     description: str = ""
-
-
-@dataclass(frozen=True)
-class Job:
-    definition: JobDefinition
 
 
 @dataclass(frozen=True)
@@ -235,14 +225,8 @@ class ReplayCursor:
 
 
 @dataclass(frozen=True)
-class HeldSlot:
-    """A slot a ``runMissed`` maintenance window skipped; it runs once when no window
-    covers the job any more. ``release_at`` is when the dispatcher looks again (the end of
-    the window that skipped it); ``window_id`` names that window."""
-
-    slot: datetime
-    window_id: str
-    release_at: datetime
+class Job:
+    definition: JobDefinition
     created_at: datetime
     updated_at: datetime
     state: JobState = JobState.ACTIVE
@@ -259,6 +243,7 @@ class HeldSlot:
     created_by: Actor | None = None
     updated_by: Actor | None = None
     paused_by: Actor | None = None
+    replay: ReplayCursor | None = None
     version: int = 0
 
     @property
@@ -266,15 +251,12 @@ class HeldSlot:
         return self.definition.job_name
 
     @property
-    replay: ReplayCursor | None = None
-    paused_until: datetime | None = None  # a pause with an end: the job resumes by itself then
-    held_slot: HeldSlot | None = None  # a slot a runMissed maintenance window skipped
     def due_at(self) -> datetime | None:
         """The earliest instant at which a dispatcher has work on this job, or None.
 
         Work is: the next slot (active jobs only), a pending retry, a lease to break,
-        or an unsent notice at its next attempt, the end of a pause with an end, a held
-        slot's release. A set-aside job has no work before its ``retry_at``. Stores index jobs by this value so a tick reads only what is due.
+        or an unsent notice at its next attempt. A set-aside job has no work before its
+        ``retry_at``. Stores index jobs by this value so a tick reads only what is due.
         """
         if self.set_aside is not None:
             return self.set_aside.retry_at
@@ -287,20 +269,24 @@ class HeldSlot:
             candidates.append(self.lease.expires_at)
         if self.outbox:
             candidates.append(min(n.due_at for n in self.outbox))
+        if self.replay_may_advance:
+            assert self.replay is not None
+            candidates.append(self.replay.due_at)
         return min(candidates) if candidates else None
+
+
+    @property
+    def replay_may_advance(self) -> bool:
+        """True when the job's replay may take its next step: the job is active and
+        nothing of its own is in flight or waiting to retry (the overlap rule)."""
+        return (self.replay is not None and self.state is JobState.ACTIVE
+                and self.lease is None and self.pending_retry is None)
 
 
 @dataclass(frozen=True)
 class UnreadableJob:
     """A stored job whose record cannot be decoded (hand-edited, corrupted, or written by
     an incompatible version). Listings show it instead of failing as a whole."""
-        if self.replay_may_advance:
-            assert self.replay is not None
-            candidates.append(self.replay.due_at)
-        if self.state is JobState.PAUSED and self.paused_until is not None:
-            candidates.append(self.paused_until)
-        if self.held_slot is not None:
-            candidates.append(self.held_slot.release_at)
 
     name: str
     reason: str
@@ -313,9 +299,12 @@ def idempotency_key_for(job_name: str, scheduled_for: datetime) -> str:
     return f"{job_name}@{iso(scheduled_for)}"
 
 
-def execution_id_for(scheduled_for: datetime, attempt: int) -> str:
-    """Deterministic, sortable id: one execution per (job, slot, attempt)."""
-    return f"{scheduled_for.astimezone(UTC).strftime('%Y%m%dT%H%M%S')}{scheduled_for.microsecond // 1000:03d}Z-a{attempt:02d}"
+def execution_id_for(scheduled_for: datetime, attempt: int, replay_id: str | None = None) -> str:
+    """Deterministic, sortable id: one execution per (job, slot, attempt), and per replay
+    of the slot (``…Z-r<replay id>-a01``: a replay runs a slot that already has runs)."""
+    replay = f"-r{replay_id}" if replay_id else ""
+    return (f"{scheduled_for.astimezone(UTC).strftime('%Y%m%dT%H%M%S')}{scheduled_for.microsecond // 1000:03d}Z"
+            f"{replay}-a{attempt:02d}")
 
 
 def iso(moment: datetime) -> str:

@@ -25,8 +25,8 @@ from typing import Any, Callable, Generic, Iterable, Mapping, Protocol, Sequence
 from chalicelib.core.context import RunContext
 from chalicelib.core.errors import FieldError
 from chalicelib.core.model import Execution, ExecutionStatus, Job, Notice, SetAside, UnreadableJob
-
 from chalicelib.core.replays import Replay
+
 T = TypeVar("T")
 
 
@@ -46,7 +46,6 @@ class ExecutionUpdate:
 
 
 @dataclass(frozen=True)
-@dataclass(frozen=True)
 class ReplayUpdate:
     """Write a replay, on condition that the stored one is still at ``expected_version``
     (``None``: no replay with this id exists yet). It is stored at ``expected_version + 1``
@@ -56,6 +55,7 @@ class ReplayUpdate:
     expected_version: int | None
 
 
+@dataclass(frozen=True)
 class IdempotencyRecord:
     """A caller's ``Idempotency-Key`` bound to the execution it created (for a replay
     request, ``key`` is ``"replay:" + key`` and ``execution_id`` holds the replay's id)."""
@@ -105,8 +105,8 @@ class Store(Protocol):
         new_executions: Sequence[Execution] = (),
         execution_updates: Sequence[ExecutionUpdate] = (),
         idempotency: IdempotencyRecord | None = None,
-    ) -> Job:
         replay: ReplayUpdate | None = None,
+    ) -> Job:
         """Atomically: replace the job, insert executions, update executions, write the
         job's replay (``replay``: its condition holds, or nothing is written).
 
@@ -176,9 +176,6 @@ class Store(Protocol):
         ``expires_at`` (DynamoDB: the table's TTL), then forgotten.
         """
 
-    def record_tick(self, now: datetime) -> None:
-        """Remember that a dispatcher tick ran at ``now`` (for ``GET /status``)."""
-
     def get_replay(self, job_name: str, replay_id: str) -> Replay | None:
         """One replay of the job (strongly consistent), or None. Replays are written only
         by :meth:`commit`, with their job; like executions they outlive a cancelled job
@@ -188,6 +185,8 @@ class Store(Protocol):
         """Replays of one job, newest first (a query, never a scan); ``cursor`` is the
         opaque ``next_cursor`` of the page before. Raises ``InvalidCursor`` for a cursor
         this store did not issue for this listing."""
+
+    def record_tick(self, now: datetime) -> None:
         """Remember that a dispatcher tick ran at ``now`` (for ``GET /status``)."""
 
     def last_tick(self) -> datetime | None:

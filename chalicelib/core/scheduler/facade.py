@@ -76,9 +76,9 @@ class SchedulerService:
         self.triggers = Triggers(self.parts, effects, self.registration.check_run_payload)
         self.dispatcher = Dispatcher(self.parts, effects)
         self.worker = Worker(self.parts, effects)
+        self.replays = Replays(self.parts)
 
     # ------------------------------------------------------------------ registration
-        self.replays = Replays(self.parts)
 
     def parse_definition(self, body: Any) -> JobDefinition:
         """Validate a REST body against the job catalog; raises ``ValidationFailed``."""
@@ -187,11 +187,6 @@ class SchedulerService:
         """
         return self.triggers.trigger_job(job_name, idempotency_key=idempotency_key, payload=payload, actor=actor)
 
-    def dispatch(self, now: datetime | None = None, *, remaining_ms: RemainingMs | None = None) -> DispatchReport:
-        """One tick at ``now`` (the EventBridge event's time; the clock's when None).
-
-        Claims due slots and due retries, breaks expired leases, records skipped and
-        missed slots, and retries unsent notices. Claimed executions are handed to the
     def replay(self, job_name: str, body: Any, *, idempotency_key: str | None = None,
                actor: Actor | None = None) -> tuple[ReplayView, bool]:
         """Run again, once each and oldest first, the past slots of ``[from, to)`` that
@@ -219,6 +214,11 @@ class SchedulerService:
         """Cancel what the replay has not started; raises ``ReplayNotFound``."""
         return self.replays.cancel(job_name, replay_id, actor)
 
+    def dispatch(self, now: datetime | None = None, *, remaining_ms: RemainingMs | None = None) -> DispatchReport:
+        """One tick at ``now`` (the EventBridge event's time; the clock's when None).
+
+        Claims due slots and due retries, breaks expired leases, records skipped and
+        missed slots, and retries unsent notices. Claimed executions are handed to the
         worker; nothing runs inline. Safe to call twice with the same ``now`` and from
         concurrent dispatchers: every claim is one conditional write. ``remaining_ms`` is
         the tick's time budget: it drains the due index page by page until nothing is

@@ -28,6 +28,7 @@ def test_handlers_describe_both_supabase_job_types_with_their_payload_fields(api
         "function", "method", "body", "headers", "query", "expect", "timeoutSeconds"]
     assert all(f["type"] and f["description"] for f in database["payloadFields"] + edge["payloadFields"])
     assert "payloadFields" not in handlers["ok"]  # a job type that does not describe its payload
+    assert "expect" in handlers["http-request"]["description"]
 
 
 @pytest.mark.parametrize(("handler", "payload", "field"), [

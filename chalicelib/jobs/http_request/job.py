@@ -14,7 +14,8 @@ HANDLER_NAME = "http-request"
 
 HANDLER_DESCRIPTION = (
     "Call an HTTPS endpoint (e.g. a Supabase Edge Function) with a JSON body; "
-    "payload: url, method, headers and body (secrets as {\"secretRef\": ...}), timeoutSeconds"
+    "payload: url, method, headers and body (secrets as {\"secretRef\": ...}), timeoutSeconds, "
+    "expect ({\"status\": [200], \"json\": {subset}})"
 )
 
 

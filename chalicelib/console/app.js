@@ -326,6 +326,7 @@
       job.state === "paused"
         ? el("button", { type: "button", onclick: () => act(name, outcome, "resume") }, "Resume")
         : el("button", { type: "button", onclick: () => pauseForm(name, outcome) }, "Pause"),
+      el("button", { type: "button", onclick: () => replayForm(name, outcome) }, "Replay…"),
       el("button", { type: "button", class: "danger", onclick: () => deleteForm(name, outcome) }, "Delete"));
     const definition = el("dl", { class: "definition" },
       [["Schedule", job.cronExpression], ["Time zone", job.timezone], ["Handler", job.handler],
@@ -374,6 +375,50 @@
         line.textContent = run.status + (run.error ? ` — ${run.error.message}` : "");
       }
     } catch (error) { showError(outcome, error); }
+  }
+
+  // Replay…: a range and which slots; the plan (POST with dryRun: true, nothing stored) is
+  // shown first, and only "Start replay" creates the replay.
+  function replayForm(name, outcome) {
+    const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+    const now = new Date();
+    const from = el("input", { id: "replay-from", type: "datetime-local", value: local(new Date(now - 3 * 86400000)), required: true });
+    const to = el("input", { id: "replay-to", type: "datetime-local", value: local(now), required: true });
+    const only = el("select", { id: "replay-only" }, ["failed", "missed", "all"].map((v) => el("option", { value: v }, v)));
+    const plan = el("div", { id: "replay-plan" });
+    const request = () => ({ from: new Date(from.value).toISOString(), to: new Date(to.value).toISOString(), only: only.value });
+    outcome.replaceChildren(el("form", { class: "panel", onsubmit: async (event) => {
+      event.preventDefault();
+      plan.replaceChildren(message("Planning…"));
+      try {
+        const body = request();
+        const planned = await api("POST", `/jobs/${encodeURIComponent(name)}/replays`, Object.assign({ dryRun: true }, body));
+        const start = el("button", { type: "button", class: "primary", id: "replay-start", disabled: !planned.slots.length || undefined,
+          onclick: async () => {
+            try {
+              const replay = await api("POST", `/jobs/${encodeURIComponent(name)}/replays`, body,
+                { "Idempotency-Key": "console-" + Date.now().toString(36) + Math.random().toString(36).slice(2) });
+              plan.replaceChildren(el("div", { class: "message ok", id: "replay-started" },
+                `Replay ${replay.replayId}: ${replay.slots.length} slot(s), one per dispatcher tick — ${replay.statusDetail}`));
+            } catch (error) { showError(plan, error); }
+          } }, `Start replay of ${planned.slots.length} slot(s)`);
+        plan.replaceChildren(replayPlan(planned), el("div", { class: "actions" }, start));
+      } catch (error) { showError(plan, error); }
+    } }, el("label", { for: "replay-from" }, "From (your time, included)"), from,
+      el("label", { for: "replay-to" }, "To (your time, not included; not in the future)"), to,
+      el("label", { for: "replay-only" }, "Which slots"), only,
+      el("div", { class: "actions" }, el("button", { type: "submit" }, "Show plan")), plan));
+    from.focus();
+  }
+
+  function replayPlan(replay) {
+    const rows = replay.slots.map((s) => ["runs", s]).concat(replay.leftOut.map((s) => ["left out", s]))
+      .sort((a, b) => (a[1].at < b[1].at ? -1 : 1));
+    return el("table", { id: "replay-slots" },
+      el("thead", {}, el("tr", {}, ["Slot (your time)", "Job's time", "Plan", "Why"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, rows.map(([what, s]) => el("tr", { "data-plan": what },
+        el("td", {}, when(s.at)), el("td", {}, s.localTime + (s.dstNote ? ` (${s.dstNote})` : "")),
+        el("td", {}, what), el("td", {}, s.detail || "")))));
   }
 
   function pauseForm(name, outcome) {

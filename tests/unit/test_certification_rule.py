@@ -186,6 +186,9 @@ def test_a_scheduled_run_is_never_forced_by_a_definition_stored_before_force_was
     with pytest.raises(ValidationFailed) as refused:
         handler(ctx(datetime(2026, 11, 29, 1, 0, tzinfo=UTC), {"force": True}))
     assert [e.field for e in refused.value.errors] == ["payload.force"] and source.requests == []
+    with pytest.raises(ValidationFailed):  # a replay of a past night runs the stored definition too
+        handler(replace(ctx(datetime(2026, 11, 28, 1, 0, tzinfo=UTC), {"force": True}), trigger=Trigger.REPLAY))
+    assert source.requests == []
 
     manual = replace(ctx(datetime(2026, 11, 29, 1, 0, tzinfo=UTC), {"force": True}), trigger=Trigger.MANUAL,
                      triggered_by="ops-anna (admin)")

@@ -114,10 +114,11 @@ def build_certification_handler(
     def certification_expiry_check(ctx: RunContext) -> dict[str, Any]:
         """Pause peer mentors whose certification has expired; record expiry notices."""
         options = parse_options(ctx.payload)
-        if options.force and ctx.trigger is Trigger.SCHEDULE:
-            # Only a definition stored before force was refused there can say so.
+        if options.force and ctx.trigger in (Trigger.SCHEDULE, Trigger.REPLAY):
+            # Only a definition stored before force was refused there can say so. (Their
+            # retries never come: this refusal is permanent, so the slot ends here.)
             raise ValidationFailed([FieldError("payload.force", (
-                "is a per-run option: a scheduled run is never forced; remove it from the job's definition "
+                "is a per-run option: a scheduled or replayed run is never forced; remove it from the job's definition "
                 "(register the job again without it) and give it on a trigger's payload"))])
         as_of = run_date(ctx.scheduled_for, ctx.timezone)
         request = check_request(as_of, ctx.idempotency_key, options, limits, ctx.triggered_by)

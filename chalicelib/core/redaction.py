@@ -26,6 +26,11 @@ form that short would wipe unrelated text."""
 _MIN_BASE64_FRAGMENT = 6
 
 
+MIN_CUT_FRAGMENT = 6
+"""A text cut at a limit may end with the first part of a secret (or begin with its last
+part): a fragment this long (half a shorter secret) at the cut is scrubbed too."""
+
+
 def _percent_pattern(secret: str) -> str:
     """Each character literally or percent-encoded (any encoder's choice of safe characters,
     either hex case; ``+`` for a space as forms encode it)."""
@@ -73,13 +78,17 @@ class Scrubber:
     data (``scrub.value(data)``, keys included).
 
     Forms removed, each in any letter case: exact, JSON-escaped, percent-encoded, hex,
-    base64 and base64url (whole, or inside a longer encoded text), and reversed. Secrets
-    may be added while it is in use (``add``), from any thread.
+    base64 and base64url (whole, or inside a longer encoded text), and reversed. A number
+    whose JSON text holds a secret becomes ``"***"`` in data. Text cut at a limit is
+    scrubbed with ``cut_end``/``cut_start``: a literal form's beginning at the end (its
+    end at the start) goes too, when at least :data:`MIN_CUT_FRAGMENT` characters (half a
+    shorter form) long. Secrets may be added while it is in use (``add``), from any thread.
     """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._lock = threading.Lock()
         self._literals: set[str] = set()
+        self._fragments: tuple[str, ...] = ()  # the literal forms, lower case, for cut texts
         self._patterns: set[str] = set()
         self._regex: re.Pattern[str] | None = None
         for secret in secrets:
@@ -99,21 +108,51 @@ class Scrubber:
             alternatives = [re.escape(f) for f in self._literals] + list(self._patterns)
             alternatives.sort(key=len, reverse=True)  # the longest form wins where several match
             self._regex = re.compile("|".join(alternatives), re.IGNORECASE)
+            self._fragments = tuple(sorted({form.lower() for form in self._literals}, key=len, reverse=True))
 
     def __bool__(self) -> bool:
         return self._regex is not None
 
-    def __call__(self, text: str) -> str:
+    def __call__(self, text: str, *, cut_end: bool = False, cut_start: bool = False) -> str:
+        """``text`` with every secret form replaced by ``***``. ``cut_end``: the text was cut
+        at a limit after its last character (a read limit), so a secret's first part at its
+        end is replaced too; ``cut_start`` likewise for a secret's last part at its start.
+        Scrub the whole text before cutting it shorter wherever it is at hand."""
         regex = self._regex
-        return text if regex is None else regex.sub(REDACTED, text)
+        if regex is None:
+            return text
+        text = regex.sub(REDACTED, text)
+        if cut_end:
+            text = self._cut_fragment(text, at_end=True)
+        if cut_start:
+            text = self._cut_fragment(text, at_end=False)
+        return text
+
+    def _cut_fragment(self, text: str, *, at_end: bool) -> str:
+        longest = 0
+        folded = text.lower()
+        for form in self._fragments:
+            shortest = max(2, min(MIN_CUT_FRAGMENT, (len(form) + 1) // 2))
+            for size in range(min(len(form) - 1, len(folded)), max(shortest, longest + 1) - 1, -1):
+                if (folded.endswith(form[:size]) if at_end else folded.startswith(form[-size:])):
+                    longest = size
+                    break
+        if not longest:
+            return text
+        return text[:-longest] + REDACTED if at_end else REDACTED + text[longest:]
 
     def value(self, value: Any) -> Any:
+        """JSON-like ``value`` scrubbed: strings and keys as text; a number whose JSON text
+        holds a secret (an endpoint echoing a numeric PIN) becomes ``"***"``."""
         if isinstance(value, str):
             return self(value)
         if isinstance(value, list):
             return [self.value(v) for v in value]
         if isinstance(value, dict):
             return {self(str(k)): self.value(v) for k, v in value.items()}
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and self._regex is not None:
+            text = json.dumps(value)
+            return REDACTED if self(text) != text else value
         return value
 
 

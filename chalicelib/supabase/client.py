@@ -256,7 +256,8 @@ class SupabaseClient:
             details, hint = body.get("details"), body.get("hint")
         else:
             code, details, hint = None, None, None
-            message = (response.text or response.reason_phrase or "").strip()[:300] or f"HTTP {status}"
+            # Redacted whole before it is cut: a key cut in half would no longer match.
+            message = (self._redact(response.text) or response.reason_phrase or "").strip()[:300] or f"HTTP {status}"
         code = str(code) if code is not None else None
         retryable = status >= 500 or code in RETRYABLE_PGRST_CODES
         return SupabaseError(

@@ -118,3 +118,18 @@ def test_basic_auth_made_of_a_secret_is_scrubbed_when_echoed(server) -> None:
     srv2 = server({"/echo": lambda req, body: (200, {"Content-Type": "text/plain"}, wrapped.encode())})
     result = run(srv2, "/echo", {"headers": {"X-Custom": {"secretRef": "edge/key"}}})
     assert wrapped not in result["body"] and result["body"].startswith(wrapped[:4]) and "***" in result["body"]
+
+
+def test_a_numeric_secret_echoed_as_a_json_number_is_scrubbed_from_the_result(server) -> None:
+    pin = "83917265"
+
+    def route(req, body: bytes):
+        value = req.headers.get("X-Pin", "0")
+        return 200, {"Content-Type": "application/json"}, json.dumps(
+            {"echo": int(value), "asFloat": float(value), "list": [int(value)], "other": 7}).encode()
+
+    srv = server({"/pin": route})
+    handler = local_handler(resolve_secret=lambda ref: pin)
+    result = handler(make_ctx({"url": srv.url("/pin"), "headers": {"X-Pin": {"secretRef": "edge/pin"}}}))
+    assert pin not in json.dumps(result)
+    assert result["body"] == {"echo": "***", "asFloat": "***", "list": ["***"], "other": 7}

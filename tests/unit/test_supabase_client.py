@@ -299,3 +299,14 @@ def test_from_settings_prefers_the_local_key_then_the_secret():
     assert asked == ["ssm:/k"]
     with pytest.raises(ValueError, match="SUPABASE_SERVICE_KEY_ID"):
         SupabaseClient.from_settings(SimpleNamespace(**{**deployed.__dict__, "supabase_service_key_id": ""}))
+
+
+@pytest.mark.parametrize("key", [JWT_KEY, OPAQUE_KEY])
+def test_a_text_error_body_is_redacted_before_it_is_cut_to_its_excerpt(key):
+    # The key straddles the excerpt's 300th character: cut first, half of it would show.
+    script = Script(httpx.Response(401, text=" " * 5 + "x" * (300 - 5 - len(key) // 2) + key))
+
+    with pytest.raises(SupabaseError) as failure:
+        make(script, key, max_attempts=1).rpc("f")
+
+    assert key[: len(key) // 2 - 5] not in str(failure.value)

@@ -362,3 +362,26 @@ def test_the_service_key_joins_the_runs_secrets_so_the_worker_scrubs_it_wherever
         assert scrub_run_secrets(f"a log line quoting {SECRET_KEY}") == "a log line quoting ***"
     finally:
         RUN_SECRETS.reset(token)
+
+
+@pytest.mark.parametrize("key", [SECRET_KEY, JWT_KEY])
+@pytest.mark.parametrize("padding", [b" ", b"\n"])
+def test_a_service_key_cut_in_half_by_the_read_limit_is_scrubbed_from_the_error(key, padding):
+    # All but the key's last character fits in the 64 KiB read: the rest is never downloaded.
+    answer = padding * (65536 - len(key) + 1) + key.encode()
+    _, edge = jobs(Wire(lambda r: httpx.Response(500, content=answer, headers={"Content-Type": "text/plain"})),
+                   key=key)
+    with pytest.raises(HttpRequestFailed) as caught:
+        edge(ctx({"function": "echo"}))
+    message = str(caught.value)
+    assert key[:6] not in message and key[-7:-1] not in message and "***" in message
+
+
+def test_a_key_echoed_past_the_read_limit_leaves_no_fragment_in_the_stored_result():
+    answer = (JWT_KEY.encode() + b" ") * 1000  # the 64 KiB read ends inside one copy of the key
+    assert 6 < 65536 % (len(JWT_KEY) + 1) < len(JWT_KEY) - 6
+    _, edge = jobs(Wire(lambda r: httpx.Response(200, content=answer, headers={"Content-Type": "text/plain"})))
+    result = edge(ctx({"function": "echo"}))
+    assert result["bodyTruncated"] is True
+    body = result["body"]
+    assert JWT_KEY[:6] not in body and set(body.split()) == {"***"}

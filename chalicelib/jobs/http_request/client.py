@@ -7,6 +7,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import certifi
@@ -188,7 +189,8 @@ class HttpRequestHandler:
                         media = answer.content_type.split(";", 1)[0].strip().lower()
                         missed = expectation_failure(
                             spec.expect, method=method, url=target.display, status=answer.status,
-                            media_type=media, text=_text(answer), truncated=answer.truncated, scrub=scrub)
+                            media_type=media, text=_text(answer), truncated=answer.truncated,
+                            scrub=partial(scrub, cut_end=answer.truncated))
                         if missed is not None:
                             raise missed
                     return _result(answer, scrub)
@@ -407,13 +409,16 @@ class HttpRequestHandler:
 
 def _text(answer: _Answer) -> str:
     try:
-        return answer.content.decode(answer.charset or "utf-8", errors="replace")
+        text = answer.content.decode(answer.charset or "utf-8", errors="replace")
     except LookupError:
-        return answer.content.decode("utf-8", errors="replace")
+        text = answer.content.decode("utf-8", errors="replace")
+    # A read cut inside a character: drop the mark, so a secret's first part ends the text.
+    return text.rstrip("\ufffd") if answer.truncated else text
 
 
 def _excerpt(answer: _Answer, limit: int, scrub: Scrubber) -> str:
-    text = " ".join(scrub(_text(answer)).split())
+    # Scrubbed before whitespace is collapsed or the excerpt cut; a read cut mid-secret too.
+    text = " ".join(scrub(_text(answer), cut_end=answer.truncated).split())
     return text if len(text) <= limit and not answer.truncated else text[:limit] + "…"
 
 
@@ -431,7 +436,7 @@ def _result(answer: _Answer, scrub: Scrubber) -> dict[str, Any]:
             if len(json.dumps(parsed, ensure_ascii=False)) <= RESULT_BODY_LIMIT:
                 result["body"] = parsed
                 return result
-    text = scrub(_text(answer))
+    text = scrub(_text(answer), cut_end=answer.truncated)
     if answer.truncated or len(text) > RESULT_BODY_LIMIT:
         result["body"] = text[:RESULT_BODY_LIMIT]
         result["bodyTruncated"] = True

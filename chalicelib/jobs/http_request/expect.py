@@ -134,7 +134,7 @@ def expectation_failure(
     if not expectation.has_json:
         return None
     where = f"{method} {url} answered HTTP {status} but not as expected"
-    excerpt = scrub(" ".join(text.split()))[:500]
+    excerpt = " ".join(scrub(text).split())[:500]  # scrubbed whole, then collapsed and cut
     is_json = media_type == "application/json" or media_type.endswith("+json")
     body: Any = None
     if is_json and not truncated:

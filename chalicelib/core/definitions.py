@@ -31,7 +31,10 @@ PayloadCheck = Callable[[str, Mapping[str, Any]], list[FieldError]]
 
 
 def _int_in(value: Any, field: str, low: int, high: int, errors: list[FieldError]) -> int | None:
-    # bool is an int in Python; JSON true is not a number.
+    # bool is an int in Python; JSON true is not a number. 30.0 is 30, as JSON means it
+    # (Python's and other clients' encoders write whole floats so); 30.5 is not whole.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         errors.append(FieldError(field, f"must be a whole number from {low} to {high}"))
         return None

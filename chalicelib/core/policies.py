@@ -127,7 +127,8 @@ def _error_of(execution: Execution) -> dict[str, Any] | None:
 def alert_notice(job: Job, execution: Execution, now: datetime) -> Notice:
     name = job.name
     failures = job.consecutive_failures
-    subject = f"[ALERT] Scheduled job '{name}' has failed {failures} times in a row"
+    times = "once" if failures == 1 else f"{failures} times in a row"
+    subject = f"[ALERT] Scheduled job '{name}' has failed {times}"
     return Notice(
         notice_id=f"{name}#alert#{execution.execution_id}",
         kind=NoticeKind.ALERT,

@@ -102,6 +102,7 @@ def test_same_name_with_another_definition_is_409(api):
     ({**JOB, "retry": {"maxDelaySeconds": 21601}}, "retry.maxDelaySeconds"),
     ({**JOB, "timeoutSeconds": 901}, "timeoutSeconds"),
     ({**JOB, "timeoutSeconds": True}, "timeoutSeconds"),
+    ({**JOB, "timeoutSeconds": 30.5}, "timeoutSeconds"),
     ({**JOB, "alertAfterFailures": 0}, "alertAfterFailures"),
     ({**JOB, "misfireGraceSeconds": 86401}, "misfireGraceSeconds"),
     ({"cronExpression": "* * * * *", "handler": "ok"}, "jobName"),
@@ -113,6 +114,12 @@ def test_invalid_registrations_are_400_naming_the_field_and_store_nothing(api, b
     assert response.status_code == 400
     assert field in problem_fields(response)
     assert api.call("GET", "/jobs/every-minute").status_code in (404, 400)
+
+
+def test_a_whole_number_written_as_a_float_is_that_number(api):
+    response = api.call("POST", "/jobs", {**JOB, "timeoutSeconds": 30.0, "retry": {"maxAttempts": 2.0}})
+    assert response.status_code == 201, response.json
+    assert (response.json["timeoutSeconds"], response.json["retry"]["maxAttempts"]) == (30, 2)
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"\xff\xfe", b"null", b"42", b""])

@@ -122,7 +122,7 @@ def build_certification_handler(
                 "(register the job again without it) and give it on a trigger's payload"))])
         as_of = run_date(ctx.scheduled_for, ctx.timezone)
         request = check_request(as_of, ctx.idempotency_key, options, limits, ctx.triggered_by)
-        if request.forced_by:
+        if request.forced_by and not options.dry_run:  # a dry run changes nothing, forced or not
             ctx.logger.warning("certification check forced past the blast-radius guard",
                                extra={"forced_by": request.forced_by, "as_of": as_of.isoformat()})
         result = source_factory().run_check(request)

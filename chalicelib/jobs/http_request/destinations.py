@@ -13,7 +13,7 @@ from chalicelib.jobs.http_request.secrets import (
     CONTROL_CHARS,
     SECRET_REF_HINT,
     is_secret_name,
-    looks_like_credential,
+    holds_credential,
 )
 
 ALLOWED_HOSTS_SETTING = "SCHEDULER_HTTP_ALLOWED_HOSTS"
@@ -174,13 +174,13 @@ def parse_url(raw: Any) -> Target:
         if is_secret_name(name):
             raise BadUrl(
                 f"has a query parameter named {name!r}, which looks like a credential; secrets "
-                f"must never be in URLs (they end up in logs): send it in a header as {SECRET_REF_HINT}"
+                f"must never be in URLs (they end up in logs): send it in a header and {SECRET_REF_HINT}"
             )
     for _, value in url.params.multi_items():
-        if looks_like_credential(value):
+        if holds_credential(value):
             raise BadUrl(
                 "has a query parameter whose value looks like a credential; secrets must never "
-                f"be in URLs: send it in a header as {SECRET_REF_HINT}"
+                f"be in URLs: send it in a header and {SECRET_REF_HINT}"
             )
     clean = url.copy_with(userinfo=None, fragment=None, host=str(ip) if ip else host)
     return Target(url=clean, scheme=scheme, host=str(ip) if ip else host, port=port, ip=ip)

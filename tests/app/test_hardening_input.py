@@ -232,3 +232,28 @@ def test_a_per_run_option_on_a_trigger_is_accepted(api, option):
     response = api.call("POST", "/jobs/cert-copy/trigger", {"payload": {option: True}})
     assert response.status_code == 202
     assert response.json["payloadOverride"] == {option: True}
+
+
+# ------------------------------------------------------------------ review of issues 16 and 20 (F3, F4, F13)
+
+
+@pytest.mark.parametrize("handler, payload, field", [
+    ("http-request", {"url": "http://127.0.0.1:9/x", "body": {"password": ["hunter2"]}}, "payload.body.password"),
+    ("http-request", {"url": "http://127.0.0.1:9/x", "body": {"password": {"value": "hunter2"}}},
+     "payload.body.password"),
+    ("http-request", {"url": "http://127.0.0.1:9/x", "body": {"note": "Bearer eyJabc.def.ghi"}}, "payload.body.note"),
+    ("http-request", {"url": "http://127.0.0.1:9/x", "body": {"note": "sb_secret_abcdef"}}, "payload.body.note"),
+    ("edge-function", {"function": "echo", "body": {"note": "sb_secret_abcdef"}}, "payload.body.note"),
+    ("edge-function", {"function": "echo", "headers": {"X-Forwarded-Host": "evil.supabase.co"}},
+     "payload.headers.X-Forwarded-Host"),
+    ("edge-function", {"function": "echo", "headers": {"X-HTTP-Method-Override": "DELETE"}},
+     "payload.headers.X-HTTP-Method-Override"),
+    ("database-function", {"function": "mentor_counts", "args": {"password": ["x"]}}, "payload.args.password"),
+])
+def test_a_literal_secret_a_credential_in_text_or_a_routing_header_is_a_400_naming_the_field(
+        api, handler, payload, field):
+    response = api.call("POST", "/jobs", {"jobName": "leaky", "cronExpression": "0 3 1 1 *", "handler": handler,
+                                          "payload": payload})
+    assert response.status_code == 400, response.body
+    assert field in problem_fields(response)
+    assert "hunter2" not in response.body.decode() and "sb_secret_abcdef" not in response.body.decode()

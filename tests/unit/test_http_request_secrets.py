@@ -133,3 +133,42 @@ def test_a_numeric_secret_echoed_as_a_json_number_is_scrubbed_from_the_result(se
     result = handler(make_ctx({"url": srv.url("/pin"), "headers": {"X-Pin": {"secretRef": "edge/pin"}}}))
     assert pin not in json.dumps(result)
     assert result["body"] == {"echo": "***", "asFloat": "***", "list": ["***"], "other": 7}
+
+
+@pytest.mark.parametrize("literal", [["hunter2"], {"value": "hunter2"}, [1234], {"a": [{"b": "hunter2"}]},
+                                     {"user": "bob", "password": {"secretRef": "db/password"}}])
+def test_a_secret_named_body_field_takes_no_literal_inside_a_list_or_object(literal) -> None:
+    for body, field in [({"password": literal}, "payload.body.password"),
+                        ({"creds": [{"client_secret": literal}]}, "payload.body.creds.0.client_secret")]:
+        errors = validate_http_request_payload({"url": URL, "body": body})
+        assert [e.field for e in errors] == [field]
+        assert "secretRef" in errors[0].message and "hunter2" not in errors[0].message
+
+
+def test_a_secret_named_body_field_may_hold_references_nulls_and_flags() -> None:
+    for value in [{"secretRef": "db/password"}, None, True, False, [{"secretRef": "db/password"}], {},
+                  {"password": {"secretRef": "db/password"}, "rotate": False}]:
+        assert validate_http_request_payload({"url": URL, "body": {"password": value}}) == []
+
+
+@pytest.mark.parametrize("text", ["Bearer eyJabc.def.ghi", "sb_secret_abcdef", "basic dXNlcjpwYXNzd29yZA==",
+                                  "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoiYSJ9.sig", "see sb_secret_abcdef here",
+                                  "token eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoiYSJ9.sig inside"])
+def test_a_body_string_that_holds_a_credential_is_refused_wherever_it_stands(text: str) -> None:
+    for body, field in [({"note": text}, "payload.body.note"), ({"items": [{"x": [text]}]}, "payload.body.items.0.x.0"),
+                        (text, "payload.body")]:
+        errors = validate_http_request_payload({"url": URL, "body": body})
+        assert [e.field for e in errors] == [field]
+        assert "credential" in errors[0].message and text not in errors[0].message
+
+
+@pytest.mark.parametrize("text", ["see sb_secret_abcdef here", "x eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoiYSJ9.sig"])
+def test_a_query_value_holding_a_credential_anywhere_is_refused(text: str) -> None:
+    from urllib.parse import quote
+    errors = validate_http_request_payload({"url": f"{URL}?note={quote(text)}"})
+    assert [e.field for e in errors] == ["payload.url"] and "credential" in errors[0].message
+
+
+def test_ordinary_body_text_is_not_taken_for_a_credential() -> None:
+    body = {"note": "the bearer of this message", "eyes": "eyJ is how JSON starts in base64", "plan": "sb_public"}
+    assert validate_http_request_payload({"url": URL, "body": body}) == []

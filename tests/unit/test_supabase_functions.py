@@ -385,3 +385,17 @@ def test_a_key_echoed_past_the_read_limit_leaves_no_fragment_in_the_stored_resul
     assert result["bodyTruncated"] is True
     body = result["body"]
     assert JWT_KEY[:6] not in body and set(body.split()) == {"***"}
+
+
+@pytest.mark.parametrize("header", ["X-Forwarded-Host", "Forwarded", "X-Forwarded-For", "X-Original-URL",
+                                    "X-Rewrite-URL", "X-HTTP-Method-Override", "x-forwarded-host"])
+def test_routing_override_headers_are_refused_naming_the_header(header):
+    edge = validate_edge_payload({"function": "echo", "headers": {header: "evil.supabase.co"}})
+    assert fields(edge) == [f"payload.headers.{header}"] and "routing override" in edge[0].message
+    plain = validate_http_request_payload({"url": "https://api.example.com/x", "headers": {header: "x"}})
+    assert fields(plain) == [f"payload.headers.{header}"]
+
+
+def test_an_edge_query_value_holding_a_credential_is_refused_as_the_query():
+    errors = validate_edge_payload({"function": "f", "query": {"note": "see sb_secret_abcdef"}})
+    assert fields(errors) == ["payload.query"] and "credential" in errors[0].message

@@ -22,7 +22,9 @@ Secrets. A header whose *name* looks like a credential (``Authorization``,
 ``signature``), or whose literal *value* looks like one (``Bearer …``, ``Basic …``, a JWT,
 ``sb_secret_…``), must be given as a reference, never as a literal: the payload is stored
 in DynamoDB and shown by the API. So must a ``body`` field named like one, at any depth
-(``client_secret``, ``password``, ``apiKey``: :func:`.secrets.is_secret_field`). A reference
+(``client_secret``, ``password``, ``apiKey``: :func:`.secrets.is_secret_field`; a list or
+object there may hold only references), and a body string or query value holding a
+credential is refused wherever it stands (:func:`.secrets.holds_credential`). A reference
 is ``{"secretRef": "<name in the jobs' namespace>"}`` (``edge/key``, ``ssm:edge/key``: see
 :mod:`chalicelib.jobs.job_secrets`), optionally with ``"format": "Bearer {secret}"``. It is
 resolved at run time through the injected resolver, confined to that namespace; headers

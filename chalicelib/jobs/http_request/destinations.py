@@ -12,8 +12,8 @@ import httpx
 from chalicelib.jobs.http_request.secrets import (
     CONTROL_CHARS,
     SECRET_REF_HINT,
-    is_secret_name,
     holds_credential,
+    is_secret_name,
 )
 
 ALLOWED_HOSTS_SETTING = "SCHEDULER_HTTP_ALLOWED_HOSTS"

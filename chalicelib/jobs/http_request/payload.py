@@ -64,7 +64,7 @@ _MAX_HEADER_VALUE_LENGTH = 8192
 _RESERVED_HEADERS = {
     "host": "is set by the scheduler from the URL",
     "idempotency-key": "is set by the scheduler (the same for every attempt of one slot)",
-    **{name: "is set by the scheduler for every run" for name in SCHEDULER_HEADERS},
+    **dict.fromkeys(SCHEDULER_HEADERS, "is set by the scheduler for every run"),
     "user-agent": f"is set by the scheduler ({USER_AGENT})",
     "accept-encoding": "is set by the scheduler",
     "content-length": "is computed from the body",
@@ -76,6 +76,13 @@ _RESERVED_HEADERS = {
     "trailer": "is a hop-by-hop header and cannot be set",
     "upgrade": "is a hop-by-hop header and cannot be set",
     "expect": "cannot be set",
+    # Read by proxies, gateways and frameworks to re-route a request or change its method:
+    # a payload could aim its request somewhere its URL does not say.
+    **dict.fromkeys((
+        "forwarded", "x-forwarded-host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-port",
+        "x-forwarded-prefix", "x-real-ip", "x-original-url", "x-rewrite-url", "x-original-host",
+        "x-http-method-override", "x-http-method", "x-method-override",
+    ), "is a routing override read by proxies and gateways and cannot be set"),
 }
 
 

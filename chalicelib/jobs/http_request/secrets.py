@@ -62,7 +62,18 @@ def is_secret_name(name: str) -> bool:
 
 
 def looks_like_credential(value: str) -> bool:
+    """True when a header value is a credential: an ``Authorization`` scheme and value, a JWT
+    or a secret API key (``sb_secret_…``)."""
     return bool(_CREDENTIAL_VALUE.search(value))
+
+
+_CREDENTIAL_INSIDE = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.|sb_secret_")
+
+
+def holds_credential(value: str) -> bool:
+    """True when a body string or a query value holds a credential: it is one as a header
+    value would be (:func:`looks_like_credential`), or a JWT or secret API key is inside it."""
+    return looks_like_credential(value) or bool(_CREDENTIAL_INSIDE.search(value))
 
 
 def redact_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
@@ -166,11 +177,18 @@ def check_body_secrets(value: Any, where: str, errors: list[FieldError],
     """``value`` (a JSON body) with each ``{"secretRef"}`` object replaced by a :class:`SecretRef`.
 
     A field named like a secret (:func:`is_secret_field`, at any depth) must be such a
-    reference: a literal string or number there is refused, naming the field, as a
-    secret-named header is. References may also stand anywhere else in the body.
+    reference, or a list or object with references (or null, true, false: no secret) for
+    leaves: a literal string or number there, or anywhere inside it
+    (``{"password": ["hunter2"]}``), is refused, naming the field, as a secret-named header
+    is. A string anywhere that holds a credential (:func:`holds_credential`) is refused too.
+    References may also stand anywhere else in the body.
     """
     if is_reference(value):
         return check_secret_ref(value, where, errors, namespace)
+    if isinstance(value, str) and holds_credential(value):
+        errors.append(FieldError(where, "has a value that looks like a credential (an Authorization value, a JWT "
+                                        f"or a secret API key); {SECRET_REF_HINT}"))
+        return value
     if isinstance(value, list):
         return [check_body_secrets(v, f"{where}.{i}", errors, namespace) for i, v in enumerate(value)]
     if not isinstance(value, Mapping):
@@ -178,12 +196,23 @@ def check_body_secrets(value: Any, where: str, errors: list[FieldError],
     checked: dict[str, Any] = {}
     for name, item in value.items():
         here = f"{where}.{name}"
-        if is_secret_field(str(name)) and isinstance(item, (str, int, float)) and not isinstance(item, bool):
+        if is_secret_field(str(name)) and _holds_literal(item):
             errors.append(FieldError(here, "is named like a secret and must not be stored as a literal value "
                                            f"in a job's payload; {SECRET_REF_HINT}"))
             continue
         checked[name] = check_body_secrets(item, here, errors, namespace)
     return checked
+
+
+def _holds_literal(value: Any) -> bool:
+    """True when ``value`` is, or holds outside any reference, a string or a number."""
+    if is_reference(value):
+        return False
+    if isinstance(value, list):
+        return any(_holds_literal(v) for v in value)
+    if isinstance(value, Mapping):
+        return any(_holds_literal(v) for v in value.values())
+    return isinstance(value, (str, int, float)) and not isinstance(value, bool)
 
 
 def resolve_ref(resolve: SecretResolver, ref: SecretRef, where: str, *, single_line: bool = True) -> str:

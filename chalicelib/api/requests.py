@@ -29,6 +29,9 @@ def parse_json_body(raw: bytes | str | None, *, required: bool) -> Any:
         raise ValidationFailed([FieldError("body", f"is larger than {MAX_BODY_BYTES} bytes")])
     try:
         body = strict_json.loads(raw)
+    except strict_json.DuplicateMember as exc:  # Python would keep the last silently; the caller may mean the first
+        raise ValidationFailed([FieldError(exc.field, "is given more than once; name each member of an object "
+                                                      "once")]) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValidationFailed([FieldError("body", f"is not valid JSON: {exc}")]) from None
     except RecursionError:

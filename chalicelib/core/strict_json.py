@@ -8,7 +8,8 @@ write fails with a 500. Here:
 
 * :func:`loads` parses strictly: ``NaN``, ``Infinity``, ``-Infinity`` and numbers beyond
   a double's range (``1e999``) become :class:`Unrepresentable` values, so that the caller
-  decides what they mean. A request refuses them (:func:`problems` names the field); a
+  decides what they mean; an object naming a member twice is refused
+  (:class:`DuplicateMember`), where Python would silently keep the last. A request refuses them (:func:`problems` names the field); a
   job's result keeps them as a marker (:func:`sanitize`).
 * :func:`problems` lists what a request may not carry, each as the field it is in:
   unrepresentable numbers, lone surrogates in keys or strings, nesting deeper than a
@@ -50,6 +51,34 @@ class Unrepresentable:
     text: str
 
 
+class DuplicateMember(ValueError):
+    """A JSON object names the same member twice; ``field`` is where (``payload.a``)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"{field} is given more than once")
+        self.field = field
+
+
+class _Duplicated(dict):  # type: ignore[type-arg]
+    """An object that named ``duplicate`` twice: made and found only inside :func:`loads`."""
+
+    duplicate: str
+
+
+def _members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members: dict[str, Any] = {}
+    duplicate = None
+    for name, value in pairs:
+        if duplicate is None and name in members:
+            duplicate = name
+        members[name] = value
+    if duplicate is None:
+        return members
+    marked = _Duplicated(members)
+    marked.duplicate = duplicate
+    return marked
+
+
 def _parse_float(text: str) -> float | Unrepresentable:
     value = float(text)
     return value if math.isfinite(value) else Unrepresentable(text)
@@ -67,9 +96,24 @@ def loads(text: str | bytes) -> Any:
     """Parse JSON text; non-finite and out-of-range numbers become :class:`Unrepresentable`.
 
     Raises ``ValueError`` (``json.JSONDecodeError``, ``UnicodeDecodeError``) for text that
-    is not JSON and ``RecursionError`` for nesting Python's parser cannot follow.
+    is not JSON, :class:`DuplicateMember` (a ``ValueError``) for an object naming a member
+    twice, and ``RecursionError`` for nesting Python's parser cannot follow.
     """
-    return json.loads(text, parse_constant=Unrepresentable, parse_float=_parse_float, parse_int=_parse_int)
+    duplicated: list[bool] = []
+
+    def members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        made = _members(pairs)
+        if isinstance(made, _Duplicated):
+            duplicated.append(True)
+        return made
+
+    value = json.loads(text, parse_constant=Unrepresentable, parse_float=_parse_float, parse_int=_parse_int,
+                       object_pairs_hook=members)
+    if duplicated:  # where: the first marked object, walking from the top
+        for node, here, _ in _walk(value, "", 1):
+            if isinstance(node, _Duplicated):
+                raise DuplicateMember(_child(here, node.duplicate))
+    return value
 
 
 def _escape(text: str) -> str:

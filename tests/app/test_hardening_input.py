@@ -257,3 +257,27 @@ def test_a_literal_secret_a_credential_in_text_or_a_routing_header_is_a_400_nami
     assert response.status_code == 400, response.body
     assert field in problem_fields(response)
     assert "hunter2" not in response.body.decode() and "sb_secret_abcdef" not in response.body.decode()
+
+
+# ------------------------------------------------------------------ F9: a member named twice
+
+
+@pytest.mark.parametrize("raw, field", [
+    ('{"jobName": "odd", "jobName": "certification-expiry-check", "cronExpression": "0 3 * * *", "handler": "ok"}',
+     "jobName"),
+    ('{"jobName": "odd", "cronExpression": "0 3 * * *", "handler": "ok", "payload": {"a": 1, "a": 2}}', "payload.a"),
+    ('{"jobName": "odd", "cronExpression": "0 3 * * *", "handler": "ok", "payload": {"l": [{"b": 1, "b": 1}]}}',
+     "payload.l[0].b"),
+])
+def test_a_member_named_twice_is_a_400_naming_it(api, raw, field):
+    response = api.call("POST", "/jobs", raw=raw.encode())
+    assert response.status_code == 400, response.body
+    assert problem_fields(response) == {field}
+    assert "more than once" in response.json["errors"][0]["message"]
+    assert api.call("GET", "/jobs/odd").status_code == 404
+
+
+def test_a_member_named_twice_in_a_trigger_body_is_a_400(api):
+    assert api.call("POST", "/jobs", JOB).status_code == 201
+    response = api.call("POST", f"/jobs/{JOB['jobName']}/trigger", raw=b'{"payload": {}, "payload": {"x": 1}}')
+    assert response.status_code == 400 and problem_fields(response) == {"payload"}

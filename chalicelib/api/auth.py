@@ -17,12 +17,19 @@ Three kinds (the README's "Tokens" section says where each is found in the dashb
 
 Every JWT needs ``exp``; ``alg`` is only ES256/RS256 (by JWKS) or HS256 (by the secret):
 ``none``, any other algorithm and an HS256 token meant for a public key are refused.
+``exp``, ``nbf`` and ``iat`` must be NumericDates (JSON numbers, not strings or booleans)
+at most :data:`MAX_NUMERIC_DATE_AHEAD` seconds from now. ``exp`` is strict (a token is
+expired from its ``exp`` second on); ``nbf`` and ``iat`` may be up to
+:data:`CLOCK_SKEW_SECONDS` ahead of this clock, as a token minted on a server whose clock
+runs a little fast is.
 Where ``SUPABASE_URL`` is set an ``iss`` is required and must be one of the above.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -32,6 +39,10 @@ LEGACY_KEY_ISSUER = "supabase"  # the hosted project's anon and service_role key
 LOCAL_CLI_ISSUER = "supabase-demo"  # the local Supabase CLI's keys: local mode only
 SECRET_KEY_PREFIX = "sb_secret_"
 PUBLISHABLE_KEY_PREFIX = "sb_publishable_"
+CLOCK_SKEW_SECONDS = 30
+"""How far ``nbf`` and ``iat`` may be ahead of this clock (``exp`` gets no leeway)."""
+MAX_NUMERIC_DATE_AHEAD = 20 * 365 * 24 * 3600
+"""The furthest a time claim may lie ahead: Supabase's legacy API keys run ten years."""
 
 
 class InvalidToken(Exception):
@@ -85,13 +96,16 @@ def bearer_token(header: str | None) -> str:
 
 def verify(token: str, *, secret: str, admin_roles: tuple[str, ...], keys: Any = None, issuer: str | None = None,
            project_ref: str | None = None, local_mode: bool = False,
-           secret_keys: Callable[[], Iterable[str]] = tuple, leeway_seconds: int = 0) -> Principal:
+           secret_keys: Callable[[], Iterable[str]] = tuple, leeway_seconds: int = CLOCK_SKEW_SECONDS,
+           now: float | None = None) -> Principal:
     """The caller named by a valid credential; raises InvalidToken (401) or ForbiddenRole (403).
 
     ``keys`` is a :class:`~chalicelib.api.jwks.JwksKeys` (None: asymmetric tokens are
     refused); an empty ``secret`` refuses HS256 tokens; ``issuer`` is Supabase Auth's
     (``{SUPABASE_URL}/auth/v1``); ``project_ref`` (when known) is the only ``ref`` a legacy
-    API key may carry; ``secret_keys`` gives the accepted ``sb_secret_…`` keys.
+    API key may carry; ``secret_keys`` gives the accepted ``sb_secret_…`` keys;
+    ``leeway_seconds`` is how far ``nbf``/``iat`` may be ahead of ``now`` (epoch seconds,
+    the system clock when not given).
     """
     if token.startswith("sb_"):  # an opaque API key, never a JWT (a JWT starts "eyJ")
         return verify_secret_key(token, secret_keys)
@@ -123,11 +137,13 @@ def verify(token: str, *, secret: str, admin_roles: tuple[str, ...], keys: Any =
             token,
             key,
             algorithms=[algorithm],  # the one the key was chosen for: never HS256 with a public key
-            options={"require": required, "verify_aud": False, "verify_iss": False},  # iss: below
-            leeway=leeway_seconds,
+            # iss and the time claims: below (PyJWT would take "exp": "9999999999" as a date)
+            options={"require": required, "verify_aud": False, "verify_iss": False,
+                     "verify_exp": False, "verify_nbf": False, "verify_iat": False},
         )
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise InvalidToken(type(exc).__name__) from exc
+    _check_times(claims, time.time() if now is None else now, leeway_seconds)
     iss = claims.get("iss")
     legacy_issuers = (LEGACY_KEY_ISSUER, LOCAL_CLI_ISSUER) if local_mode else (LEGACY_KEY_ISSUER,)
     role = claims.get("role")
@@ -143,6 +159,24 @@ def verify(token: str, *, secret: str, admin_roles: tuple[str, ...], keys: Any =
     if isinstance(app_role, str) and app_role in admin_roles:
         return Principal(subject, app_role)
     raise ForbiddenRole(f"role {role!r} / app_metadata.role {app_role!r} may not use the scheduler")
+
+
+def _check_times(claims: dict[str, Any], now: float, leeway: float) -> None:
+    """``exp`` (and ``nbf``, ``iat`` when present) are NumericDates within reach; the token is
+    not expired (strictly) and not yet to come (with ``leeway`` for a fast clock)."""
+    for name in ("exp", "nbf", "iat"):
+        if name not in claims:
+            continue
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise InvalidToken(f"the {name} claim is not a NumericDate (a JSON number of seconds)")
+        if not 0 <= value <= now + MAX_NUMERIC_DATE_AHEAD:
+            raise InvalidToken(f"the {name} claim is out of range")
+    if claims["exp"] <= now:
+        raise InvalidToken("ExpiredSignatureError")
+    for name in ("nbf", "iat"):
+        if name in claims and claims[name] > now + leeway:
+            raise InvalidToken(f"ImmatureSignatureError ({name})")
 
 
 def _legacy_api_key(claims: dict[str, Any], project_ref: str | None) -> Principal:

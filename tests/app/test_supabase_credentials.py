@@ -202,3 +202,62 @@ def test_a_custom_domain_names_its_project_by_setting(monkeypatch: pytest.Monkey
     for stack in build(monkeypatch, env, DEPLOYED_SECRETS):
         assert stack.status(legacy_key("service_role")) == 200
         assert stack.status(legacy_key("service_role", ref=OTHER_REF)) == 401
+
+
+def signed(claims_json: str, secret: str = JWT_SECRET) -> str:
+    """An HS256 token over claims written as raw JSON text (numbers JSON allows but Python would not write)."""
+    import base64
+    import hashlib
+    import hmac
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    signing_input = b64(b'{"alg":"HS256","typ":"JWT"}') + "." + b64(claims_json.encode())
+    return signing_input + "." + b64(hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest())
+
+
+@pytest.mark.parametrize("exp", ['"9999999999"', "99999999999999999999999999999", "1e999", "true", "null",
+                                 "[9999999999]", "1e300", "-1"])
+def test_an_exp_that_is_not_a_numeric_date_within_reach_is_401(deployed: Stack, exp: str) -> None:
+    def claims(exp_text: str) -> str:
+        return (f'{{"iss": "supabase", "ref": "{PROJECT_REF}", "role": "service_role", '
+                f'"iat": {int(time.time()) - 60}, "exp": {exp_text}}}')
+
+    assert deployed.status(signed(claims(str(int(time.time()) + 3600)))) == 200
+    assert deployed.status(signed(claims(exp))) == 401
+
+
+@pytest.mark.parametrize("claim", ["iat", "nbf"])
+@pytest.mark.parametrize("value", ['"1"', "true", "1e999", "99999999999999999999"])
+def test_an_iat_or_nbf_that_is_not_a_numeric_date_is_401(deployed: Stack, claim: str, value: str) -> None:
+    claims = (f'{{"iss": "supabase", "ref": "{PROJECT_REF}", "role": "service_role", '
+              f'"exp": {int(time.time()) + 3600}, "{claim}": {value}}}')
+    assert deployed.status(signed(claims)) == 401
+
+
+def test_a_key_valid_for_ten_years_as_supabase_issues_them_is_accepted(deployed: Stack) -> None:
+    assert deployed.status(legacy_key("service_role")) == 200  # iat a day ago, exp ten years on
+
+
+def test_iat_and_nbf_a_few_seconds_ahead_are_clock_skew_but_exp_has_no_leeway() -> None:
+    from chalicelib.api import auth
+
+    now = 1_800_000_000
+
+    def check(**claims: Any) -> str:
+        token = jwt.encode({"iss": "supabase", "ref": PROJECT_REF, "role": "service_role", **claims}, JWT_SECRET,
+                           algorithm="HS256")
+        try:
+            auth.verify(token, secret=JWT_SECRET, admin_roles=("admin",), project_ref=PROJECT_REF, now=now)
+        except auth.InvalidToken:
+            return "401"
+        return "ok"
+
+    assert check(iat=now + 30, nbf=now + 30, exp=now + 3600) == "ok"  # a minting clock 30 s fast
+    assert check(iat=now + 31, exp=now + 3600) == "401"
+    assert check(nbf=now + 31, exp=now + 3600) == "401"
+    assert check(iat=now - 60, exp=now + 1) == "ok"
+    assert check(iat=now - 60, exp=now) == "401"  # expired from its exp second on, no leeway
+    assert check(iat=now - 60, exp=now + auth.MAX_NUMERIC_DATE_AHEAD) == "ok"
+    assert check(iat=now - 60, exp=now + auth.MAX_NUMERIC_DATE_AHEAD + 1) == "401"

@@ -8,6 +8,7 @@ notifier) and install it with :func:`set_runtime`.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -116,10 +117,9 @@ def jwt_secret(settings: Settings, resolve_secret: Callable[[str], str] | None) 
 def api_secret_keys(settings: Settings, resolve_secret: Callable[[str], str] | None) -> list[str]:
     """The ``sb_secret_…`` keys the API accepts as bearer credentials: the Supabase service
     key the scheduler holds, when it is a secret key, and those listed in the optional
-    ``SCHEDULER_API_KEYS_SECRET_ID`` secret (a JSON list of strings, or one key per line).
-    A secret that cannot be read is logged and contributes no key (its callers get 401)."""
-    from chalicelib.api.auth import SECRET_KEY_PREFIX
-
+    ``SCHEDULER_API_KEYS_SECRET_ID`` secret (:func:`_keys_in`). A key is ``sb_secret_`` and
+    at least 16 more characters. A secret that cannot be read is logged and contributes no
+    key (its callers get 401)."""
     values: list[str] = []
     sources = [("SUPABASE_SERVICE_KEY", settings.supabase_service_key)] if settings.supabase_service_key else [
         ("SUPABASE_SERVICE_KEY_ID", settings.supabase_service_key_id)]
@@ -133,8 +133,8 @@ def api_secret_keys(settings: Settings, resolve_secret: Callable[[str], str] | N
             log.error("a secret of API keys could not be read; its keys are refused until it is fixed",
                       extra={"setting": setting, "error": type(exc).__name__})
             continue
-        values.extend(_keys_in(value) if setting == "SCHEDULER_API_KEYS_SECRET_ID" else [value.strip()])
-    return [v for v in values if v.startswith(SECRET_KEY_PREFIX)]
+        values.extend(_keys_in(value, setting) if setting == "SCHEDULER_API_KEYS_SECRET_ID" else [value.strip()])
+    return [v for v in values if _SECRET_API_KEY.fullmatch(v)]
 
 
 def _require(resolve_secret: Callable[[str], str] | None) -> Callable[[str], str]:
@@ -143,15 +143,38 @@ def _require(resolve_secret: Callable[[str], str] | None) -> Callable[[str], str
     return resolve_secret
 
 
-def _keys_in(value: str) -> list[str]:
-    """A JSON list of keys, or one key per line."""
+_SECRET_API_KEY = re.compile(r"sb_secret_[A-Za-z0-9_-]{16,}")  # fullmatch: what Supabase issues is far longer
+
+
+def _keys_in(value: str, setting: str) -> list[str]:
+    """The keys a secret lists: a JSON list of strings, a JSON string, or plain text; each
+    string may hold several keys separated by commas, spaces or line breaks. A part that
+    is not a key is logged (where it is and how long, never what) and left out."""
     import json
 
     try:
         parsed = json.loads(value)
     except ValueError:
-        return [line.strip() for line in value.splitlines() if line.strip()]
-    return [str(v).strip() for v in parsed if isinstance(v, str)] if isinstance(parsed, list) else []
+        parsed = value
+    items = parsed if isinstance(parsed, list) else [parsed]
+    if not isinstance(parsed, (list, str)):
+        log.warning("a secret of API keys is not understood: write a JSON list of strings or one key per line",
+                    extra={"setting": setting, "found": type(parsed).__name__})
+        return []
+    keys: list[str] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, str):
+            log.warning("an entry of a secret of API keys is not a string; it is left out",
+                        extra={"setting": setting, "entry": index, "found": type(item).__name__})
+            continue
+        for part in (p for p in re.split(r"[\s,]+", item) if p):
+            if _SECRET_API_KEY.fullmatch(part):
+                keys.append(part)
+            else:
+                log.warning("a part of a secret of API keys is not an sb_secret_ key with 16 or more characters "
+                            "after the prefix; it is left out",
+                            extra={"setting": setting, "entry": index, "length": len(part)})
+    return keys
 
 
 def install_handlers(registry: JobRegistry, settings: Settings, resolve_secret: Callable[[str], str],

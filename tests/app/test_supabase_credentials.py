@@ -261,3 +261,38 @@ def test_iat_and_nbf_a_few_seconds_ahead_are_clock_skew_but_exp_has_no_leeway() 
     assert check(iat=now - 60, exp=now) == "401"  # expired from its exp second on, no leeway
     assert check(iat=now - 60, exp=now + auth.MAX_NUMERIC_DATE_AHEAD) == "ok"
     assert check(iat=now - 60, exp=now + auth.MAX_NUMERIC_DATE_AHEAD + 1) == "401"
+
+
+KEY_A = "sb_secret_" + "A1b2C3d4E5f6G7h8"  # 16 characters after the prefix: the shortest accepted
+KEY_B = "sb_secret_Q3xvPZr1w0yfBn8Lk2TgAq_9sHd4YcMe"
+
+
+@pytest.mark.parametrize("listed, keys", [
+    (json.dumps([KEY_A, KEY_B]), [KEY_A, KEY_B]),
+    (f"{KEY_A}\n{KEY_B}\n", [KEY_A, KEY_B]),
+    (f"{KEY_A}, {KEY_B}", [KEY_A, KEY_B]),
+    (f"{KEY_A},{KEY_B}", [KEY_A, KEY_B]),
+    (f"{KEY_A} {KEY_B}", [KEY_A, KEY_B]),
+    (json.dumps(f"{KEY_A}, {KEY_B}"), [KEY_A, KEY_B]),
+    (json.dumps(KEY_A), [KEY_A]),
+    (json.dumps([f"{KEY_A},{KEY_B}"]), [KEY_A, KEY_B]),
+    ("sb_secret_", []),
+    ("sb_secret_\n" + KEY_A, [KEY_A]),
+    ("sb_secret_" + "x" * 15, []),
+    (json.dumps({"key": KEY_A}), []),
+    (json.dumps([KEY_A, None, 5]), [KEY_A]),
+])
+def test_the_api_keys_secret_is_read_strictly(listed: str, keys: list[str], caplog: pytest.LogCaptureFixture) -> None:
+    settings = Settings.from_env({"SCHEDULER_API_KEYS_SECRET_ID": "nightly-scheduler/prod/api-keys"})
+    with caplog.at_level(logging.WARNING, logger="chalicelib.bootstrap"):
+        assert bootstrap.api_secret_keys(settings, {"nightly-scheduler/prod/api-keys": listed}.__getitem__) == keys
+    refused = [r for r in caplog.records if "SCHEDULER_API_KEYS_SECRET_ID" == getattr(r, "setting", None)]
+    assert bool(refused) == (listed.count("sb_secret_") > len(keys) or listed.startswith("{") or "null" in listed)
+    logged = caplog.text + " ".join(str(r.__dict__) for r in caplog.records)
+    assert KEY_A[10:] not in logged and "x" * 15 not in logged  # what was read is never logged
+
+
+def test_a_bare_prefix_listed_in_the_secret_is_not_a_key_that_opens_the_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    for stack in build(monkeypatch, DEPLOYED, {**DEPLOYED_SECRETS, "nightly-scheduler/prod/api-keys": "sb_secret_\n"}):
+        assert stack.status("sb_secret_") == 401
+        assert stack.status(SERVICE_KEY) == 200

@@ -140,7 +140,7 @@ def parse_replay_request(body: Any, now: datetime) -> ReplayRequest:
                                 for name in sorted(map(str, body)) if name not in REPLAY_FIELDS]
     bounds = {name: _instant(body, name, errors) for name in ("from", "to")}
     only = body.get("only", ReplaySelection.FAILED.value)
-    if only not in {s.value for s in ReplaySelection}:
+    if not isinstance(only, str) or only not in {s.value for s in ReplaySelection}:
         errors.append(FieldError("only", "must be one of 'failed', 'missed', 'all'"))
     max_runs = body.get("maxRuns")
     if max_runs is not None and (isinstance(max_runs, bool) or not isinstance(max_runs, int)

@@ -142,6 +142,8 @@ def test_a_slots_outcome_is_its_latest_run_a_replays_included(history):
     ({"from": "2026-11-01T00:00:00Z", "to": "2026-11-08T00:00:00Z"}, "to"),
     ({"from": "2026-11-01T00:00:00Z", "to": 5}, "to"),
     ({"from": "2026-11-01T00:00:00Z", "to": "2026-11-07T00:00:00Z", "only": "succeeded"}, "only"),
+    ({"from": "2026-11-01T00:00:00Z", "to": "2026-11-07T00:00:00Z", "only": {}}, "only"),  # unhashable: a 500 once
+    ({"from": "2026-11-01T00:00:00Z", "to": "2026-11-07T00:00:00Z", "only": ["all"]}, "only"),
     ({"from": "2026-11-01T00:00:00Z", "to": "2026-11-07T00:00:00Z", "maxRuns": 0}, "maxRuns"),
     ({"from": "2026-11-01T00:00:00Z", "to": "2026-11-07T00:00:00Z", "maxRuns": True}, "maxRuns"),
     ({"from": "2026-11-01T00:00:00Z", "to": "2026-11-07T00:00:00Z", "dryRun": "yes"}, "dryRun"),

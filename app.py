@@ -128,6 +128,12 @@ def _body(required: bool = False) -> Any:
     return parse_json_body(_request().raw_body, required=required)
 
 
+@app.middleware("http")
+def media_type_problem(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Chalice answers a Content-Type a route does not take with a body of its own: a problem instead."""
+    return methods.media_type_problem(get_response(event), event.headers.get("content-type"))
+
+
 @app.middleware("all")
 def flush_metrics(event: Any, get_response: Callable[[Any], Any]) -> Any:
     """Powertools' decorators expect (event, context): Chalice flushes here instead."""

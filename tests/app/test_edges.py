@@ -100,3 +100,31 @@ def test_the_console_with_a_trailing_slash_redirects_to_the_console(api, local_s
     assert api.client.http.get("/api/v1/scheduler/console").status_code == 200
     status, headers, _ = _over_http(local_server, "GET", "/api/v1/scheduler/console/", {})
     assert status == 301 and headers["Location"] == "../console"
+
+
+def _over_http_with_body(port: int, method: str, path: str, headers: dict[str, str],
+                         body: bytes) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, dict(response.headers), response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("path", ["/jobs", "/jobs/every-minute/trigger", "/schedules/preview"])
+@pytest.mark.parametrize("content_type, said", [("application/xml", "is application/xml"), ("", "is empty"),
+                                                ("multipart/form-data; boundary=x", "is multipart/form-data"),
+                                                ("<script>", "is not a media type")])
+def test_a_body_of_a_media_type_the_api_does_not_take_is_a_415_problem(api, local_server, path, content_type, said):
+    api.call("POST", "/jobs", JOB)
+    headers = {**api.headers, "Content-Type": content_type}
+    response = api.call("POST", path, raw=b"<a/>", headers=headers)
+    assert response.status_code == 415 and response.headers["Content-Type"] == "application/problem+json"
+    assert response.json == {"type": "https://nightly-scheduler.dev/problems/unsupported-media-type",
+                             "title": "Unsupported media type.", "status": 415,
+                             "detail": f"The Content-Type header {said}; send the body as application/json."}
+    status, answered, body = _over_http_with_body(local_server, "POST", "/api/v1/scheduler" + path, headers, b"<a/>")
+    assert status == 415 and answered["Content-Type"] == "application/problem+json"
+    assert json.loads(body) == response.json

@@ -47,6 +47,11 @@ TRIGGER_BUDGET_PREFIX = "B#"
 
 REPLAY_PREFIX = "R#"
 
+ORPHANED_RUNS_PARTITION = "#orphaned-runs"
+"""The watches on runs of deleted jobs, all in one partition of the executions table (no
+job name starts with '#'), SK ``<lease expiry, due_index_key>#<job>#<execution id>`` so a
+tick reads the expired ones with one Query; ``expiresAt`` is the watch's TTL."""
+
 
 def due_index_key(moment: datetime) -> str:
     """``dueAt``: fixed-width UTC with microseconds, so string order is time order."""
@@ -115,6 +120,9 @@ class ExecutionItem(Model):
       ``begins_with(sk, "R#")`` lists a job's replays newest first).
     - Beside the jobs' partitions, a caller's manual-trigger count per minute: PK
       ``"#trigger-budget#" + caller``, SK ``"B#" + minute``, ``spent`` (N), ``expiresAt``.
+    - The watches on runs of deleted jobs: PK ``"#orphaned-runs"``, SK lease expiry
+      (:func:`due_index_key`) ``"#" + job + "#" + execution_id``, ``doc``, ``expiresAt``
+      (see :data:`ORPHANED_RUNS_PARTITION`).
     - ``status`` (S), ``leaseOwner`` (S, absent when none): executions only, copies of
       the document's fields for conditions.
     - ``expiresAt`` (N, epoch seconds): the table's TTL attribute. Executions: their

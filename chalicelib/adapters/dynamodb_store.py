@@ -22,6 +22,7 @@ from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteEr
 from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters import dynamodb_orphans as orphans
 from chalicelib.adapters.dynamodb_counting import RequestCounting
 from chalicelib.adapters.dynamodb_due import due_at_of, read_due_page, set_aside_of
 from chalicelib.adapters.dynamodb_errors import LOST_RACE_REASONS, UNAVAILABLE_REASONS, answer, response_code, translated
@@ -67,7 +68,7 @@ from chalicelib.core.errors import (
     StoreUnavailable,
 )
 from chalicelib.core.model import Execution, Job, SetAside, UnreadableJob, parse_iso
-from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page, ReplayUpdate
+from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, OrphanedRun, Page, ReplayUpdate
 from chalicelib.core.replays import Replay
 from chalicelib.settings import Settings
 
@@ -166,15 +167,23 @@ class DynamoDBStore(RequestCounting):
                     raise JobAlreadyExists(job.name) from exc
                 raise
 
-    def delete_job(self, job_name: str) -> None:
+    def delete_job(self, job_name: str, *, expected: Job | None = None, orphan: OrphanedRun | None = None) -> None:
+        Job_ = self._Job
+        # Only an existing job (JobNotFound otherwise); with ``expected``, the same job (not
+        # one registered again since: a record from before createdAt has none) at its version.
+        condition = Job_.job_name.exists() if expected is None else (Job_.version == expected.version) & (
+            (Job_.created_at == encode_time(expected.created_at)) | Job_.created_at.does_not_exist())
+        if orphan is not None:
+            return orphans.delete_job_watching(self._connection, Job_, self._Execution, job_name, condition, orphan)
         with translated("DeleteItem"):
             try:
-                # Only an existing job can be deleted (JobNotFound otherwise).
-                self._Job(job_name).delete(condition=self._Job.job_name.exists())
+                Job_(job_name).delete(condition=condition)
             except PynamoDBException as exc:
-                if response_code(exc) == "ConditionalCheckFailedException":
+                if response_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                if expected is None:
                     raise JobNotFound(job_name) from exc
-                raise
+                raise ConcurrentUpdate(f"Job '{job_name}' changed or went before its delete; re-read it.") from exc
 
     def commit(
         self,
@@ -254,6 +263,13 @@ class DynamoDBStore(RequestCounting):
                         f"{update.expected_status.value} with owner {update.expected_owner!r}."
                     ) from exc
                 raise
+
+    def orphaned_runs(self, now: datetime, *, limit: int) -> list[OrphanedRun]:
+        check_limit(limit)
+        return orphans.read_orphaned_runs(self._Execution, now, limit)
+
+    def forget_orphaned_run(self, run: OrphanedRun) -> None:
+        orphans.forget_orphaned_run(self._Execution, run)
 
     def list_jobs(self, *, limit: int, cursor: str | None) -> Page[Job | UnreadableJob]:
         """A Scan (an admin listing, not a hot path): pages in table order, not by name."""

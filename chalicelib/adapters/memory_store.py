@@ -27,6 +27,7 @@ from chalicelib.adapters.store_support import (
 )
 from chalicelib.core.codec import (
     Document,
+    encode_time,
     execution_from_document,
     execution_to_document,
     job_from_document,
@@ -38,7 +39,7 @@ from chalicelib.core.codec import (
 )
 from chalicelib.core.errors import ConcurrentUpdate, JobAlreadyExists, JobNotFound, JobUnreadable
 from chalicelib.core.model import Execution, Job, SetAside, UnreadableJob
-from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, Page, ReplayUpdate
+from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, OrphanedRun, Page, ReplayUpdate
 from chalicelib.core.replays import Replay
 
 
@@ -66,6 +67,8 @@ class MemoryStore:
         # Manual triggers counted per (caller, minute), with when each count may be dropped.
         self._trigger_budget: dict[tuple[str, datetime], tuple[int, datetime]] = {}
         self._replays: dict[str, dict[str, Document]] = {}
+        # Watches on runs of deleted jobs, by (lease expiry, job, execution): see orphaned_runs.
+        self._orphans: dict[tuple[datetime, str, str], OrphanedRun] = {}
 
     # --- jobs ---------------------------------------------------------------------
 
@@ -106,10 +109,18 @@ class MemoryStore:
         with self._lock:
             self._jobs[job_name] = junk
 
-    def delete_job(self, job_name: str) -> None:
+    def delete_job(self, job_name: str, *, expected: Job | None = None, orphan: OrphanedRun | None = None) -> None:
         with self._lock:
-            if self._jobs.pop(job_name, None) is None:
+            current = self._jobs.get(job_name)
+            if current is None and expected is None:
                 raise JobNotFound(job_name)
+            # The same job (not one registered again since) at the version the caller read.
+            if expected is not None and (current is None or current.get("version") != expected.version
+                                         or current.get("created_at") != encode_time(expected.created_at)):
+                raise ConcurrentUpdate(f"Job '{job_name}' is no longer at version {expected.version}; re-read it.")
+            del self._jobs[job_name]
+            if orphan is not None:
+                self._orphans[(orphan.lease_expires_at, orphan.job_name, orphan.execution_id)] = orphan
             self._set_aside.pop(job_name, None)
             self._unindex(job_name)
 
@@ -172,6 +183,15 @@ class MemoryStore:
         with self._lock:
             self._check_update(update)
             self._executions.setdefault(update.execution.job_name, {})[update.execution.execution_id] = doc
+
+    def orphaned_runs(self, now: datetime, *, limit: int) -> list[OrphanedRun]:
+        check_limit(limit)
+        with self._lock:
+            return [self._orphans[key] for key in sorted(self._orphans) if key[0] <= now][:limit]
+
+    def forget_orphaned_run(self, run: OrphanedRun) -> None:
+        with self._lock:
+            self._orphans.pop((run.lease_expires_at, run.job_name, run.execution_id), None)
 
     def _check_update(self, update: ExecutionUpdate) -> None:
         """Under the lock: the stored execution still has the expected status and owner."""

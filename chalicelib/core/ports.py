@@ -15,6 +15,10 @@ lease
     with an expiry; a dispatcher that finds it expired records the run ``timed_out``.
 due
     A job is due at ``now`` when ``job.due_at <= now``.
+orphaned run
+    A run in flight when its job was cancelled (or replaced: deleted and registered
+    again). No job holds its lease any more, so it is watched on its own
+    (:class:`OrphanedRun`) until that lease expires.
 """
 from __future__ import annotations
 
@@ -67,6 +71,24 @@ class IdempotencyRecord:
 
 
 @dataclass(frozen=True)
+class OrphanedRun:
+    """A watch on a run whose job was deleted while it held the run's lease.
+
+    A dispatcher finds a dead worker through the expired lease on its job; once the job
+    is gone (or replaced) nothing points at the run. The watch does: at
+    ``lease_expires_at`` a tick closes the run ``timed_out`` if it is still ``queued``
+    or ``running`` under ``owner`` (the lease's owner, None while queued), charging no
+    job. ``expires_at`` is the watch's own retention (DynamoDB: the table's TTL).
+    """
+
+    job_name: str
+    execution_id: str
+    lease_expires_at: datetime
+    owner: str | None
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
 class Page(Generic[T]):
     """One page of a listing; ``next_cursor`` is None on the last page."""
 
@@ -91,10 +113,14 @@ class Store(Protocol):
     def create_job(self, job: Job) -> None:
         """Store a new job. Raises ``JobAlreadyExists`` if the name is taken."""
 
-    def delete_job(self, job_name: str) -> None:
+    def delete_job(self, job_name: str, *, expected: Job | None = None, orphan: OrphanedRun | None = None) -> None:
         """Remove the job; its executions stay until their retention expires.
 
-        Raises ``JobNotFound`` if there is no such job.
+        Raises ``JobNotFound`` if there is no such job. With ``expected`` (the job as the
+        caller read it), only if the stored job is still that job at that version (the
+        condition of :meth:`commit`), else ``ConcurrentUpdate`` (also when it is gone) and
+        nothing is deleted. ``orphan``, the watch on the run ``expected``'s lease names, is
+        recorded in the same write: the job is never gone with its run unwatched.
         """
 
     def commit(
@@ -125,6 +151,14 @@ class Store(Protocol):
         Same condition as in :meth:`commit`; raises ``ConcurrentUpdate`` when it does
         not hold. Every other change goes through :meth:`commit` with its job.
         """
+
+    def orphaned_runs(self, now: datetime, *, limit: int) -> list[OrphanedRun]:
+        """The watches (recorded by :meth:`delete_job`) whose lease expired at or before
+        ``now``, earliest expiry first, at most ``limit``: one query of one known key
+        (DynamoDB: a partition of the executions table, sorted by expiry)."""
+
+    def forget_orphaned_run(self, run: OrphanedRun) -> None:
+        """Remove the watch; nothing happens when it is already gone."""
 
     def list_jobs(self, *, limit: int, cursor: str | None) -> Page[Job | UnreadableJob]:
         """Every job exactly once across pages, in the store's order (DynamoDB: table

@@ -1,5 +1,6 @@
-"""The dispatcher tick: claim due slots and retries, break expired leases, record
-skipped and missed slots, retry unsent notices, and hand claimed runs to workers.
+"""The dispatcher tick: claim due slots and retries, break expired leases (those of
+cancelled or replaced jobs' runs too), record skipped and missed slots, retry unsent
+notices, and hand claimed runs to workers.
 
 A tick drains the due index page by page until nothing due is left or its time budget
 runs out; what is left is the oldest work, so the next tick takes it first. Whatever
@@ -21,6 +22,7 @@ from chalicelib.core.model import Execution, ExecutionStatus, Job, SetAside, Unr
 from chalicelib.core.ports import ReplayUpdate
 from chalicelib.core.scheduler import transitions
 from chalicelib.core.scheduler.effects import Effects
+from chalicelib.core.scheduler.orphans import OrphanSweep
 from chalicelib.core.scheduler.parts import CAS_ATTEMPTS, Parts
 
 RemainingMs = Callable[[], int]
@@ -61,6 +63,7 @@ class Dispatcher:
     def __init__(self, parts: Parts, effects: Effects) -> None:
         self.parts = parts
         self.effects = effects
+        self.orphans = OrphanSweep(parts)
         self._pool: ThreadPoolExecutor | None = None  # kept for the process: warm ticks reuse its threads
         self._pool_lock = threading.Lock()
 
@@ -103,6 +106,8 @@ class Dispatcher:
                 log.warning("dispatcher budget spent with due work left; the next tick takes it first",
                             extra={"now": now.isoformat(), "due_jobs": report.due_jobs})
                 break
+        if remaining_ms is None or remaining_ms() > 0:  # else the next tick closes them
+            report.timed_out += self.orphans.sweep(now, report.errors)
         self._tick_metrics(report)
         try:
             self.parts.store.record_tick(now)

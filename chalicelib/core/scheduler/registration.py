@@ -19,6 +19,7 @@ from chalicelib.core.errors import (
     ValidationFailed,
 )
 from chalicelib.core.model import SYSTEM, Actor, Job, JobDefinition, JobState
+from chalicelib.core.scheduler.orphans import watch_for
 from chalicelib.core.scheduler.parts import Parts, give_up, retry_on_conflict
 
 
@@ -150,8 +151,23 @@ class Registration:
             f"could not update job '{definition.job_name}' under contention"))
 
     def cancel_job(self, job_name: str, actor: Actor | None = None) -> None:
-        """cancelJob: the job never runs again; its history stays until it expires."""
-        self.parts.store.delete_job(job_name)
+        """cancelJob: the job never runs again; its history stays until it expires.
+
+        A run in flight is watched from the same write on (:mod:`.orphans`): if its worker
+        never reports, a tick past its lease closes it ``timed_out``."""
+        store = self.parts.store
+
+        def step(_attempt: int) -> None:
+            try:
+                job = store.get_job(job_name)
+            except JobUnreadable:  # its lease cannot be read: removed without a watch
+                return store.delete_job(job_name)
+            if job is None:
+                raise JobNotFound(job_name)
+            # Conditional on the job as read, so the watch names the lease it really held.
+            store.delete_job(job_name, expected=job, orphan=watch_for(job, self.parts.timing))
+
+        retry_on_conflict(step, on_exhausted=give_up(f"job '{job_name}' kept changing; retry"))
         self.parts.log.info("job cancelled", extra={"job_name": job_name, "actor": str(actor) if actor else None})
 
     def pause_job(self, job_name: str, reason: str | None = None, actor: Actor | None = None) -> Job:

@@ -56,3 +56,44 @@ def test_openapi_documents_the_429_of_trigger_with_retry_after():
     assert "Retry-After" in answer["headers"]
     assert "application/problem+json" in answer["content"]
     assert "SCHEDULER_TRIGGER_BUDGET_PER_MINUTE" in answer["description"]
+
+
+def replay(api, job: str, subject: str = "tester", **extra):
+    body = {"from": "2026-11-26T00:00:00Z", "to": "2026-11-28T12:00:00Z", "only": "all", **extra}
+    return api.call("POST", f"/jobs/{job}/replays", body, headers={"Authorization": f"Bearer {token(subject=subject)}"})
+
+
+def test_a_replay_created_costs_one_unit_of_the_callers_budget(api):
+    for name in ("report", "other"):
+        assert api.call("POST", "/jobs", {"jobName": name, "cronExpression": "0 3 * * *",
+                                          "handler": "ok"}).status_code == 201
+    assert replay(api, "report", dryRun=True).status_code == 200  # a plan only: no cost
+    assert replay(api, "report").status_code == 202  # 1
+    for _ in range(29):
+        api.clock.advance(seconds=1)
+        assert trigger(api, "other").status_code == 202  # 2..30
+    refused = replay(api, "other")
+    assert refused.status_code == 429 and refused.json["type"].endswith("/trigger-budget-spent")
+    assert refused.headers["Retry-After"] and api.call("GET", "/jobs/other/replays").json["replays"] == []
+    assert replay(api, "other", subject="another-caller").status_code == 202  # a budget of its own
+
+
+def test_a_caller_past_its_budget_cannot_start_a_replay_instead(api):
+    assert api.call("POST", "/jobs", {"jobName": "report", "cronExpression": "0 3 * * *",
+                                      "handler": "ok"}).status_code == 201
+    for _ in range(30):
+        api.clock.advance(seconds=1)
+        assert trigger(api, "report").status_code == 202
+    assert replay(api, "report").status_code == 429
+
+
+def test_openapi_documents_the_429_of_a_replay_and_what_a_caller_is():
+    import pathlib
+
+    import yaml
+
+    spec = yaml.safe_load((pathlib.Path(__file__).resolve().parents[2] / "openapi.yaml").read_text())
+    answer = spec["paths"]["/api/v1/scheduler/jobs/{jobName}/replays"]["post"]["responses"]["429"]
+    assert answer == {"$ref": "#/components/responses/TriggerBudgetSpent"}
+    described = spec["components"]["responses"]["TriggerBudgetSpent"]["description"]
+    assert "replay" in described and "each credential" in described and "fixed window" in described

@@ -16,7 +16,7 @@ from chalicelib.core.model import UTC, Actor, Execution, Job, ReplayCursor
 from chalicelib.core.ports import IdempotencyRecord, Page, ReplayUpdate, Store
 from chalicelib.core.replays import Replay, ReplayRequest
 from chalicelib.core.scheduler.parts import Parts, give_up, retry_on_conflict
-from chalicelib.core.scheduler.triggers import IDEMPOTENCY_WINDOW
+from chalicelib.core.scheduler.triggers import IDEMPOTENCY_WINDOW, take_trigger_budget
 
 HISTORY_PAGE = 100
 
@@ -42,8 +42,10 @@ class Replays:
         store, clock = self.parts.store, self.parts.clock
         request = replays.parse_replay_request(body, clock.now())
         key = f"replay:{idempotency_key}" if idempotency_key else None
+        budget_taken = False
 
         def step(_attempt: int) -> tuple[ReplayView, bool]:
+            nonlocal budget_taken
             now = clock.now()
             if key and not request.dry_run:
                 previous = self._replay_for_key(job_name, key, now)
@@ -61,6 +63,9 @@ class Replays:
                 return ReplayView(plan, job, stored=False), False
             if job.replay is not None:
                 raise ReplayInProgress(job_name, job.replay.replay_id)
+            if not budget_taken:  # one unit of the caller's manual budget; a dry run or a repeated key costs none
+                take_trigger_budget(self.parts, actor, now)
+                budget_taken = True
             cursor = ReplayCursor(plan.replay_id, due_at=now) if plan.slots else None
             record = IdempotencyRecord(job_name, key, plan.replay_id, now + IDEMPOTENCY_WINDOW) if key else None
             stored_job = store.commit(replace(job, replay=cursor, updated_at=now), expected_version=job.version,

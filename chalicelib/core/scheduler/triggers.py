@@ -71,7 +71,7 @@ class Triggers:
                     return _same_request(previous, override, idempotency_key or "")
                 raise RunInProgress(job_name, plan_job.lease.execution_id)
             if not budget_taken:  # a repeated key or a run in progress above costs nothing
-                self._take_budget(actor, now)
+                take_trigger_budget(self.parts, actor, now)
                 budget_taken = True
             slot = manual_slot(now)
             # The caller's Idempotency-Key dedupes the request; the run's own key
@@ -93,19 +93,6 @@ class Triggers:
 
         return retry_on_conflict(step, on_exhausted=give_up(f"job '{job_name}' kept changing; retry"))
 
-    def _take_budget(self, actor: Actor | None, now: datetime) -> None:
-        """Count this run against its caller's budget for the minute (a fixed window shared
-        by every API instance through the store); ``TriggerBudgetSpent`` once it is spent.
-        A call without a caller (code, tests) has no budget."""
-        per_minute = self.parts.trigger_budget_per_minute
-        if actor is None or per_minute is None:
-            return
-        minute = now.replace(second=0, microsecond=0)
-        if not self.parts.store.take_trigger_budget(actor.subject, minute, per_minute=per_minute,
-                                                    expires_at=minute + BUDGET_KEPT):
-            retry_after = math.ceil((minute + timedelta(minutes=1) - now).total_seconds())
-            raise TriggerBudgetSpent(actor.subject, per_minute, max(1, retry_after))
-
     def _lease_execution(self, job: Job, now: datetime) -> Execution | None:
         if not transitions.lease_has_expired(job, now):
             return None
@@ -119,6 +106,21 @@ class Triggers:
         if record is None:
             return None
         return self.parts.store.get_execution(job_name, record.execution_id)
+
+
+def take_trigger_budget(parts: Parts, actor: Actor | None, now: datetime) -> None:
+    """Count one unit against the caller's budget for the minute (a fixed window shared by
+    every API instance through the store): a manual run, or a replay created (which then
+    runs one slot a tick, so it cannot burst). ``TriggerBudgetSpent`` once it is spent. A
+    call without a caller (code, tests) has no budget."""
+    per_minute = parts.trigger_budget_per_minute
+    if actor is None or per_minute is None:
+        return
+    minute = now.replace(second=0, microsecond=0)
+    if not parts.store.take_trigger_budget(actor.subject, minute, per_minute=per_minute,
+                                           expires_at=minute + BUDGET_KEPT):
+        retry_after = math.ceil((minute + timedelta(minutes=1) - now).total_seconds())
+        raise TriggerBudgetSpent(actor.subject, per_minute, max(1, retry_after))
 
 
 def manual_slot(now: datetime) -> datetime:

@@ -36,6 +36,7 @@ from chalicelib.api.views import (
     execution_view,
     handler_view,
     job_view,
+    maintenance_window_view,
     replay_view,
     slots_view,
     status_view,
@@ -44,6 +45,7 @@ from chalicelib.core import run_log, strict_json
 from chalicelib.core.cron import CronSchedule
 from chalicelib.core.definitions import validate_job_name
 from chalicelib.core.errors import FieldError, ValidationFailed
+from chalicelib.core.maintenance import validate_window_id
 from chalicelib.core.model import parse_iso
 from chalicelib.core.replays import validate_replay_id
 from chalicelib.core.scheduler.replay_service import ReplayView
@@ -266,7 +268,8 @@ def trigger_job(jobName: str) -> Response:
 @api
 def pause_job(jobName: str) -> Response:
     name = _job_name(jobName)
-    return _json(200, job_view(_service().pause_job(name, parse_pause_body(_body()), actor=_caller())))
+    reason, until = parse_pause_body(_body())
+    return _json(200, job_view(_service().pause_job(name, reason, actor=_caller(), until=until)))
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}/resume", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
@@ -341,6 +344,33 @@ def upcoming(jobName: str) -> Response:
     job, slots = _service().upcoming(_job_name(jobName), count)
     schedule = CronSchedule.parse(job.definition.cron_expression, job.definition.timezone)
     return _json(200, {"jobName": job.name, "timezone": job.definition.timezone, "slots": slots_view(schedule, slots)})
+
+
+@app.route(f"{BASE}/maintenance-windows", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
+@audited("create-maintenance-window")
+@api
+def create_maintenance_window() -> Response:
+    service = _service()
+    window = service.create_maintenance_window(_body(required=True), actor=_caller())
+    return _json(201, maintenance_window_view(window, service.parts.clock.now()),
+                 {"Location": f"{_request_path()}/{window.window_id}"})
+
+
+@app.route(f"{BASE}/maintenance-windows", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def list_maintenance_windows() -> Response:
+    service = _service()
+    now = service.parts.clock.now()
+    return _json(200, {"windows": [maintenance_window_view(w, now) for w in service.list_maintenance_windows()]})
+
+
+@app.route(f"{BASE}/maintenance-windows/{{windowId}}", methods=["DELETE"], authorizer=jwt_authorizer)
+@audited("end-maintenance-window")
+@api
+def end_maintenance_window(windowId: str) -> Response:
+    service = _service()
+    window = service.end_maintenance_window(validate_window_id(windowId), actor=_caller())
+    return _json(200, maintenance_window_view(window, service.parts.clock.now()))
 
 
 @app.route(f"{BASE}/schedules/preview", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)

@@ -53,6 +53,12 @@ job name starts with '#'), SK ``<lease expiry, due_index_key>#<job>#<execution i
 tick reads the expired ones with one Query; ``expiresAt`` is the watch's TTL."""
 
 
+WINDOWS_KEY = "#maintenance-windows"
+"""The maintenance windows, all in one item of the jobs table (no job name starts with '#'):
+``version`` (N, compare-and-swap), ``doc`` ``{"windows": [window_to_document(...)]}``. A
+tick reads it once (:meth:`~chalicelib.core.ports.Store.maintenance_windows`)."""
+
+
 def due_index_key(moment: datetime) -> str:
     """``dueAt``: fixed-width UTC with microseconds, so string order is time order."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -31,6 +31,7 @@ from chalicelib.adapters.dynamodb_models import (
     EXECUTION_PREFIX,
     IDEMPOTENCY_PREFIX,
     REPLAY_PREFIX,
+    WINDOWS_KEY,
     ExecutionItem,
     JobItem,
     bind_models,
@@ -59,6 +60,8 @@ from chalicelib.core.codec import (
     replay_to_document,
     set_aside_from_document,
     set_aside_to_document,
+    window_from_document,
+    window_to_document,
 )
 from chalicelib.core.errors import (
     ConcurrentUpdate,
@@ -67,8 +70,9 @@ from chalicelib.core.errors import (
     JobUnreadable,
     StoreUnavailable,
 )
+from chalicelib.core.maintenance import MaintenanceWindow
 from chalicelib.core.model import Execution, Job, SetAside, UnreadableJob, parse_iso
-from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, OrphanedRun, Page, ReplayUpdate
+from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, OrphanedRun, Page, ReplayUpdate, WindowSet
 from chalicelib.core.replays import Replay
 from chalicelib.settings import Settings
 
@@ -276,8 +280,10 @@ class DynamoDBStore(RequestCounting):
         check_limit(limit)
         start = {"jobName": {"S": jobs_cursor_position(cursor)}} if cursor else None
         with translated("Scan"):
-            raw = self._connection.scan(self._Job.Meta.table_name, limit=limit,
-                                        exclusive_start_key=start)  # type: ignore[arg-type]  # a key map is accepted
+            # Items that are not jobs live beside them under keys starting with '#' (the
+            # maintenance windows, notification channels), which no job name can.
+            raw = self._connection.scan(self._Job.Meta.table_name, limit=limit, exclusive_start_key=start,  # type: ignore[arg-type]  # a key map is accepted
+                                        filter_condition=~self._Job.job_name.startswith("#"))
         raw = answer(raw, "Scan")
         jobs = [self._decode_job(item) for item in raw.get("Items", [])]
         last_key = raw.get("LastEvaluatedKey")
@@ -351,6 +357,31 @@ class DynamoDBStore(RequestCounting):
         if last_key:
             next_cursor = executions_cursor(job_name, last_key["sk"]["S"][len(EXECUTION_PREFIX) :])
         return Page(items=executions, next_cursor=next_cursor)
+
+    # --- maintenance windows -----------------------------------------------------------
+
+    def maintenance_windows(self) -> WindowSet:
+        with translated("GetItem"):
+            raw = self._connection.get_item(self._Job.Meta.table_name, WINDOWS_KEY, consistent_read=True)
+        item = answer(raw, "GetItem").get("Item")
+        if item is None:
+            return WindowSet()
+        record = self._Job.from_raw_data(item)
+        return WindowSet(tuple(window_from_document(doc) for doc in record.doc["windows"]), int(record.version))
+
+    def save_maintenance_windows(self, windows: Sequence[MaintenanceWindow], *, expected_version: int) -> WindowSet:
+        Job_ = self._Job
+        # Still as the caller read it: at its version, or absent when it read none.
+        condition = Job_.job_name.does_not_exist() if expected_version == 0 else Job_.version == expected_version
+        item = Job_(WINDOWS_KEY, version=expected_version + 1, doc={"windows": [window_to_document(w) for w in windows]})
+        with translated("PutItem"):
+            try:
+                item.save(condition=condition)
+            except PynamoDBException as exc:
+                if response_code(exc) == "ConditionalCheckFailedException":
+                    raise ConcurrentUpdate(f"Maintenance windows are no longer at version {expected_version}.") from exc
+                raise
+        return WindowSet(tuple(windows), expected_version + 1)
 
     TICK_KEY = ("#dispatcher", "TICK")
     """The executions table's one non-job item: the latest tick (no job name starts with '#')."""

@@ -36,10 +36,13 @@ from chalicelib.core.codec import (
     replay_to_document,
     set_aside_from_document,
     set_aside_to_document,
+    window_from_document,
+    window_to_document,
 )
 from chalicelib.core.errors import ConcurrentUpdate, JobAlreadyExists, JobNotFound, JobUnreadable
+from chalicelib.core.maintenance import MaintenanceWindow
 from chalicelib.core.model import Execution, Job, SetAside, UnreadableJob
-from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, OrphanedRun, Page, ReplayUpdate
+from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, OrphanedRun, Page, ReplayUpdate, WindowSet
 from chalicelib.core.replays import Replay
 
 
@@ -64,6 +67,7 @@ class MemoryStore:
         self._executions: dict[str, dict[str, Document]] = {}
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self._last_tick: datetime | None = None
+        self._windows: tuple[list[Document], int] = ([], 0)  # documents, version (one record, as in DynamoDB)
         # Manual triggers counted per (caller, minute), with when each count may be dropped.
         self._trigger_budget: dict[tuple[str, datetime], tuple[int, datetime]] = {}
         self._replays: dict[str, dict[str, Document]] = {}
@@ -282,6 +286,19 @@ class MemoryStore:
             docs = [self._replays[job_name][i] for i in ids[:limit]]
         next_cursor = replays_cursor(job_name, ids[limit - 1]) if len(ids) > limit else None
         return Page(items=[replay_from_document(doc) for doc in docs], next_cursor=next_cursor)
+
+    def maintenance_windows(self) -> WindowSet:
+        with self._lock:
+            docs, version = self._windows
+        return WindowSet(tuple(window_from_document(doc) for doc in docs), version)
+
+    def save_maintenance_windows(self, windows: Sequence[MaintenanceWindow], *, expected_version: int) -> WindowSet:
+        docs = [window_to_document(w) for w in windows]
+        with self._lock:
+            if self._windows[1] != expected_version:
+                raise ConcurrentUpdate(f"Maintenance windows are no longer at version {expected_version}.")
+            self._windows = (docs, expected_version + 1)
+        return WindowSet(tuple(window_from_document(doc) for doc in docs), expected_version + 1)
 
     def record_tick(self, now: datetime) -> None:
         with self._lock:

@@ -23,6 +23,7 @@ from chalicelib.core.errors import (
     TriggerBudgetSpent,
     ValidationFailed,
 )
+from chalicelib.core.maintenance import MaintenanceWindowNotFound
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://nightly-scheduler.dev/problems/"
@@ -66,6 +67,9 @@ def problem_for(error: Exception) -> Problem:
     if isinstance(error, ReplayNotFound):
         return problem(404, "replay-not-found", "Replay not found.", str(error),
                        jobName=error.job_name, replayId=error.replay_id)
+    if isinstance(error, MaintenanceWindowNotFound):
+        return problem(404, "maintenance-window-not-found", "Maintenance window not found.", str(error),
+                       windowId=error.window_id)
     if isinstance(error, JobUnreadable):
         return problem(409, "job-unreadable", "The job's stored record cannot be read.", str(error),
                        jobName=error.job_name)

@@ -6,10 +6,12 @@ anything but ``ValidationFailed``, which names the field.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any, Mapping
 
 from chalicelib.core import strict_json
 from chalicelib.core.errors import FieldError, InvalidCursor, ValidationFailed
+from chalicelib.core.maintenance import parse_instant
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_IDEMPOTENCY_KEY = 255
@@ -74,18 +76,22 @@ def parse_trigger_body(body: Any) -> dict[str, Any] | None:
     return body.get("payload")
 
 
-def parse_pause_body(body: Any) -> str | None:
+def parse_pause_body(body: Any) -> tuple[str | None, datetime | None]:
+    """``{"reason", "until"}``, both optional: ``(reason, until)``. Whether ``until`` is in
+    the future and at most 90 days ahead is the service's check (it knows the time)."""
     if body is None:
-        return None
+        return None, None
     if not isinstance(body, dict):
-        raise ValidationFailed([FieldError("body", "must be a JSON object like {\"reason\": \"...\"}")])
-    unknown = sorted(set(body) - {"reason"})
+        raise ValidationFailed([FieldError("body", "must be a JSON object like {\"reason\": \"...\", \"until\": \"...\"}")])
+    unknown = sorted(set(body) - {"reason", "until"})
     if unknown:
-        raise ValidationFailed([FieldError(name, "is not accepted here; only 'reason' is") for name in unknown])
+        raise ValidationFailed([FieldError(name, "is not accepted here; only 'reason' and 'until' are")
+                                for name in unknown])
     reason = body.get("reason")
     if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
         raise ValidationFailed([FieldError("reason", "must be a string of at most 500 characters")])
-    return reason
+    until = None if body.get("until") is None else parse_instant(body["until"], "until")
+    return reason, until
 
 
 def parse_empty_body(body: Any) -> None:

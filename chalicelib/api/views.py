@@ -7,6 +7,7 @@ from typing import Any
 from chalicelib.core.cron import CronSchedule
 from chalicelib.core.cron.notes import dst_note, local_time
 from chalicelib.core.definitions import definition_to_body
+from chalicelib.core.maintenance import MaintenanceWindow, status_of
 from chalicelib.core.model import Actor, Execution, ExecutionError, Job, SetAside, UnreadableJob, iso
 from chalicelib.core.ports import RegisteredJob
 from chalicelib.core.replays import progress
@@ -36,6 +37,7 @@ def execution_view(execution: Execution) -> dict[str, Any]:
         "payloadOverride": dict(execution.payload_override),
         "triggeredBy": actor_view(execution.triggered_by),
         **({"replayId": execution.replay_id} if execution.replay_id else {}),
+        **({"skipReason": execution.skip_reason} if execution.skip_reason else {}),
     }
 
 
@@ -90,6 +92,9 @@ def job_view(job: Job | UnreadableJob) -> dict[str, Any]:
         "createdBy": actor_view(job.created_by),
         "updatedBy": actor_view(job.updated_by),
         "pausedBy": actor_view(job.paused_by),
+        "pausedUntil": _iso_or_none(job.paused_until),
+        **({"heldSlot": {"scheduledFor": iso(job.held_slot.slot), "windowId": job.held_slot.window_id}}
+           if job.held_slot else {}),
         "dispatchable": job.set_aside is None,
         "setAside": set_aside_view(job.set_aside),
         "createdAt": iso(job.created_at),
@@ -171,3 +176,21 @@ def _when(schedule: CronSchedule | None, slot: datetime) -> dict[str, Any]:
         return {"at": iso(slot), "localTime": slot.isoformat(timespec="minutes")}
     [entry] = slots_view(schedule, [slot])
     return entry
+
+
+def maintenance_window_view(window: MaintenanceWindow, now: datetime) -> dict[str, Any]:
+    """A maintenance window as ``/maintenance-windows`` shows it."""
+    scope: dict[str, Any] = ({"all": True} if window.all_jobs else {"owner": window.owner} if window.owner is not None
+                             else {"jobs": list(window.jobs)})
+    return {
+        "id": window.window_id,
+        "from": iso(window.starts_at),
+        "to": iso(window.ends_at),
+        "reason": window.reason,
+        **scope,
+        "runMissed": window.run_missed,
+        "status": status_of(window, now),
+        "createdAt": iso(window.created_at),
+        "createdBy": actor_view(window.created_by),
+        "endedBy": actor_view(window.ended_by),
+    }

@@ -53,6 +53,26 @@
     return seconds >= 0 ? `in ${value} ${unit}` : `${value} ${unit} ago`;
   }
 
+  function pausedState(job) {  // "paused until … (in 3 h)" for a pause with an end
+    return job.state === "paused" && isInstant(job.pausedUntil)
+      ? `paused until ${when(job.pausedUntil)} (${relative(job.pausedUntil)})` : job.state;
+  }
+
+  function windowsFor(windows, job) {  // current and upcoming maintenance windows that cover the job
+    return windows.filter((w) => isObject(w) && w.status !== "ended" && (w.all === true
+      || (Array.isArray(w.jobs) && (!job || w.jobs.includes(job.jobName))) || (isText(w.owner) && (!job || w.owner === job.owner))));
+  }
+
+  function windowsPanel(windows, title) {
+    if (!windows.length) return null;
+    return el("div", { id: "maintenance-windows", class: "panel" }, el("strong", {}, title),
+      el("ul", {}, windows.map((w) => el("li", { "data-window": w.id },
+        badge(w.status === "active" ? "in maintenance" : "upcoming", w.status === "active" ? "problem" : "paused"), " ",
+        `${when(w.from)} – ${when(w.to)} (${relative(w.status === "active" ? w.to : w.from)}): ${w.reason} — `,
+        w.all === true ? "all jobs" : isText(w.owner) ? `owner ${w.owner}` : (w.jobs || []).join(", "),
+        w.runMissed ? "; the last skipped slot runs afterwards" : ""))));
+  }
+
   function duration(ms) {
     if (ms === null || ms === undefined) return "—";
     return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
@@ -241,7 +261,8 @@
 
   async function overview() {
     show(el("h1", {}, "Jobs"), el("p", { class: "muted" }, "Loading…"));
-    const [list, status] = await Promise.all([api("GET", "/jobs?limit=100"), showTick()]);
+    const [list, status, maintenance] = await Promise.all([api("GET", "/jobs?limit=100"), showTick(),
+      api("GET", "/maintenance-windows").catch(() => ({ windows: [] }))]);
     const overdue = new Set((status && status.overdue) || []);
     const name = (job) => (isObject(job) && isText(job.jobName) ? job.jobName : "");
     const jobs = listOf(list && list.jobs, "list of jobs").slice()
@@ -262,6 +283,7 @@
     const cert = jobs.find((job) => name(job) === CERT);
     show(
       el("h1", {}, "Jobs"),
+      windowsPanel(windowsFor(listOf(maintenance && maintenance.windows, "list of windows"), null), "Maintenance windows"),
       cert ? el("p", { id: "cert-line", class: "panel" }, el("strong", {}, "Certification check: "),
         lastResultLine(cert.lastExecution)) : null,
       el("table", { class: "jobs" },
@@ -283,6 +305,7 @@
     }
     const last = job.lastExecution;
     const state = [badge(job.state)];
+    if (isInstant(job.pausedUntil)) state.push(" ", el("span", { class: "paused-until" }, pausedState(job)));
     if (job.state === "paused" && job.pauseReason) state.push(" ", el("span", { class: "muted" }, job.pauseReason));
     if (job.dispatchable === false) state.push(" ", badge("set aside", "problem"));
     if (isOverdue) state.push(" ", badge("overdue", "problem"));
@@ -314,9 +337,10 @@
   async function jobPage(name, cursor) {
     show(el("p", { class: "muted" }, "Loading…"));
     const job = await api("GET", `/jobs/${encodeURIComponent(name)}`);
-    const [upcoming, history] = job.unreadable ? [{ slots: [] }, { executions: [] }] : await Promise.all([
+    const [upcoming, history, maintenance] = job.unreadable ? [{ slots: [] }, { executions: [] }, { windows: [] }] : await Promise.all([
       api("GET", `/jobs/${encodeURIComponent(name)}/upcoming?count=10`),
       api("GET", `/jobs/${encodeURIComponent(name)}/executions?limit=20` + (cursor ? "&nextToken=" + encodeURIComponent(cursor) : "")),
+      api("GET", "/maintenance-windows").catch(() => ({ windows: [] })),
     ]);
     const runs = listOf(history.executions, "list of runs");
     const outcome = el("div", { id: "outcome", "aria-live": "polite" });
@@ -330,7 +354,7 @@
       el("button", { type: "button", class: "danger", onclick: () => deleteForm(name, outcome) }, "Delete"));
     const definition = el("dl", { class: "definition" },
       [["Schedule", job.cronExpression], ["Time zone", job.timezone], ["Handler", job.handler],
-        ["State", job.state + (job.pauseReason ? ` — ${job.pauseReason}` : "")],
+        ["State", pausedState(job) + (job.pauseReason ? ` — ${job.pauseReason}` : "")],
         ["Alert state", `${job.alertState}, ${job.consecutiveFailures} failed in a row`],
         ["Timeout", `${job.timeoutSeconds} s`], ["Retries", job.retry ? `${job.retry.maxAttempts} attempts` : "—"],
         ["Created by", job.createdBy ? `${job.createdBy.subject} (${job.createdBy.role})` : "—"],
@@ -342,6 +366,7 @@
       el("h1", {}, name),
       name === CERT ? el("p", { id: "cert-line", class: "panel" }, el("strong", {}, "Last result: "), lastResultLine(job.lastExecution)) : null,
       actions, outcome,
+      windowsPanel(windowsFor(listOf(maintenance.windows, "list of windows"), job), "Maintenance windows covering this job"),
       el("h2", {}, "Definition"), definition,
       job.payload && Object.keys(job.payload).length ? el("pre", {}, JSON.stringify(job.payload, null, 2)) : null,
       el("h2", {}, "Next runs"),
@@ -359,7 +384,7 @@
     return el("tr", { "data-run": e.executionId },
       el("td", {}, runLink(name, e.executionId, e.status)), el("td", {}, e.trigger), el("td", {}, e.attempt),
       el("td", {}, when(e.scheduledFor)), el("td", {}, when(e.startedAt)), el("td", {}, duration(e.durationMs)),
-      el("td", {}, e.error ? `${e.error.type}: ${e.error.message}` : ""));
+      el("td", {}, e.error ? `${e.error.type}: ${e.error.message}` : isText(e.skipReason) ? e.skipReason : ""));
   }
 
   async function runNow(name, outcome, payload) {

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
+from chalicelib.core.maintenance import MaintenanceWindow
 from chalicelib.core.model import (
     UTC,
     Actor,
@@ -20,6 +21,7 @@ from chalicelib.core.model import (
     Execution,
     ExecutionError,
     ExecutionStatus,
+    HeldSlot,
     Job,
     JobDefinition,
     JobState,
@@ -84,6 +86,7 @@ def execution_to_document(ex: Execution) -> Document:
         "logs": [{"at": encode_time(line.at), "level": line.level, "message": line.message} for line in ex.logs],
         "logs_dropped": ex.logs_dropped,
         "replay_id": ex.replay_id,
+        "skip_reason": ex.skip_reason,
     }
 
 
@@ -112,6 +115,7 @@ def execution_from_document(doc: Mapping[str, Any]) -> Execution:
                    for line in doc.get("logs") or ()),
         logs_dropped=int(doc.get("logs_dropped", 0)),
         replay_id=doc.get("replay_id"),
+        skip_reason=doc.get("skip_reason"),
     )
 
 
@@ -285,6 +289,10 @@ def job_to_document(job: Job) -> Document:
         "updated_by": _actor_to_document(job.updated_by),
         "paused_by": _actor_to_document(job.paused_by),
         "replay": _replay_cursor_to_document(job.replay),
+        "paused_until": _time_or_none(job.paused_until),
+        "held_slot": None if job.held_slot is None else {
+            "slot": encode_time(job.held_slot.slot), "window_id": job.held_slot.window_id,
+            "release_at": encode_time(job.held_slot.release_at)},
         "version": job.version,
     }
 
@@ -311,6 +319,8 @@ def job_from_document(doc: Mapping[str, Any]) -> Job:
         updated_by=_actor_from_document(doc.get("updated_by")),
         paused_by=_actor_from_document(doc.get("paused_by")),
         replay=_replay_cursor_from_document(doc.get("replay")),
+        paused_until=_parse_or_none(doc.get("paused_until")),
+        held_slot=_held_slot_from_document(doc.get("held_slot")),
         version=int(doc.get("version", 0)),
     )
 
@@ -363,4 +373,39 @@ def replay_from_document(doc: Mapping[str, Any]) -> Replay:
         idempotency_key=doc.get("idempotency_key"),
         expires_at=_parse_or_none(doc.get("expires_at")),
         version=int(doc.get("version", 0)),
+    )
+
+
+def _held_slot_from_document(doc: Mapping[str, Any] | None) -> HeldSlot | None:
+    if doc is None:
+        return None
+    return HeldSlot(slot=parse_iso(doc["slot"]), window_id=str(doc["window_id"]), release_at=parse_iso(doc["release_at"]))
+
+
+# --- maintenance windows ------------------------------------------------------------
+
+
+def window_to_document(window: MaintenanceWindow) -> Document:
+    return {
+        "window_id": window.window_id,
+        "starts_at": encode_time(window.starts_at),
+        "ends_at": encode_time(window.ends_at),
+        "reason": window.reason,
+        "created_at": encode_time(window.created_at),
+        "jobs": list(window.jobs),
+        "owner": window.owner,
+        "all": window.all_jobs,
+        "run_missed": window.run_missed,
+        "created_by": _actor_to_document(window.created_by),
+        "ended_by": _actor_to_document(window.ended_by),
+    }
+
+
+def window_from_document(doc: Mapping[str, Any]) -> MaintenanceWindow:
+    return MaintenanceWindow(
+        window_id=str(doc["window_id"]), starts_at=parse_iso(doc["starts_at"]), ends_at=parse_iso(doc["ends_at"]),
+        reason=str(doc["reason"]), created_at=parse_iso(doc["created_at"]),
+        jobs=tuple(str(name) for name in doc.get("jobs") or ()), owner=doc.get("owner"),
+        all_jobs=bool(doc.get("all", False)), run_missed=bool(doc.get("run_missed", False)),
+        created_by=_actor_from_document(doc.get("created_by")), ended_by=_actor_from_document(doc.get("ended_by")),
     )

@@ -54,6 +54,7 @@ class NoticeKind(str, enum.Enum):
     RECOVERY = "recovery"
     SET_ASIDE = "set-aside"  # the dispatcher cannot dispatch the job (see SetAside)
     RESTORED = "restored"  # a set-aside job dispatches again
+    PAUSE_EXPIRED = "pause-expired"  # a pause with an end ended: the job resumed by itself
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,7 @@ class Execution:
     logs: tuple[LogLine, ...] = ()  # the last lines the run wrote (bounded)
     logs_dropped: int = 0  # older lines that did not fit
     replay_id: str | None = None  # the replay that ran this slot again (its retries too)
+    skip_reason: str | None = None  # a skipped slot: why (a maintenance window names itself)
 
 
 @dataclass(frozen=True)
@@ -225,6 +227,17 @@ class ReplayCursor:
 
 
 @dataclass(frozen=True)
+class HeldSlot:
+    """A slot a ``runMissed`` maintenance window skipped; it runs once when no window
+    covers the job any more. ``release_at`` is when the dispatcher looks again (the end of
+    the window that skipped it); ``window_id`` names that window."""
+
+    slot: datetime
+    window_id: str
+    release_at: datetime
+
+
+@dataclass(frozen=True)
 class Job:
     definition: JobDefinition
     created_at: datetime
@@ -244,6 +257,8 @@ class Job:
     updated_by: Actor | None = None
     paused_by: Actor | None = None
     replay: ReplayCursor | None = None
+    paused_until: datetime | None = None  # a pause with an end: the job resumes by itself then
+    held_slot: HeldSlot | None = None  # a slot a runMissed maintenance window skipped
     version: int = 0
 
     @property
@@ -255,8 +270,8 @@ class Job:
         """The earliest instant at which a dispatcher has work on this job, or None.
 
         Work is: the next slot (active jobs only), a pending retry, a lease to break,
-        or an unsent notice at its next attempt. A set-aside job has no work before its
-        ``retry_at``. Stores index jobs by this value so a tick reads only what is due.
+        or an unsent notice at its next attempt, the end of a pause with an end, a held
+        slot's release. A set-aside job has no work before its ``retry_at``. Stores index jobs by this value so a tick reads only what is due.
         """
         if self.set_aside is not None:
             return self.set_aside.retry_at
@@ -272,6 +287,10 @@ class Job:
         if self.replay_may_advance:
             assert self.replay is not None
             candidates.append(self.replay.due_at)
+        if self.state is JobState.PAUSED and self.paused_until is not None:
+            candidates.append(self.paused_until)
+        if self.held_slot is not None:
+            candidates.append(self.held_slot.release_at)
         return min(candidates) if candidates else None
 
 

@@ -28,6 +28,7 @@ from typing import Any, Callable, Generic, Iterable, Mapping, Protocol, Sequence
 
 from chalicelib.core.context import RunContext
 from chalicelib.core.errors import FieldError
+from chalicelib.core.maintenance import MaintenanceWindow
 from chalicelib.core.model import Execution, ExecutionStatus, Job, Notice, SetAside, UnreadableJob
 from chalicelib.core.replays import Replay
 
@@ -86,6 +87,14 @@ class OrphanedRun:
     lease_expires_at: datetime
     owner: str | None
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class WindowSet:
+    """The stored maintenance windows and the version of the record that holds them."""
+
+    windows: tuple[MaintenanceWindow, ...] = ()
+    version: int = 0
 
 
 @dataclass(frozen=True)
@@ -219,6 +228,16 @@ class Store(Protocol):
         """Replays of one job, newest first (a query, never a scan); ``cursor`` is the
         opaque ``next_cursor`` of the page before. Raises ``InvalidCursor`` for a cursor
         this store did not issue for this listing."""
+
+    def maintenance_windows(self) -> WindowSet:
+        """Every stored maintenance window, with the version of the one record that holds
+        them all (0 when none was ever stored). One strongly consistent read: a tick reads
+        the windows once (DynamoDB: one item of the jobs table, never listed as a job)."""
+
+    def save_maintenance_windows(self, windows: Sequence[MaintenanceWindow], *, expected_version: int) -> WindowSet:
+        """Replace the stored windows, on condition that the record is still at
+        ``expected_version`` (what the caller read); stored at ``expected_version + 1``.
+        Raises ``ConcurrentUpdate`` when another writer got there first."""
 
     def record_tick(self, now: datetime) -> None:
         """Remember that a dispatcher tick ran at ``now`` (for ``GET /status``)."""

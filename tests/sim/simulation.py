@@ -10,7 +10,12 @@ must hold whatever the failures were:
 * no slot has more attempts than ``maxAttempts``;
 * no slot succeeds twice; no execution is left queued or running;
 * alerts sent = failure streaks that reached their threshold, recovery notices =
-  such streaks that ended in a success.
+  such streaks that ended in a success;
+* maintenance windows (:data:`WINDOWS`) and pauses with an end (:data:`PAUSES`): the
+  oracle is told which slots a window covers (each is recorded ``skipped`` once, naming
+  the window that started first) and which slots a pause holds (none is acted on); the
+  latest slot each ``runMissed`` window skipped runs once more after it; every pause's
+  end sends one ``pause-expired`` notice. No two ``runMissed`` windows overlap.
 """
 from __future__ import annotations
 
@@ -56,6 +61,60 @@ JOBS: list[tuple[str, str, str, int, float]] = [
 
 MAX_ATTEMPTS = 3
 MINUTE = timedelta(minutes=1)
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+@dataclass(frozen=True, eq=False)
+class SimWindow:
+    """A maintenance window the simulation creates before its first tick."""
+
+    starts: datetime
+    ends: datetime
+    scope: dict[str, Any]
+    run_missed: bool = False
+
+    def covers(self, name: str) -> bool:
+        return bool(self.scope.get("all")) or name in self.scope.get("jobs", ())
+
+
+WINDOWS: list[SimWindow] = [
+    # Oslo's fall-back night, every job: both 02:00 wall times and the repeated hour.
+    SimWindow(_at("2026-10-24T23:30:00+00:00"), _at("2026-10-25T02:30:00+00:00"), {"all": True}),
+    # a migration that runs the missed slots afterwards, and one overlapping it for two jobs
+    SimWindow(_at("2026-10-10T00:30:00+00:00"), _at("2026-10-10T03:10:00+00:00"),
+              {"jobs": ["hourly-utc", "nightly-oslo-0200", "five-min-utc", "quarter-hour"]}, run_missed=True),
+    SimWindow(_at("2026-10-10T02:00:00+00:00"), _at("2026-10-10T04:00:00+00:00"),
+              {"jobs": ["hourly-utc", "twice-daily"]}),
+    # New York's fall-back morning (1 Nov, 06:00Z), with its missed slots run afterwards
+    SimWindow(_at("2026-11-01T05:00:00+00:00"), _at("2026-11-01T07:05:00+00:00"),
+              {"jobs": ["five-min-ny", "nightly-ny-0130", "weekly-sunday-ny"]}, run_missed=True),
+]
+
+# (job, paused at the end of this tick, until): a pause with an end, set through the service
+PAUSES: list[tuple[str, datetime, datetime]] = [
+    ("hourly-oslo", _at("2026-10-12T10:00:00+00:00"), _at("2026-10-13T10:00:00+00:00")),
+    # ends at 02:45 CEST, inside the hour the fall-back repeats
+    ("nightly-oslo-0230", _at("2026-10-24T12:00:00+00:00"), _at("2026-10-25T00:45:00+00:00")),
+    ("every-ten-oslo", _at("2026-10-25T00:05:00+00:00"), _at("2026-10-25T01:33:00+00:00")),
+    ("hourly-sydney", _at("2026-10-03T14:00:00+00:00"), _at("2026-10-03T17:00:00+00:00")),  # Sydney springs forward
+]
+
+
+def windows_in(start: datetime, end: datetime) -> list[SimWindow]:
+    return [w for w in WINDOWS if w.ends > start and w.starts < end]
+
+
+def pauses_in(start: datetime, end: datetime) -> list[tuple[str, datetime, datetime]]:
+    return [p for p in PAUSES if start <= p[1] < end]
+
+
+def window_of(name: str, slot: datetime, windows: list[SimWindow]) -> SimWindow | None:
+    """The oracle's coverage: the window that started first among those holding the slot."""
+    holding = [w for w in windows if w.starts <= slot < w.ends and w.covers(name)]
+    return min(holding, key=lambda w: w.starts) if holding else None
 
 
 def oracle_slots(cron: str, tz: str, start: datetime, end: datetime) -> list[datetime]:
@@ -112,11 +171,17 @@ class SimulationResult:
     expected_recoveries: int = 0
     slots: int = 0
     ticks: int = 0
+    window_skips: int = 0
+    missed_runs: int = 0
+    paused_slots: int = 0
+    pauses_expired: int = 0
     problems: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()))
         return (f"{self.ticks} ticks, {self.slots} slots, executions: {statuses}; "
+                f"{self.window_skips} slots skipped by maintenance windows, {self.missed_runs} run after them, "
+                f"{self.paused_slots} held by {self.pauses_expired} expiring pauses; "
                 f"alerts {self.alerts} (expected {self.expected_alerts}), "
                 f"recoveries {self.recoveries} (expected {self.expected_recoveries})")
 
@@ -138,33 +203,79 @@ def run_simulation(start: datetime, days: float, *, seed: int, store: Any = None
                                      timeout_seconds=120)
     result = SimulationResult()
     minutes = int(days * 24 * 60)
-    for minute in range(minutes + 15):  # a quarter of an hour more lets the last retries finish
-        harness.tick(start + timedelta(minutes=minute))
-        result.ticks += 1
     end = start + timedelta(minutes=minutes)
-    check_invariants(harness, start, end, result)
+    ids: dict[SimWindow, str] = {}
+    for window in windows_in(start, end):
+        body = {"from": window.starts.isoformat(), "to": window.ends.isoformat(), "reason": "simulated maintenance",
+                **window.scope, "runMissed": window.run_missed}
+        ids[window] = harness.service.create_maintenance_window(body).window_id
+    pauses = {at: (name, until) for name, at, until in pauses_in(start, end)}
+    for minute in range(minutes + 15):  # a quarter of an hour more lets the last retries finish
+        now = start + timedelta(minutes=minute)
+        harness.tick(now)
+        if now in pauses:
+            harness.service.pause_job(pauses[now][0], "simulated pause", until=pauses[now][1])
+        result.ticks += 1
+    check_invariants(harness, start, end, result, ids)
     return harness, result
 
 
-def check_invariants(harness: Harness, start: datetime, end: datetime, result: SimulationResult) -> None:
+def check_invariants(harness: Harness, start: datetime, end: datetime, result: SimulationResult,
+                     window_ids: dict[SimWindow, str] | None = None) -> None:
     problems = result.problems
     sent = Counter(n.kind.value for n in harness.notifier.sent)
     result.alerts, result.recoveries = sent["alert"], sent["recovery"]
+    window_ids = window_ids or {}
+    windows = list(window_ids)
+    pauses = pauses_in(start, end)
+    result.pauses_expired = sent["pause-expired"]
+    if sent["pause-expired"] != len(pauses):
+        problems.append(f"pause-expired notices {sent['pause-expired']} != pauses that ended {len(pauses)}")
     for name, cron, tz, alert_after, _p in JOBS:
-        expected = oracle_slots(cron, tz, start, end)
+        every = oracle_slots(cron, tz, start, end)
+        held = {s for s in every for job, at, until in pauses if job == name and at < s < until}
+        expected = [s for s in every if s not in held]
         result.slots += len(expected)
+        result.paused_slots += len(held)
         executions = harness.executions(name)
         by_slot: dict[datetime, list[Any]] = defaultdict(list)
+        skips: dict[datetime, list[Any]] = defaultdict(list)
+        late_runs: dict[str, list[datetime]] = defaultdict(list)
         for execution in executions:
             result.counts[execution.status.value] += 1
+            if execution.status is ExecutionStatus.SKIPPED and (execution.skip_reason or "").startswith("maintenance"):
+                skips[execution.scheduled_for].append(execution)
+                continue
+            for window_id in window_ids.values():
+                if f"-r{window_id}-a01" in execution.execution_id:
+                    late_runs[window_id].append(execution.scheduled_for)
             if execution.trigger is not Trigger.MANUAL:
                 by_slot[execution.scheduled_for].append(execution)
             if not execution.status.is_final:
                 problems.append(f"{name}: {execution.execution_id} left {execution.status.value}")
-        missing = [s for s in expected if s not in by_slot]
+        skipped_by: dict[SimWindow, list[datetime]] = defaultdict(list)
+        for slot in expected:
+            window = window_of(name, slot, windows)
+            if window is None:
+                if slot in skips:
+                    problems.append(f"{name} {slot}: skipped by a window that does not cover it")
+                continue
+            skipped_by[window].append(slot)
+            result.window_skips += 1
+            reasons = [e.skip_reason for e in skips.get(slot, [])]
+            if len(reasons) != 1 or window_ids[window] not in reasons[0]:
+                problems.append(f"{name} {slot}: window {window_ids[window]} should skip it once, skips: {reasons}")
+        for window, window_id in window_ids.items():
+            want = [max(skipped_by[window])] if window.run_missed and skipped_by[window] else []
+            if sorted(late_runs[window_id]) != want:
+                problems.append(f"{name}: after {window_id} ran {late_runs[window_id]}, expected {want}")
+            result.missed_runs += len(want)
+        if held & set(by_slot) or held & set(skips):
+            problems.append(f"{name}: slots held by a pause were acted on: {sorted(held & (set(by_slot) | set(skips)))[:3]}")
+        missing = [s for s in expected if s not in by_slot and s not in skips]
         if missing:
             problems.append(f"{name}: {len(missing)} slots never acted on, first {missing[0].isoformat()}")
-        extra = [s for s in by_slot if s not in set(expected) and s <= end]
+        extra = [s for s in set(by_slot) | set(skips) if s not in set(expected) and s <= end]
         if extra:
             problems.append(f"{name}: executions for instants that are not slots: {extra[:3]}")
         for slot, attempts in by_slot.items():

@@ -16,4 +16,7 @@ def test_a_simulated_month_keeps_every_invariant(record_property):
     assert result.problems == []
     assert result.counts["succeeded"] > 10_000 and result.counts["failed"] > 1_000
     assert result.counts["skipped"] > 0 and result.alerts > 10 and result.recoveries > 10
+    # the oracle checked each of these slot by slot (see simulation.WINDOWS and PAUSES)
+    assert result.window_skips > 100 and result.missed_runs > 5
+    assert result.paused_slots > 20 and result.pauses_expired == 4
 

@@ -14,10 +14,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Sequence
 
 from chalicelib.core import isolation
 from chalicelib.core.errors import ConcurrentUpdate, StoreUnavailable
+from chalicelib.core.maintenance import MaintenanceWindow
 from chalicelib.core.model import Execution, ExecutionStatus, Job, SetAside, UnreadableJob
 from chalicelib.core.ports import ReplayUpdate
 from chalicelib.core.scheduler import transitions
@@ -79,10 +80,11 @@ class Dispatcher:
         report = DispatchReport(now=now)
         log, batch = self.parts.log, self.parts.dispatch_batch
         cursor: str | None = None
-        dispatch_one = functools.partial(self._dispatch_in, contextvars.copy_context(), now)
+        windows = self._maintenance_windows(report)
+        dispatch_one = functools.partial(self._dispatch_in, contextvars.copy_context(), now, windows or ())
         # Claims and hand-offs run concurrently, at most dispatch_concurrency at once: the
         # store's and the invoker's clients are thread-safe; every claim stays conditional.
-        while True:
+        while windows is not None:
             try:
                 page = self.parts.store.due_page(now, limit=batch, cursor=cursor)
             except StoreUnavailable as exc:
@@ -120,11 +122,24 @@ class Dispatcher:
         })
         return report
 
-    def _dispatch_in(self, context: contextvars.Context, now: datetime, entry: Job | UnreadableJob) -> DispatchReport:
-        """``_dispatch_entry`` on a pool thread, in a copy of the tick's context."""
-        return context.copy().run(self._dispatch_entry, entry, now)
+    def _maintenance_windows(self, report: DispatchReport) -> Sequence[MaintenanceWindow] | None:
+        """The maintenance windows, read once for the whole tick; None when they cannot be
+        read (nothing is dispatched then: a slot inside a window must not run)."""
+        try:
+            return self.parts.store.maintenance_windows().windows
+        except Exception as exc:  # noqa: BLE001 - the next tick reads them again
+            report.errors.append(f"maintenance windows unreadable: {type(exc).__name__}: {exc}")
+            self.parts.log.error("dispatcher could not read the maintenance windows; nothing dispatched this tick",
+                                 extra={"error": f"{type(exc).__name__}: {exc}"})
+            return None
 
-    def _dispatch_entry(self, entry: Job | UnreadableJob, now: datetime) -> DispatchReport:
+    def _dispatch_in(self, context: contextvars.Context, now: datetime, windows: Sequence[MaintenanceWindow],
+                     entry: Job | UnreadableJob) -> DispatchReport:
+        """``_dispatch_entry`` on a pool thread, in a copy of the tick's context."""
+        return context.copy().run(self._dispatch_entry, entry, now, windows)
+
+    def _dispatch_entry(self, entry: Job | UnreadableJob, now: datetime,
+                        windows: Sequence[MaintenanceWindow] = ()) -> DispatchReport:
         """One due entry, with its own report; nothing it raises leaves this method."""
         report = DispatchReport(now=now)
         if isinstance(entry, UnreadableJob):
@@ -132,7 +147,7 @@ class Dispatcher:
                             f"its stored record cannot be decoded ({entry.reason})", now, report)
             return report
         try:
-            self._dispatch_job(entry, now, report)
+            self._dispatch_job(entry, now, report, windows)
         except StoreUnavailable as exc:
             # The store's fault, not the job's: it stays due and the next tick picks it up.
             report.errors.append(f"{entry.name}: {exc}")
@@ -173,7 +188,8 @@ class Dispatcher:
         metrics.record("LateSlots", report.late_slots)
         metrics.record("DispatchErrors", len(report.set_aside))
 
-    def _dispatch_job(self, job: Job | None, now: datetime, report: DispatchReport) -> None:
+    def _dispatch_job(self, job: Job | None, now: datetime, report: DispatchReport,
+                      windows: Sequence[MaintenanceWindow] = ()) -> None:
         name = job.name if job else "?"
         for attempt in range(CAS_ATTEMPTS):
             if job is None or job.due_at is None or job.due_at > now:
@@ -182,7 +198,7 @@ class Dispatcher:
             replay_read = transitions.replay_is_due(restored, now)
             replay = self.parts.store.get_replay(job.name, job.replay.replay_id) if replay_read and job.replay else None
             plan = transitions.plan(restored, self._lease_execution(job, now), now, self.parts.timing, self.parts.rand,
-                                    replay, replay_read=replay_read)
+                                    replay, replay_read=replay_read, windows=windows)
             if attempt == 0:
                 report.late_slots += plan.late_slots
             if plan.needs_commit or restored is not job:
@@ -195,6 +211,10 @@ class Dispatcher:
                 except ConcurrentUpdate:
                     job = self.parts.store.get_job(job.name)
                     continue
+            elif attempt:
+                # Lost a race and nothing is left to change: the winner publishes the notices it
+                # committed (a pause's end notifies once); any left unsent are due next tick.
+                return
             else:
                 stored = job
             if restored is not job:

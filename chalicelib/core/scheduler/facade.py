@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
 from chalicelib.core.cron import CronSchedule
+from chalicelib.core.maintenance import MaintenanceWindow
 from chalicelib.core.model import Actor, Execution, Job, JobDefinition, UnreadableJob
 from chalicelib.core.ports import (
     Clock,
@@ -36,6 +37,7 @@ from chalicelib.core.scheduler.registration import Registration
 from chalicelib.core.scheduler.replay_service import Replays, ReplayView
 from chalicelib.core.scheduler.transitions import Timing
 from chalicelib.core.scheduler.triggers import Triggers
+from chalicelib.core.scheduler.windows import MaintenanceWindows
 from chalicelib.core.scheduler.worker import Worker
 
 
@@ -77,6 +79,7 @@ class SchedulerService:
         self.dispatcher = Dispatcher(self.parts, effects)
         self.worker = Worker(self.parts, effects)
         self.replays = Replays(self.parts)
+        self.windows = MaintenanceWindows(self.parts)
 
     # ------------------------------------------------------------------ registration
 
@@ -163,9 +166,26 @@ class SchedulerService:
         """cancelJob: the job never runs again; its history stays until it expires."""
         self.registration.cancel_job(job_name, actor)
 
-    def pause_job(self, job_name: str, reason: str | None = None, *, actor: Actor | None = None) -> Job:
-        """Stop scheduled runs and pending retries; manual triggers still run. ``pausedBy``."""
-        return self.registration.pause_job(job_name, reason, actor)
+    def pause_job(self, job_name: str, reason: str | None = None, *, actor: Actor | None = None,
+                  until: datetime | None = None) -> Job:
+        """Stop scheduled runs and pending retries; manual triggers still run. ``pausedBy``.
+        With ``until`` (future, at most 90 days ahead) the job resumes by itself then, from
+        its first slot at or after ``until``, and its channels get a ``pause-expired`` notice."""
+        return self.registration.pause_job(job_name, reason, actor, until)
+
+    # ------------------------------------------------------------------ maintenance windows
+
+    def create_maintenance_window(self, body: Any, *, actor: Actor | None = None) -> MaintenanceWindow:
+        """Hold covered jobs' slots during ``[from, to)`` (see ``MaintenanceWindows.create``)."""
+        return self.windows.create(body, actor)
+
+    def list_maintenance_windows(self) -> list[MaintenanceWindow]:
+        """Current and upcoming windows, and those that ended in the last 7 days."""
+        return self.windows.list()
+
+    def end_maintenance_window(self, window_id: str, *, actor: Actor | None = None) -> MaintenanceWindow:
+        """End a window now; ``MaintenanceWindowNotFound`` for an unknown id."""
+        return self.windows.end(window_id, actor)
 
     def resume_job(self, job_name: str, *, actor: Actor | None = None) -> Job:
         """Schedule again from now on; slots missed while paused are not replayed."""

@@ -18,6 +18,7 @@ from chalicelib.core.errors import (
     JobUnreadable,
     ValidationFailed,
 )
+from chalicelib.core.maintenance import validate_pause_until
 from chalicelib.core.model import SYSTEM, Actor, Job, JobDefinition, JobState
 from chalicelib.core.scheduler.orphans import watch_for
 from chalicelib.core.scheduler.parts import Parts, give_up, retry_on_conflict
@@ -170,12 +171,16 @@ class Registration:
         retry_on_conflict(step, on_exhausted=give_up(f"job '{job_name}' kept changing; retry"))
         self.parts.log.info("job cancelled", extra={"job_name": job_name, "actor": str(actor) if actor else None})
 
-    def pause_job(self, job_name: str, reason: str | None = None, actor: Actor | None = None) -> Job:
-        """Stop scheduled runs and pending retries; manual triggers still run."""
+    def pause_job(self, job_name: str, reason: str | None = None, actor: Actor | None = None,
+                  until: datetime | None = None) -> Job:
+        """Stop scheduled runs and pending retries; manual triggers still run. With ``until``
+        (future, at most 90 days ahead; ``ValidationFailed`` naming ``until`` otherwise) the
+        dispatcher resumes the job by itself then (:func:`transitions.expire_pause`)."""
 
         def pause(job: Job, now: datetime) -> Job:
             return replace(job, state=JobState.PAUSED, pause_reason=reason or "paused by operator",
-                           pending_retry=None, updated_at=now, updated_by=actor, paused_by=actor)
+                           pending_retry=None, updated_at=now, updated_by=actor, paused_by=actor,
+                           paused_until=validate_pause_until(until, now))
 
         return self.update(job_name, pause)
 
@@ -185,7 +190,7 @@ class Registration:
         def resume(job: Job, now: datetime) -> Job:
             schedule = CronSchedule.parse(job.definition.cron_expression, job.definition.timezone)
             return replace(job, state=JobState.ACTIVE, pause_reason=None, next_run_at=schedule.next_after(now),
-                           updated_at=now, updated_by=actor, paused_by=None)
+                           updated_at=now, updated_by=actor, paused_by=None, paused_until=None)
 
         return self.update(job_name, resume)
 

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from chalicelib.core import replays
 from chalicelib.core.cron import CronSchedule
+from chalicelib.core.maintenance import (
+    MaintenanceWindow,
+    covered_until,
+    pause_expired_notice,
+    skip_reason,
+    window_covering,
+)
 from chalicelib.core.model import (
+    SYSTEM,
     Execution,
     ExecutionError,
     ExecutionStatus,
+    HeldSlot,
     Job,
     JobState,
     Lease,
@@ -172,7 +181,8 @@ def break_expired_lease(job: Job, lease_execution: Execution | None, now: dateti
 
 
 def plan(job: Job, lease_execution: Execution | None, now: datetime, timing: Timing, rand: RandomSource,
-         replay: Replay | None = None, *, replay_read: bool = False) -> Plan:
+         replay: Replay | None = None, *, replay_read: bool = False,
+         windows: Sequence[MaintenanceWindow] = ()) -> Plan:
     """Everything due on ``job`` at ``now``: a broken lease, a due retry, a due slot,
     then the next step of its replay.
 
@@ -181,15 +191,24 @@ def plan(job: Job, lease_execution: Execution | None, now: datetime, timing: Tim
     ``now`` are coalesced into one. The replay (``replay``, read by the caller when
     ``replay_read``) takes a step only when nothing else of the job is in flight. When
     nothing but unsent notices was due, the plan needs no commit.
+
+    ``windows`` are the maintenance windows as the tick read them: a pause whose end has
+    come ends first; a due slot inside a window covering the job is recorded ``skipped``
+    (once, whatever else was due); a due retry waits for the window's end; a slot a
+    ``runMissed`` window held runs once no window covers the job.
     """
     original = job
+    job = expire_pause(job, now)
     job, updates, finals = break_expired_lease(job, lease_execution, now, timing, rand)
     new: list[Execution] = []
     invoke: list[Execution] = []
     late_slots = coalesced = 0
 
     retry = job.pending_retry
-    if retry is not None and retry.due_at <= now and job.lease is None:
+    held_until = covered_until(job, now, windows) if retry is not None and retry.due_at <= now else None
+    if retry is not None and held_until is not None:
+        job = replace(job, pending_retry=replace(retry, due_at=held_until), updated_at=now)
+    elif retry is not None and retry.due_at <= now and job.lease is None:
         execution = new_execution(job, Trigger.RETRY, retry.scheduled_for, retry.attempt, now,
                                   retry.payload_override, retry.idempotency_key, timing, retry.replay_id)
         job = claim(replace(job, pending_retry=None), execution, now, timing)
@@ -207,7 +226,15 @@ def plan(job: Job, lease_execution: Execution | None, now: datetime, timing: Tim
         decision = decide_slot(late, grace_seconds=job.definition.misfire_grace_seconds, in_flight=busy)
         job = replace(job, next_run_at=schedule.next_after(now), updated_at=now)
         scheduled = new_execution(job, Trigger.SCHEDULE, slot, 1, now, {}, idempotency_key_for(job.name, slot), timing)
-        if decision is SlotDecision.RUN:
+        window = window_covering(job, slot, windows)
+        if window is not None:
+            new.append(replace(
+                scheduled, status=ExecutionStatus.SKIPPED, finished_at=now, duration_ms=0,
+                skip_reason=skip_reason(window),
+                result={"maintenanceWindow": window.window_id, "coalescedSlots": late.coalesced}))
+            if window.run_missed:
+                job = replace(job, held_slot=HeldSlot(slot, window.window_id, window.ends_at))
+        elif decision is SlotDecision.RUN:
             job = claim(job, scheduled, now, timing)
             new.append(scheduled)
             invoke.append(scheduled)
@@ -230,6 +257,11 @@ def plan(job: Job, lease_execution: Execution | None, now: datetime, timing: Tim
             finals.append(missed)
             job = account(job, missed, now, rand)
 
+    job, released = release_held_slot(job, now, timing, windows)
+    if released is not None:
+        new.append(released)
+        invoke.append(released)
+
     stepped: Replay | None = None
     if replay_read:
         job, stepped, started = advance_replay(job, replay, now, timing)
@@ -240,6 +272,47 @@ def plan(job: Job, lease_execution: Execution | None, now: datetime, timing: Tim
     return Plan(job=job, new_executions=tuple(new), updates=tuple(updates), to_invoke=tuple(invoke),
                 finals=tuple(finals), late_slots=late_slots, coalesced=coalesced, needs_commit=job != original,
                 replay=stepped)
+
+
+def expire_pause(job: Job, now: datetime) -> Job:
+    """A pause whose ``until`` has come ends: the job is active again from ``until`` on (its
+    next slot is the first at or after ``until``, so a slot at exactly ``until`` runs and
+    the slots inside the pause are not replayed), and a ``pause-expired`` notice is queued."""
+    until = job.paused_until
+    if job.state is not JobState.PAUSED or until is None or until > now:
+        return job
+    schedule = CronSchedule.parse(job.definition.cron_expression, job.definition.timezone)
+    resumed = replace(job, state=JobState.ACTIVE, pause_reason=None, paused_by=None, paused_until=None,
+                      next_run_at=schedule.next_after(until - timedelta(microseconds=1)), updated_at=now,
+                      updated_by=SYSTEM)
+    return replace(resumed, outbox=resumed.outbox + (pause_expired_notice(job, until, now),))
+
+
+HELD_SLOT_RECHECK = timedelta(minutes=1)
+"""How soon a held slot is looked at again while another run of its job is in flight."""
+
+
+def release_held_slot(job: Job, now: datetime, timing: Timing,
+                      windows: Sequence[MaintenanceWindow]) -> tuple[Job, Execution | None]:
+    """Run once the slot a ``runMissed`` window held, when its time has come and no window
+    covers the job any more (overlapping windows: after the last). It runs as a late slot
+    does (trigger ``schedule``, its own ``scheduledFor`` and idempotency key), with its own
+    execution id (``…Z-r<window id>-a01``: the skip record holds ``…Z-a01``). It waits for
+    a run in flight; a paused job drops it, as a pause drops its slots."""
+    held = job.held_slot
+    if held is None or held.release_at > now:
+        return job, None
+    still = covered_until(job, now, windows)
+    if still is not None:
+        return replace(job, held_slot=replace(held, release_at=still), updated_at=now), None
+    if job.state is not JobState.ACTIVE:
+        return replace(job, held_slot=None, updated_at=now), None
+    if job.lease is not None or job.pending_retry is not None:
+        return replace(job, held_slot=replace(held, release_at=now + HELD_SLOT_RECHECK), updated_at=now), None
+    execution = replace(new_execution(job, Trigger.SCHEDULE, held.slot, 1, now, {},
+                                      idempotency_key_for(job.name, held.slot), timing),
+                        execution_id=execution_id_for(held.slot, 1, held.window_id))
+    return claim(replace(job, held_slot=None), execution, now, timing), execution
 
 
 def replay_is_due(job: Job, now: datetime) -> bool:

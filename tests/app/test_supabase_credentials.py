@@ -286,7 +286,7 @@ def test_the_api_keys_secret_is_read_strictly(listed: str, keys: list[str], capl
     settings = Settings.from_env({"SCHEDULER_API_KEYS_SECRET_ID": "nightly-scheduler/prod/api-keys"})
     with caplog.at_level(logging.WARNING, logger="chalicelib.bootstrap"):
         assert bootstrap.api_secret_keys(settings, {"nightly-scheduler/prod/api-keys": listed}.__getitem__) == keys
-    refused = [r for r in caplog.records if "SCHEDULER_API_KEYS_SECRET_ID" == getattr(r, "setting", None)]
+    refused = [r for r in caplog.records if getattr(r, "setting", None) == "SCHEDULER_API_KEYS_SECRET_ID"]
     assert bool(refused) == (listed.count("sb_secret_") > len(keys) or listed.startswith("{") or "null" in listed)
     logged = caplog.text + " ".join(str(r.__dict__) for r in caplog.records)
     assert KEY_A[10:] not in logged and "x" * 15 not in logged  # what was read is never logged

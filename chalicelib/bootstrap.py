@@ -102,7 +102,8 @@ def build_job_secret_resolver(settings: Settings) -> JobSecretResolver:
         secretsmanager_factory=lambda: _boto3_client(settings, "secretsmanager"),
         ssm_factory=lambda: _boto3_client(settings, "ssm"),
     )
-    return JobSecretResolver(JobSecretNamespace(settings.job_secrets_prefix), reader.get)
+    # ARNs only in the stack's region (AWS_REGION); the account is not known before a run.
+    return JobSecretResolver(JobSecretNamespace(settings.job_secrets_prefix, region=settings.aws_region), reader.get)
 
 
 def jwt_secret(settings: Settings, resolve_secret: Callable[[str], str] | None) -> str:

@@ -6,7 +6,10 @@ moves between stages unchanged. With the namespace ``nightly-scheduler/dev/jobs/
 * ``slack/mentor-team`` reads the Secrets Manager secret ``nightly-scheduler/dev/jobs/slack/mentor-team``;
 * ``ssm:edge/token`` reads the SSM parameter ``/nightly-scheduler/dev/jobs/edge/token``;
 * an absolute id inside the namespace is read as it is: ``nightly-scheduler/dev/jobs/slack/mentor-team``,
-  ``ssm:/nightly-scheduler/dev/jobs/edge/token``, or a Secrets Manager ARN whose name starts so;
+  ``ssm:/nightly-scheduler/dev/jobs/edge/token``, or a Secrets Manager ARN whose name starts so,
+  in the stack's own partition (``aws``), region and, when known, account (the region is
+  always known, from ``AWS_REGION``; the account is not known offline, so an ARN of another
+  account in the stack's region passes this check and is left to the worker's role);
 * anything else is refused: the scheduler's own secrets (``nightly-scheduler/dev/jwt-secret``),
   another stage's, any other secret or parameter (``ssm:/aws/service/...``, another ARN).
 
@@ -35,7 +38,12 @@ _SECRETS_MANAGER_SEGMENT = re.compile(r"[A-Za-z0-9_+=.@-]+")
 _SSM_SEGMENT = re.compile(r"[A-Za-z0-9_.-]+")
 
 
-_SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:(?P<name>.+)")
+_SECRET_ARN = re.compile(
+    r"arn:(?P<partition>aws[a-z-]*):secretsmanager:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):secret:(?P<name>.+)")
+
+
+PARTITION = "aws"
+"""The stack's partition: its policies name ``arn:aws:`` resources only."""
 
 
 _MAX_SECRETS_MANAGER_NAME = 512
@@ -66,9 +74,12 @@ def prefix_problem(prefix: str) -> str | None:
 
 @dataclass(frozen=True)
 class JobSecretNamespace:
-    """The prefix under which a stage's job secrets live (``nightly-scheduler/<stage>/jobs/``)."""
+    """The prefix under which a stage's job secrets live (``nightly-scheduler/<stage>/jobs/``);
+    ``region`` and ``account`` (None: not known) bound the ARNs a reference may give."""
 
     prefix: str = DEFAULT_JOB_SECRETS_PREFIX
+    region: str | None = None
+    account: str | None = None
 
     def __post_init__(self) -> None:
         problem = prefix_problem(self.prefix)
@@ -120,6 +131,10 @@ class JobSecretNamespace:
         if ref.startswith("arn:"):
             match = _SECRET_ARN.fullmatch(ref)
             name = match.group("name") if match else ""
+            if match is not None and (match["partition"] != PARTITION or match["region"] != (self.region or match["region"])
+                                      or match["account"] != (self.account or match["account"])):
+                return (f"is a Secrets Manager ARN outside this stack's partition ({PARTITION}), region "
+                        f"({self.region or 'any'}) or account ({self.account or 'any'}); give {self.describe()}"), None
             if not name.startswith(self.prefix) or not _segments_ok(name[len(self.prefix):], _SECRETS_MANAGER_SEGMENT):
                 return outside, None
             return None, ref

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from .cfn import Evaluator
+from .cfn import PSEUDO, Evaluator
 from .conftest import ROOT, STAGES, Packaged
 
 # The first test to need the packaged templates pays for `chalice package` (wheels from PyPI on a cold cache).
@@ -23,10 +23,24 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+OWN_REGION_AND_ACCOUNT = "${AWS::Region}:${AWS::AccountId}"
+"""How a policy file names the stack's own region and account: in an ``Fn::Sub``, which
+``chalice package`` copies verbatim into the role's ``PolicyDocument`` for CloudFormation."""
+
+
+def resource_text(resource: Any) -> str:
+    """A policy Resource as text: an ``{"Fn::Sub": "..."}`` as its template string."""
+    if isinstance(resource, dict):
+        assert list(resource) == ["Fn::Sub"] and isinstance(resource["Fn::Sub"], str), resource
+        assert set(re.findall(r"\$\{([^}]*)\}", resource["Fn::Sub"])) <= {"AWS::Region", "AWS::AccountId"}, resource
+        return resource["Fn::Sub"]
+    return resource
+
+
 def statements(document: dict) -> Iterator[tuple[set[str], list[str], dict]]:
     for s in document["Statement"]:
         assert s["Effect"] == "Allow" and "NotAction" not in s and "NotResource" not in s
-        yield set(_as_list(s["Action"])), _as_list(s["Resource"]), s.get("Condition", {})
+        yield set(_as_list(s["Action"])), [resource_text(r) for r in _as_list(s["Resource"])], s.get("Condition", {})
 
 
 def policy_files() -> list[Path]:
@@ -63,7 +77,7 @@ def test_no_data_or_alert_action_on_every_resource(path: Path) -> None:
         assert not any(a == "*" or a.endswith(":*") for a in actions), actions
         for service in {a.split(":")[0] for a in actions} & set(APP_RESOURCES):
             for resource in resources:
-                parts = resource.split(":", 5)
+                parts = resource.replace(OWN_REGION_AND_ACCOUNT, "region:account").split(":", 5)
                 assert parts[:3] == ["arn", "aws", service] and parts[5].startswith(APP_RESOURCES[service]), (
                     path.name, actions, resource)
         if "*" in resources:
@@ -95,11 +109,13 @@ def test_each_function_gets_what_its_role_needs_and_no_more(chalice_config: dict
     assert not {"dynamodb:Scan", "dynamodb:DeleteItem"} & (set(policy["dispatch"]) | set(policy["run_execution"]))
     for fn in ("api_handler", "dispatch"):
         assert policy[fn]["lambda:InvokeFunction"] == {worker}
+    # http-request jobs' secretRefs: Secrets Manager or SSM, under the stage's jobs/ prefix only,
+    # in the stack's own region and account (a job may give an ARN: never another account's).
+    own = OWN_REGION_AND_ACCOUNT
     assert policy["run_execution"]["secretsmanager:GetSecretValue"] == {
         f"arn:aws:secretsmanager:*:*:secret:{env['SUPABASE_SERVICE_KEY_ID']}-??????",
-        f"arn:aws:secretsmanager:*:*:secret:nightly-scheduler/{stage}/jobs/*-??????"}
-    # http-request jobs' secretRefs: Secrets Manager or SSM, under the stage's jobs/ prefix only.
-    assert policy["run_execution"]["ssm:GetParameter"] == {f"arn:aws:ssm:*:*:parameter/nightly-scheduler/{stage}/jobs/*"}
+        f"arn:aws:secretsmanager:{own}:secret:nightly-scheduler/{stage}/jobs/*-??????"}
+    assert policy["run_execution"]["ssm:GetParameter"] == {f"arn:aws:ssm:{own}:parameter/nightly-scheduler/{stage}/jobs/*"}
     # The authorizer reads the JWT secret, and the keys an sb_secret_ bearer is compared with:
     # the Supabase service key and the optional list (nightly-scheduler/<stage>/api-keys).
     assert policy["jwt_authorizer"]["secretsmanager:GetSecretValue"] == {
@@ -128,7 +144,9 @@ SOME_ACCOUNT = "arn:aws:secretsmanager:eu-north-1:123456789012:secret:"
 
 
 def iam_matches(pattern: str, arn: str) -> bool:
-    """IAM's resource wildcards: ``*`` any run of characters (``/`` included), ``?`` one."""
+    """IAM's resource wildcards: ``*`` any run of characters (``/`` included), ``?`` one; the
+    stack's own region and account (``Fn::Sub``) are the test stack's (``tests/infra/cfn.py``)."""
+    pattern = pattern.replace("${AWS::Region}", PSEUDO["AWS::Region"]).replace("${AWS::AccountId}", PSEUDO["AWS::AccountId"])
     return re.fullmatch(re.escape(pattern).replace(r"\*", ".*").replace(r"\?", "."), arn) is not None
 
 
@@ -146,6 +164,9 @@ def test_the_worker_reads_the_jobs_namespace_and_its_own_secret_in_separate_stat
     assert not any(env[k].startswith(prefix) for k in ("SCHEDULER_JWT_SECRET_ID", "SUPABASE_SERVICE_KEY_ID"))
     job_secrets = [f"{SOME_ACCOUNT}{prefix}slack/team-AbCdEf", f"arn:aws:ssm:eu-north-1:123456789012:parameter/{prefix}edge/token"]
     elsewhere = [*own.values(), f"{SOME_ACCOUNT}nightly-scheduler/{'prod' if stage == 'dev' else 'dev'}/jobs/x-AbCdEf",
+                 f"arn:aws:secretsmanager:eu-north-1:999999999999:secret:{prefix}slack/team-AbCdEf",  # another account
+                 f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{prefix}slack/team-AbCdEf",  # another region
+                 f"arn:aws:ssm:eu-north-1:999999999999:parameter/{prefix}edge/token",
                  "arn:aws:ssm:eu-north-1:123456789012:parameter/aws/service/global-infrastructure/regions",
                  f"arn:aws:ssm:eu-north-1:123456789012:parameter/nightly-scheduler/{stage}/jwt-secret"]
 

@@ -146,7 +146,7 @@ def test_the_job_resolver_is_not_the_schedulers_own() -> None:
     install_handlers(registry, dev_settings(), resolve_secret=lambda secret_id: own.append(secret_id) or OWN_SECRET)
     handler = registry.get("http-request").fn
     resolver = handler._resolve_secret
-    assert isinstance(resolver, JobSecretResolver) and resolver.namespace == JobSecretNamespace(DEV)
+    assert isinstance(resolver, JobSecretResolver) and resolver.namespace == JobSecretNamespace(DEV, region=REGION)
     with pytest.raises(SecretUnavailable):
         resolver("nightly-scheduler/dev/jwt-secret")
     assert own == []
@@ -231,3 +231,26 @@ def test_log_lines_written_during_a_run_are_scrubbed_before_they_reach_cloudwatc
     assert "leaking base64" in text
     for name, form in encodings(LEAKY_SECRET).items():
         assert form.lower() not in text.lower(), name
+
+
+@pytest.mark.parametrize("ref", [
+    f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{DEV}slack/mentor-team-AbCdEf",  # another region
+    f"arn:aws-cn:secretsmanager:{REGION}:123456789012:secret:{DEV}slack/mentor-team-AbCdEf",  # another partition
+    f"arn:aws-us-gov:secretsmanager:{REGION}:123456789012:secret:{DEV}x-AbCdEf",
+])
+def test_an_arn_outside_the_stacks_partition_or_region_is_refused_at_registration_and_run(aws, ref: str) -> None:
+    resolve = build_job_secret_resolver(dev_settings())
+    assert "partition" in (resolve.namespace.problem(ref) or "")
+    with pytest.raises(SecretRefRefused):
+        resolve(ref)
+    registry = JobRegistry()
+    install_handlers(registry, dev_settings(), resolve_secret=lambda _id: "")
+    errors = registry.get("http-request").validate_payload(
+        {"url": "http://127.0.0.1:9/hook", "headers": {"X-Api-Key": {"secretRef": ref}}})
+    assert [e.field for e in errors] == ["payload.headers.X-Api-Key.secretRef"]
+
+
+def test_an_arn_of_another_account_is_refused_when_the_account_is_known() -> None:
+    namespace = JobSecretNamespace(DEV, region=REGION, account="123456789012")
+    assert namespace.problem(f"{ACCOUNT_ARN}{DEV}x-AbCdEf") is None
+    assert "account" in (namespace.problem(f"arn:aws:secretsmanager:{REGION}:999999999999:secret:{DEV}x-AbCdEf") or "")

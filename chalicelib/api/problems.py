@@ -1,29 +1,38 @@
 """RFC 9457 problem details: every error the API answers with, as plain data.
 
-``app.py`` turns a :class:`Problem` into a Chalice response.
+:data:`PROBLEMS` is the one table from a domain error's type to its status, problem type
+and title (and the members it adds). A type missing from it is an opaque 500, which
+``app.py`` logs; a test checks that every domain error is in it. ``app.py`` turns a
+:class:`Problem` into a Chalice response.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from chalicelib.core.errors import (
     ConcurrentUpdate,
     ExecutionNotFound,
     IdempotencyKeyReused,
     InvalidCursor,
+    JobAlreadyExists,
     JobConflict,
     JobNotFound,
     JobUnreadable,
+    NotifierUnavailable,
+    PermanentFailure,
     ReplayInProgress,
     ReplayNotFound,
     RunInProgress,
     SchedulerError,
+    SecretUnavailable,
     StoreUnavailable,
     TriggerBudgetSpent,
     ValidationFailed,
 )
 from chalicelib.core.maintenance import MaintenanceWindowNotFound
+from chalicelib.jobs.certification.rule import BlastRadiusExceeded
+from chalicelib.jobs.job_secrets import SecretRefRefused
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://nightly-scheduler.dev/problems/"
@@ -36,52 +45,78 @@ class Problem:
     headers: dict[str, str] = field(default_factory=dict)  # beside Content-Type (Retry-After)
 
 
-def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> Problem:
-    return Problem(status, {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra})
+def _none(_error: Any) -> dict[str, Any]:
+    return {}
 
 
-def problem_for(error: Exception) -> Problem:
-    """Map a domain error to its problem; anything unexpected becomes an opaque 500."""
-    if isinstance(error, ValidationFailed):
-        return problem(400, "validation-error", "Your request is not valid.", str(error),
-                       errors=[{"field": e.field, "message": e.message} for e in error.errors])
-    if isinstance(error, InvalidCursor):
-        return problem(400, "validation-error", "Your request is not valid.", str(error),
-                       errors=[{"field": error.field, "message": "is not a token this API issued; start again without it"}])
-    if isinstance(error, JobNotFound):
-        return problem(404, "job-not-found", "Job not found.", str(error), jobName=error.job_name)
-    if isinstance(error, JobConflict):
-        return problem(409, "job-conflict", "A different job with this name exists.", str(error), jobName=error.job_name)
-    if isinstance(error, RunInProgress):
-        return problem(409, "run-in-progress", "A run of this job is in progress.", str(error),
-                       jobName=error.job_name, executionId=error.execution_id)
-    if isinstance(error, IdempotencyKeyReused):
-        return problem(409, "idempotency-key-reused", "This Idempotency-Key was used for another request.",
-                       str(error), executionId=error.execution_id)
-    if isinstance(error, ExecutionNotFound):
-        return problem(404, "execution-not-found", "Execution not found.", str(error),
-                       jobName=error.job_name, executionId=error.execution_id)
-    if isinstance(error, ReplayInProgress):
-        return problem(409, "replay-in-progress", "This job already has an active replay.", str(error),
-                       jobName=error.job_name, replayId=error.replay_id)
-    if isinstance(error, ReplayNotFound):
-        return problem(404, "replay-not-found", "Replay not found.", str(error),
-                       jobName=error.job_name, replayId=error.replay_id)
-    if isinstance(error, MaintenanceWindowNotFound):
-        return problem(404, "maintenance-window-not-found", "Maintenance window not found.", str(error),
-                       windowId=error.window_id)
-    if isinstance(error, JobUnreadable):
-        return problem(409, "job-unreadable", "The job's stored record cannot be read.", str(error),
-                       jobName=error.job_name)
-    if isinstance(error, TriggerBudgetSpent):
-        spent = problem(429, "trigger-budget-spent", "You have triggered too many runs this minute.", str(error),
-                        perMinute=error.per_minute, retryAfterSeconds=error.retry_after_seconds)
-        return replace(spent, headers={"Retry-After": str(error.retry_after_seconds)})
-    if isinstance(error, ConcurrentUpdate):
-        return problem(409, "concurrent-update", "The job changed while your request ran.", f"{error} Retry the request.")
-    if isinstance(error, StoreUnavailable):
-        return problem(503, "store-unavailable", "The scheduler's store is unavailable.", "Retry in a few seconds.")
-    if isinstance(error, SchedulerError):
-        return problem(400, "bad-request", "Your request could not be processed.", str(error))
-    return problem(500, "internal-error", "Internal error.",
-                   "The scheduler failed unexpectedly; the error was logged. Retry, and report it if it persists.")
+@dataclass(frozen=True)
+class ProblemKind:
+    """How one error type is answered: ``members`` adds to the body, ``detail`` is the
+    error's message unless given, ``headers`` go beside Content-Type."""
+
+    status: int
+    slug: str
+    title: str
+    members: Callable[[Any], dict[str, Any]] = _none
+    detail: Callable[[Any], str] = str
+    headers: Callable[[Any], dict[str, str]] = _none
+
+
+INTERNAL = ProblemKind(500, "internal-error", "Internal error.", detail=lambda _e: (
+    "The scheduler failed unexpectedly; the error was logged. Retry, and report it if it persists."))
+"""Anything not in the table, and errors that a route never raises on purpose."""
+
+_INVALID = "Your request is not valid."
+
+PROBLEMS: dict[type[BaseException], ProblemKind] = {
+    ValidationFailed: ProblemKind(400, "validation-error", _INVALID, lambda e: {
+        "errors": [{"field": f.field, "message": f.message} for f in e.errors]}),
+    InvalidCursor: ProblemKind(400, "validation-error", _INVALID, lambda e: {
+        "errors": [{"field": e.field, "message": "is not a token this API issued; start again without it"}]}),
+    JobNotFound: ProblemKind(404, "job-not-found", "Job not found.", lambda e: {"jobName": e.job_name}),
+    JobConflict: ProblemKind(409, "job-conflict", "A different job with this name exists.",
+                             lambda e: {"jobName": e.job_name}),
+    JobAlreadyExists: ProblemKind(409, "job-conflict", "A different job with this name exists.",
+                                  lambda e: {"jobName": e.job_name}),
+    RunInProgress: ProblemKind(409, "run-in-progress", "A run of this job is in progress.",
+                               lambda e: {"jobName": e.job_name, "executionId": e.execution_id}),
+    IdempotencyKeyReused: ProblemKind(409, "idempotency-key-reused", "This Idempotency-Key was used for another request.",
+                                      lambda e: {"executionId": e.execution_id}),
+    ExecutionNotFound: ProblemKind(404, "execution-not-found", "Execution not found.",
+                                   lambda e: {"jobName": e.job_name, "executionId": e.execution_id}),
+    ReplayInProgress: ProblemKind(409, "replay-in-progress", "This job already has an active replay.",
+                                  lambda e: {"jobName": e.job_name, "replayId": e.replay_id}),
+    ReplayNotFound: ProblemKind(404, "replay-not-found", "Replay not found.",
+                                lambda e: {"jobName": e.job_name, "replayId": e.replay_id}),
+    MaintenanceWindowNotFound: ProblemKind(404, "maintenance-window-not-found", "Maintenance window not found.",
+                                           lambda e: {"windowId": e.window_id}),
+    JobUnreadable: ProblemKind(409, "job-unreadable", "The job's stored record cannot be read.",
+                               lambda e: {"jobName": e.job_name}),
+    TriggerBudgetSpent: ProblemKind(
+        429, "trigger-budget-spent", "You have triggered too many runs this minute.",
+        lambda e: {"perMinute": e.per_minute, "retryAfterSeconds": e.retry_after_seconds},
+        headers=lambda e: {"Retry-After": str(e.retry_after_seconds)}),
+    ConcurrentUpdate: ProblemKind(409, "concurrent-update", "The job changed while your request ran.",
+                                  detail=lambda e: f"{e} Retry the request."),
+    # The scheduler's own dependencies failed: the caller may retry, an operator reads the log.
+    StoreUnavailable: ProblemKind(503, "store-unavailable", "The scheduler's store is unavailable.",
+                                  detail=lambda _e: "Retry in a few seconds."),
+    SecretUnavailable: ProblemKind(503, "secret-unavailable", "A secret the scheduler needs cannot be read.",
+                                   detail=lambda _e: "Retry in a few seconds; the error was logged."),
+    NotifierUnavailable: ProblemKind(503, "notifier-unavailable", "Notices cannot be published now.",
+                                     detail=lambda _e: "Retry in a few seconds; the error was logged."),
+    # Raised in a run (recorded on its execution) or by the outbox, never by a route on
+    # purpose: reaching one is the scheduler's fault.
+    SchedulerError: INTERNAL,
+    PermanentFailure: INTERNAL,
+    SecretRefRefused: INTERNAL,
+    BlastRadiusExceeded: INTERNAL,
+}
+
+
+def problem_for(error: BaseException) -> Problem:
+    """The problem :data:`PROBLEMS` declares for ``error``'s exact type; an opaque 500 for a
+    type it does not name (a subclass too: each is declared on its own)."""
+    kind = PROBLEMS.get(type(error), INTERNAL)
+    return Problem(kind.status, {"type": TYPE_BASE + kind.slug, "title": kind.title, "status": kind.status,
+                                 "detail": kind.detail(error), **kind.members(error)}, kind.headers(error))

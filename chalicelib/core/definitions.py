@@ -69,7 +69,13 @@ def validate_payload_object(payload: Any, field: str = "payload") -> dict[str, A
     return payload
 
 
-MAX_TIMEOUT_SECONDS = 840
+def timeout_cap(worker_timeout_seconds: int, lease_margin_seconds: int) -> int:
+    """The largest ``timeoutSeconds`` a job may have: the worker Lambda's timeout less the
+    lease margin, so a run past it is recorded ``timed_out`` before Lambda stops it."""
+    return max(1, worker_timeout_seconds - lease_margin_seconds)
+
+
+MAX_TIMEOUT_SECONDS = timeout_cap(900, 60)
 """The default cap on ``timeoutSeconds``: a 900 s worker Lambda less the 60 s lease margin."""
 
 

@@ -1,11 +1,6 @@
 """Every variable the code reads is set for each deployed stage, and none of the local-only ones is."""
 from __future__ import annotations
 
-import ast
-import inspect
-import re
-import textwrap
-
 import pytest
 
 from chalicelib import settings as settings_module
@@ -31,18 +26,34 @@ FROM_THE_STACK = {"SCHEDULER_JOBS_TABLE", "SCHEDULER_EXECUTIONS_TABLE", "SCHEDUL
                   "SCHEDULER_WORKER_FUNCTION", "SCHEDULER_METRICS_NAMESPACE", "POWERTOOLS_METRICS_NAMESPACE"}
 
 
+class _Recording(dict):
+    """An empty environment that remembers every variable asked of it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def get(self, key, default=None):  # type: ignore[no-untyped-def, override]
+        self.asked.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):  # type: ignore[no-untyped-def]
+        self.asked.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key) -> bool:  # type: ignore[no-untyped-def, override]
+        self.asked.add(key)
+        return super().__contains__(key)
+
+
 def variables_read_by_settings() -> set[str]:
-    """The environment variable names ``Settings.from_env`` mentions (string constants in its body)."""
-    source = textwrap.dedent(inspect.getsource(Settings.from_env))
-    names = {node.value for node in ast.walk(ast.parse(source))
-             if isinstance(node, ast.Constant) and isinstance(node.value, str)
-             and re.fullmatch(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)+", node.value)}
-    declared = getattr(settings_module, "SETTINGS_VARIABLES", None)
-    if declared is not None:
-        assert set(declared) == names, "SETTINGS_VARIABLES and Settings.from_env disagree"
+    """The environment variable names the settings declaration lists (``SETTINGS_VARIABLES``,
+    derived from each field's ``setting(...)``); ``Settings.from_env`` reads exactly these."""
+    names = set(settings_module.SETTINGS_VARIABLES)
+    env = _Recording()
+    Settings.from_env(env)
+    assert env.asked == names, "Settings.from_env reads variables its declaration does not list"
     return names
-
-
 def required_when_deployed() -> set[str]:
     return (variables_read_by_settings() - LOCAL_ONLY - LAMBDA_RUNTIME) | POWERTOOLS
 

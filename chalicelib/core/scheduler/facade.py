@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
 from chalicelib.core.cron import CronSchedule
+from chalicelib.core.definitions import timeout_cap
 from chalicelib.core.maintenance import MaintenanceWindow
 from chalicelib.core.model import Actor, Execution, Job, JobDefinition, UnreadableJob
 from chalicelib.core.ports import (
@@ -68,7 +69,7 @@ class SchedulerService:
             timing=Timing(retention=timedelta(days=retention_days), lease_margin=timedelta(seconds=lease_margin_seconds)),
             dispatch_batch=dispatch_batch,
             dispatch_concurrency=max(1, dispatch_concurrency),
-            max_timeout_seconds=max(1, worker_timeout_seconds - lease_margin_seconds),
+            max_timeout_seconds=timeout_cap(worker_timeout_seconds, lease_margin_seconds),
             trigger_budget_per_minute=trigger_budget_per_minute,
         )
         self.outbox = Outbox(self.parts)

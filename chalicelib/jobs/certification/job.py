@@ -53,9 +53,9 @@ A stored ``force`` would switch the blast-radius guard off for every night."""
 def certification_policy(settings: Any) -> CheckPolicy:
     """The check's limits from :class:`~chalicelib.settings.Settings`."""
     return CheckPolicy(
-        notice_days=tuple(settings.cert_check_notice_days),
-        max_pause_share=float(settings.cert_check_max_pause_share),
-        max_pause_count=int(settings.cert_check_max_pause_count),
+        notice_days=tuple(settings.certification.notice_days),
+        max_pause_share=float(settings.certification.max_pause_share),
+        max_pause_count=int(settings.certification.max_pause_count),
     )
 
 
@@ -63,9 +63,9 @@ def certification_job_definition(settings: Any) -> JobDefinition:
     """The job as registered at startup: cron and time zone from settings."""
     return JobDefinition(
         job_name=CERTIFICATION_JOB_NAME,
-        cron_expression=settings.cert_check_cron,
+        cron_expression=settings.certification.cron,
         handler=CERTIFICATION_JOB_NAME,
-        timezone=settings.cert_check_timezone,
+        timezone=settings.certification.timezone,
         payload={},
         # A failed night is retried after 5 and 10 minutes: long enough for a Supabase
         # blip to pass, short enough to finish well before morning.

@@ -63,12 +63,14 @@ class Api:
 
 
 @pytest.fixture
-def api(monkeypatch) -> Api:
+def api(monkeypatch, request) -> Api:
+    """The app; more settings by indirect parametrization (``parametrize("api", [{...}], indirect=True)``)."""
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-north-1")
     settings = Settings.from_env({"SCHEDULER_JWT_SECRET": SECRET, "SCHEDULER_WORKER_MODE": "inline",
-                                  "SUPABASE_URL": "http://127.0.0.1:9", "SUPABASE_SERVICE_KEY": "unused"})
+                                  "SUPABASE_URL": "http://127.0.0.1:9", "SUPABASE_SERVICE_KEY": "unused",
+                                  **getattr(request, "param", {})})
     clock = FakeClock(utc(2026, 11, 28, 20, 0))
     notifier = FakeNotifier()
     registry = JobRegistry()

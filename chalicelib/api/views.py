@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.api.describe import describe
 from chalicelib.core.cron import CronSchedule
 from chalicelib.core.cron.notes import dst_note, local_time
 from chalicelib.core.definitions import definition_to_body
@@ -85,7 +86,10 @@ def job_view(job: Job | UnreadableJob) -> dict[str, Any]:
         "nextRunAt": _iso_or_none(job.next_run_at) if job.state.value == "active" else None,
         "consecutiveFailures": job.consecutive_failures,
         "alertState": job.alert_state.value,
+        "scheduleDescription": describe(job.definition.cron_expression),
         "lastExecution": execution_view(job.last_execution) if job.last_execution else None,
+        "recentRuns": [{"executionId": r.execution_id, "status": r.status.value, "scheduledFor": iso(r.scheduled_for)}
+                       for r in job.recent_runs],
         "lastSuccessAt": _iso_or_none(job.last_success_at),
         "pendingRetryAt": _iso_or_none(job.pending_retry.due_at) if job.pending_retry else None,
         "unsentNotices": len(job.outbox),

@@ -30,6 +30,7 @@ from chalicelib.core.model import (
     Notice,
     NoticeKind,
     PendingRetry,
+    RecentRun,
     ReplayCursor,
     RetryPolicy,
     SetAside,
@@ -293,6 +294,8 @@ def job_to_document(job: Job) -> Document:
         "held_slot": None if job.held_slot is None else {
             "slot": encode_time(job.held_slot.slot), "window_id": job.held_slot.window_id,
             "release_at": encode_time(job.held_slot.release_at)},
+        "recent_runs": [{"execution_id": r.execution_id, "status": r.status.value,
+                         "scheduled_for": encode_time(r.scheduled_for)} for r in job.recent_runs],
         "version": job.version,
     }
 
@@ -321,6 +324,8 @@ def job_from_document(doc: Mapping[str, Any]) -> Job:
         replay=_replay_cursor_from_document(doc.get("replay")),
         paused_until=_parse_or_none(doc.get("paused_until")),
         held_slot=_held_slot_from_document(doc.get("held_slot")),
+        recent_runs=tuple(RecentRun(str(r["execution_id"]), ExecutionStatus(r["status"]), parse_iso(r["scheduled_for"]))
+                          for r in doc.get("recent_runs") or ()),
         version=int(doc.get("version", 0)),
     )
 

@@ -238,6 +238,20 @@ class HeldSlot:
 
 
 @dataclass(frozen=True)
+class RecentRun:
+    """One finished run as the job record keeps it for the overview's strip: enough to
+    colour the square and link to the run, so listing jobs needs no executions query."""
+
+    execution_id: str
+    status: ExecutionStatus
+    scheduled_for: datetime
+
+
+RECENT_RUNS = 10
+"""How many finished runs a job record keeps (newest first) in ``Job.recent_runs``."""
+
+
+@dataclass(frozen=True)
 class Job:
     definition: JobDefinition
     created_at: datetime
@@ -259,6 +273,7 @@ class Job:
     replay: ReplayCursor | None = None
     paused_until: datetime | None = None  # a pause with an end: the job resumes by itself then
     held_slot: HeldSlot | None = None  # a slot a runMissed maintenance window skipped
+    recent_runs: tuple[RecentRun, ...] = ()  # the last RECENT_RUNS finished runs, newest first
     version: int = 0
 
     @property

@@ -11,6 +11,7 @@ from typing import Any
 
 from chalicelib.core import strict_json
 from chalicelib.core.model import (
+    RECENT_RUNS,
     AlertState,
     Execution,
     ExecutionStatus,
@@ -18,6 +19,7 @@ from chalicelib.core.model import (
     JobState,
     Notice,
     NoticeKind,
+    RecentRun,
     RetryPolicy,
     iso,
 )
@@ -72,6 +74,13 @@ def decide_slot(late: LateSlots, *, grace_seconds: int, in_flight: bool) -> Slot
     return SlotDecision.RUN
 
 
+def recent_runs(job: Job, execution: Execution) -> tuple[RecentRun, ...]:
+    """``execution`` first, then the job's earlier recent runs, at most :data:`RECENT_RUNS`."""
+    run = RecentRun(execution.execution_id, execution.status, execution.scheduled_for)
+    earlier = tuple(r for r in job.recent_runs if r.execution_id != execution.execution_id)
+    return ((run,) + earlier)[:RECENT_RUNS]
+
+
 def account_outcome(job: Job, execution: Execution, *, now: datetime) -> Job:
     """Fold a final execution into the job's failure streak, alert state and outbox.
 
@@ -82,8 +91,11 @@ def account_outcome(job: Job, execution: Execution, *, now: datetime) -> Job:
       alerts at once, whatever ``alertAfterFailures`` says;
       reaching ``pauseAfterFailures`` (when set) pauses the job.
     * skipped: changes nothing but ``lastExecution``.
+
+    Every final execution, skipped ones too, goes first in ``recent_runs`` (the last
+    :data:`RECENT_RUNS`; an execution folded in again replaces its own entry).
     """
-    job = replace(job, last_execution=execution, updated_at=now)
+    job = replace(job, last_execution=execution, updated_at=now, recent_runs=recent_runs(job, execution))
     status = execution.status
     if status is ExecutionStatus.SUCCEEDED:
         recovered = job.alert_state is AlertState.ALERTING

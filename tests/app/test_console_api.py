@@ -78,3 +78,30 @@ def test_status_counts_jobs_names_the_overdue_and_the_last_tick(api):
     assert body["jobs"]["byState"] == {"active": 2, "paused": 1}
     assert body["lastTickAt"] == "2026-11-28T20:01:00Z" and body["tickStale"] is True
     assert body["overdue"] == ["certification-expiry-check", "every-minute"] or body["overdue"] == ["every-minute"]
+
+
+def test_the_job_listing_carries_the_schedule_in_words_and_the_last_ten_runs(api):
+    """The overview needs nothing but GET /jobs: each job's schedule in words and the strip of
+    its last 10 finished runs (newest first, failures and skipped slots included)."""
+    assert api.call("POST", "/jobs/certification-expiry-check/pause").status_code == 200  # it would run on ticks
+    api.call("POST", "/jobs", {**JOB, "jobName": "often", "cronExpression": "*/15 9-17 * * 1-5"})
+    api.call("POST", "/jobs", {**JOB, "jobName": "flaky", "handler": "boom", "retry": {"maxAttempts": 1}})
+    for _ in range(12):
+        assert api.call("POST", "/jobs/often/trigger").status_code == 202
+        api.clock.advance(seconds=1)  # the run just finished: the job's lease is released at this instant
+    api.call("POST", "/jobs/flaky/trigger")
+    api.call("POST", "/maintenance-windows", {"from": "2026-11-28T20:00:00Z", "to": "2026-11-28T21:00:00Z",
+                                              "reason": "db upgrade", "jobs": ["flaky"]})
+    api.clock.set(api.clock.now().replace(minute=1, second=0))
+    api.dispatch("2026-11-28T20:01:00Z")  # flaky's every-minute slot falls in the window: skipped
+
+    jobs = {j["jobName"]: j for j in api.call("GET", "/jobs").json["jobs"]}
+    often, flaky = jobs["often"], jobs["flaky"]
+    assert often["scheduleDescription"] == "Every 15 minutes, between 09:00 and 17:59, Monday through Friday"
+    assert flaky["scheduleDescription"] == "Every minute"
+    newest = api.call("GET", "/jobs/often/executions?limit=10").json["executions"]
+    assert often["recentRuns"] == [{"executionId": e["executionId"], "status": "succeeded",
+                                    "scheduledFor": e["scheduledFor"]} for e in newest]
+    assert [r["status"] for r in flaky["recentRuns"]] == ["skipped", "failed"]
+    assert api.call("GET", "/jobs/flaky").json["recentRuns"] == flaky["recentRuns"]  # every Job view says the same
+    assert jobs["certification-expiry-check"]["recentRuns"] == []

@@ -40,6 +40,7 @@ from chalicelib.core.policies import (
     account_outcome,
     decide_slot,
     may_retry,
+    recent_runs,
     retry_delay,
 )
 from chalicelib.core.ports import ExecutionUpdate, RandomSource
@@ -232,6 +233,7 @@ def plan(job: Job, lease_execution: Execution | None, now: datetime, timing: Tim
                 scheduled, status=ExecutionStatus.SKIPPED, finished_at=now, duration_ms=0,
                 skip_reason=skip_reason(window),
                 result={"maintenanceWindow": window.window_id, "coalescedSlots": late.coalesced}))
+            job = replace(job, recent_runs=recent_runs(job, new[-1]))  # the overview's strip shows skipped slots
             if window.run_missed:
                 job = replace(job, held_slot=HeldSlot(slot, window.window_id, window.ends_at))
         elif decision is SlotDecision.RUN:
@@ -245,6 +247,7 @@ def plan(job: Job, lease_execution: Execution | None, now: datetime, timing: Tim
                 scheduled, status=ExecutionStatus.SKIPPED, finished_at=now, duration_ms=0,
                 result={"reason": f"previous run still in progress ({in_flight})", "coalescedSlots": late.coalesced},
             ))
+            job = replace(job, recent_runs=recent_runs(job, new[-1]))
         else:
             missed = replace(
                 scheduled, status=ExecutionStatus.MISSED, finished_at=now, duration_ms=0,

@@ -18,6 +18,7 @@ from chalice.app import Request
 from chalicelib import bootstrap
 from chalicelib.adapters import run_logging, tracing
 from chalicelib.api import audit, auth, console, methods
+from chalicelib.api.channel_views import channel_view, parse_force, parse_owner_param
 from chalicelib.api.describe import describe
 from chalicelib.api.problems import PROBLEM_JSON, problem_for
 from chalicelib.api.requests import (
@@ -42,6 +43,7 @@ from chalicelib.api.views import (
     status_view,
 )
 from chalicelib.core import run_log, strict_json
+from chalicelib.core.channels import validate_channel_name
 from chalicelib.core.cron import CronSchedule
 from chalicelib.core.definitions import validate_job_name
 from chalicelib.core.errors import FieldError, ValidationFailed
@@ -69,6 +71,10 @@ def _service() -> Any:
     runtime = _runtime()
     runtime.ensure_code_jobs()
     return runtime.service
+
+
+def _channels() -> Any:
+    return _runtime().channels
 
 
 # ---------------------------------------------------------------------- responses
@@ -223,7 +229,8 @@ def list_handlers() -> Response:
 @api
 def list_jobs() -> Response:
     params = _request().query_params
-    page = _service().list_jobs(limit=parse_limit(params, default=50), cursor=parse_next_token(params))
+    page = _service().list_jobs(limit=parse_limit(params, default=50), cursor=parse_next_token(params),
+                                owner=parse_owner_param(params))
     return _json(200, {"jobs": [job_view(j) for j in page.items], "nextToken": page.next_cursor})
 
 
@@ -335,6 +342,35 @@ def get_replay(jobName: str, replayId: str) -> Response:
 def cancel_replay(jobName: str, replayId: str) -> Response:
     name, replay_id = _job_name(jobName), validate_replay_id(replayId)
     return _json(200, replay_view(_service().cancel_replay(name, replay_id, actor=_caller())))
+
+
+@app.route(f"{BASE}/channels", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def list_channels() -> Response:
+    return _json(200, {"channels": [channel_view(c) for c in _channels().all()]})
+
+
+@app.route(f"{BASE}/channels/{{name}}", methods=["PUT"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
+@audited("put-channel")
+@api
+def put_channel(name: str) -> Response:
+    channel, created = _channels().put(validate_channel_name(name), _body(required=True), _caller())
+    return _json(201 if created else 200, channel_view(channel))
+
+
+@app.route(f"{BASE}/channels/{{name}}", methods=["GET"], authorizer=jwt_authorizer)
+@api
+def get_channel(name: str) -> Response:
+    return _json(200, channel_view(_channels().get(validate_channel_name(name))))
+
+
+@app.route(f"{BASE}/channels/{{name}}", methods=["DELETE"], authorizer=jwt_authorizer)
+@audited("delete-channel")
+@api
+def delete_channel(name: str) -> Response:
+    force = parse_force(_request().query_params)
+    _channels().delete(validate_channel_name(name), force=force)
+    return _empty(204)
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}/upcoming", methods=["GET"], authorizer=jwt_authorizer)

@@ -37,6 +37,7 @@ class Runtime:
     invoker: Any = None
     code_jobs: list[JobDefinition] = field(default_factory=list)
     resolve_secret: Callable[[str], str] | None = None
+    channels: Any = None  # chalicelib.core.scheduler.channel_service.Channels
     _jobs_ensured: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _jwks: Any = None
@@ -237,17 +238,21 @@ def build_runtime(
     registry: JobRegistry | None = None,
     invoker: Any = None,
 ) -> Runtime:
+    from chalicelib.adapters.channel_notifier import build_channel_notifier, destination_problem
     from chalicelib.adapters.clock import SystemClock, SystemRandom
     from chalicelib.adapters.invoker import InlineInvoker, LambdaInvoker, ThreadInvoker
     from chalicelib.adapters.metrics import EmfMetrics
     from chalicelib.adapters.sns import SnsNotifier
+    from chalicelib.core.scheduler.channel_service import Channels
+    from chalicelib.jobs.job_secrets import JobSecretNamespace
 
     for problem in settings.problems:
         log.error("setting refused; its default is used", extra={"setting": problem.field, "problem": problem.message})
     registry = registry if registry is not None else default_registry
     clock = clock or SystemClock()
     resolve_secret = build_secret_resolver(settings)
-    code_jobs = install_handlers(registry, settings, resolve_secret)
+    job_secrets = build_job_secret_resolver(settings)
+    code_jobs = install_handlers(registry, settings, resolve_secret, job_secrets)
     metrics = metrics or EmfMetrics(settings.metrics_namespace, settings.service_name)
     holder: dict[str, SchedulerService] = {}
 
@@ -261,11 +266,20 @@ def build_runtime(
             invoker = ThreadInvoker(run_worker, concurrency=settings.local_worker_concurrency)
         else:
             invoker = LambdaInvoker(_boto3_client(settings, "lambda"), settings.worker_function_name)
+    store = store or build_store(settings, clock)
+    sns: list[Any] = []
+
+    def sns_client() -> Any:  # built on first use, once
+        if not sns:
+            sns.append(_boto3_client(settings, "sns"))
+        return sns[0]
+
+    stack = notifier.publish if notifier is not None else SnsNotifier(sns_client(), settings.alert_topic_arn).publish
     service = SchedulerService(
-        store=store or build_store(settings, clock),
+        store=store,
         jobs=registry,
         invoker=invoker,
-        notifier=notifier or SnsNotifier(_boto3_client(settings, "sns"), settings.alert_topic_arn),
+        notifier=build_channel_notifier(settings, stack, clock, job_secrets, sns_client),
         metrics=metrics,
         clock=clock,
         rand=rand or SystemRandom(),
@@ -278,7 +292,10 @@ def build_runtime(
         trigger_budget_per_minute=settings.trigger_budget_per_minute,
     )
     holder["service"] = service
-    return Runtime(settings=settings, service=service, metrics=metrics, invoker=invoker, code_jobs=code_jobs, resolve_secret=resolve_secret)
+    channels = Channels(store, clock, secret_problem=JobSecretNamespace(settings.job_secrets_prefix).problem,
+                        url_problem=destination_problem(settings))
+    return Runtime(settings=settings, service=service, metrics=metrics, invoker=invoker, code_jobs=code_jobs,
+                   resolve_secret=resolve_secret, channels=channels)
 
 
 _runtime: Runtime | None = None

@@ -114,6 +114,8 @@ class Settings:
 
     # --- notices and metrics ----------------------------------------------------------------
     alert_topic_arn: str = setting("SCHEDULER_ALERT_TOPIC_ARN", "")
+    # the console's address, linked from Slack notices
+    console_url: str = setting("SCHEDULER_CONSOLE_URL", "", parse=stripped)
     metrics_namespace: str = setting("SCHEDULER_METRICS_NAMESPACE", "NightlyScheduler")
     service_name: str = setting("POWERTOOLS_SERVICE_NAME", "nightly-scheduler")
 

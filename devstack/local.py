@@ -181,6 +181,23 @@ def main() -> int:
         say("Stopped.")
 
 
+def _load_local_secrets(settings: Any) -> None:
+    """``SCHEDULER_LOCAL_SECRETS`` / ``_FILE`` into moto's Secrets Manager and SSM (names only are printed)."""
+    import boto3
+
+    from chalicelib.jobs.job_secrets import JobSecretNamespace
+    from devstack.local_secrets import LocalSecretsRefused, load_local_secrets
+
+    try:
+        written = load_local_secrets(os.environ, JobSecretNamespace(settings.job_secrets_prefix),
+                                     secretsmanager=boto3.client("secretsmanager", region_name=REGION),
+                                     ssm=boto3.client("ssm", region_name=REGION))
+    except LocalSecretsRefused as exc:
+        raise SystemExit(f"make run: {exc}") from None
+    if written:
+        say(f"Local job secrets loaded: {', '.join(written)}")
+
+
 def serve(port: int, stack: list[Callable[[], None]], stopping: threading.Event) -> int:
 
     from moto import mock_aws
@@ -203,6 +220,7 @@ def serve(port: int, stack: list[Callable[[], None]], stopping: threading.Event)
         "SCHEDULER_LOCAL_MODE": "true",
         "SCHEDULER_WORKER_MODE": "thread",
         "SCHEDULER_JWT_SECRET": jwt_secret,
+        "SCHEDULER_CONSOLE_URL": os.environ.get("SCHEDULER_CONSOLE_URL") or f"http://{HOST}:{port}/api/v1/scheduler/console",
         "POWERTOOLS_METRICS_DISABLED": "true",
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
     }
@@ -218,6 +236,7 @@ def serve(port: int, stack: list[Callable[[], None]], stopping: threading.Event)
 
     settings = Settings.from_env()
     create_tables(settings)
+    _load_local_secrets(settings)
     sns = boto3.client("sns", region_name=REGION)
     topic_arn = sns.create_topic(Name="scheduler-alerts")["TopicArn"]
     sink = AlertSink()

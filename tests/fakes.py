@@ -57,13 +57,17 @@ class FakeNotifier:
     def __init__(self) -> None:
         self.sent: list[Notice] = []
         self.failing = False
+        self.failing_channels: set[str] = set()
+        self.delivered: list[tuple[str, str | None]] = []  # (noticeId, channel name; None: the stack's topic)
         self.attempts = 0
 
-    def publish(self, notice: Notice) -> None:
+    def publish(self, notice: Notice, channel: Any = None) -> None:
+        """``channel``: a job's channel (``failing_channels`` names those that fail)."""
         self.attempts += 1
-        if self.failing:
+        if self.failing or (channel is not None and channel.name in self.failing_channels):
             raise NotifierUnavailable("fake SNS is down")
         self.sent.append(notice)
+        self.delivered.append((notice.notice_id, None if channel is None else channel.name))
 
     def kinds(self) -> list[str]:
         return [n.kind.value for n in self.sent]

@@ -58,6 +58,11 @@ WINDOWS_KEY = "#maintenance-windows"
 ``version`` (N, compare-and-swap), ``doc`` ``{"windows": [window_to_document(...)]}``. A
 tick reads it once (:meth:`~chalicelib.core.ports.Store.maintenance_windows`)."""
 
+CHANNEL_PREFIX = "#channel#"
+"""A notification channel in the jobs table: ``jobName`` ``#channel#<name>`` (no job name
+starts with '#'), ``version`` 0, ``doc`` :func:`~chalicelib.core.codec.channel_to_document`;
+never in the due index. ``list_jobs`` leaves these items out."""
+
 
 def due_index_key(moment: datetime) -> str:
     """``dueAt``: fixed-width UTC with microseconds, so string order is time order."""
@@ -100,6 +105,9 @@ class JobItem(Model):
     - ``setAside`` (S, JSON, optional): :func:`~chalicelib.core.codec.set_aside_to_document`
       while the dispatcher holds the job back; beside ``doc`` so that it can be written on
       a record whose ``doc`` cannot be decoded.
+
+    - Beside the jobs, notification channels: ``jobName`` ``"#channel#" + name`` (see
+      :data:`CHANNEL_PREFIX`), ``doc`` :func:`~chalicelib.core.codec.channel_to_document`.
 
     Unbound: :func:`bind_models` makes a subclass with the table's name and location.
     """

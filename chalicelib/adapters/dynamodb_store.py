@@ -27,6 +27,7 @@ from chalicelib.adapters.dynamodb_counting import RequestCounting
 from chalicelib.adapters.dynamodb_due import due_at_of, read_due_page, set_aside_of
 from chalicelib.adapters.dynamodb_errors import LOST_RACE_REASONS, UNAVAILABLE_REASONS, answer, response_code, translated
 from chalicelib.adapters.dynamodb_models import (
+    CHANNEL_PREFIX,
     DEFAULT_DUE_SHARDS,
     EXECUTION_PREFIX,
     IDEMPOTENCY_PREFIX,
@@ -50,7 +51,10 @@ from chalicelib.adapters.store_support import (
     replays_cursor,
     replays_cursor_position,
 )
+from chalicelib.core.channels import Channel, ChannelNotFound
 from chalicelib.core.codec import (
+    channel_from_document,
+    channel_to_document,
     encode_time,
     execution_from_document,
     execution_to_document,
@@ -385,6 +389,34 @@ class DynamoDBStore(RequestCounting):
 
     TICK_KEY = ("#dispatcher", "TICK")
     """The executions table's one non-job item: the latest tick (no job name starts with '#')."""
+
+    # --- notification channels ---------------------------------------------------------
+
+    def put_channel(self, channel: Channel) -> None:
+        with translated("PutItem"):
+            self._Job(CHANNEL_PREFIX + channel.name, version=0, doc=channel_to_document(channel)).save()
+
+    def get_channel(self, name: str) -> Channel | None:
+        with translated("GetItem"):
+            raw = self._connection.get_item(self._Job.Meta.table_name, CHANNEL_PREFIX + name, consistent_read=True)
+        item = answer(raw, "GetItem").get("Item")
+        return None if item is None else channel_from_document(self._Job.from_raw_data(item).doc)
+
+    def list_channels(self) -> list[Channel]:
+        """A filtered Scan of the jobs table (an admin listing, as ``list_jobs`` is)."""
+        with translated("Scan"):
+            items = list(self._Job.scan(self._Job.job_name.startswith(CHANNEL_PREFIX)))
+        return sorted((channel_from_document(item.doc) for item in items), key=lambda c: c.name)
+
+    def delete_channel(self, name: str) -> None:
+        with translated("DeleteItem"):
+            try:
+                # Only an existing channel can be deleted (ChannelNotFound otherwise).
+                self._Job(CHANNEL_PREFIX + name).delete(condition=self._Job.job_name.exists())
+            except PynamoDBException as exc:
+                if response_code(exc) == "ConditionalCheckFailedException":
+                    raise ChannelNotFound(name) from exc
+                raise
 
     def record_tick(self, now: datetime) -> None:
         with translated("PutItem"):

@@ -25,8 +25,11 @@ from chalicelib.adapters.store_support import (
     replays_cursor,
     replays_cursor_position,
 )
+from chalicelib.core.channels import Channel, ChannelNotFound
 from chalicelib.core.codec import (
     Document,
+    channel_from_document,
+    channel_to_document,
     encode_time,
     execution_from_document,
     execution_to_document,
@@ -70,6 +73,7 @@ class MemoryStore:
         self._windows: tuple[list[Document], int] = ([], 0)  # documents, version (one record, as in DynamoDB)
         # Manual triggers counted per (caller, minute), with when each count may be dropped.
         self._trigger_budget: dict[tuple[str, datetime], tuple[int, datetime]] = {}
+        self._channels: dict[str, Document] = {}
         self._replays: dict[str, dict[str, Document]] = {}
         # Watches on runs of deleted jobs, by (lease expiry, job, execution): see orphaned_runs.
         self._orphans: dict[tuple[datetime, str, str], OrphanedRun] = {}
@@ -286,6 +290,28 @@ class MemoryStore:
             docs = [self._replays[job_name][i] for i in ids[:limit]]
         next_cursor = replays_cursor(job_name, ids[limit - 1]) if len(ids) > limit else None
         return Page(items=[replay_from_document(doc) for doc in docs], next_cursor=next_cursor)
+
+    # --- notification channels ---------------------------------------------------------
+
+    def put_channel(self, channel: Channel) -> None:
+        doc = channel_to_document(channel)
+        with self._lock:
+            self._channels[channel.name] = doc
+
+    def get_channel(self, name: str) -> Channel | None:
+        with self._lock:
+            doc = self._channels.get(name)
+        return None if doc is None else channel_from_document(doc)
+
+    def list_channels(self) -> list[Channel]:
+        with self._lock:
+            docs = [self._channels[name] for name in sorted(self._channels)]
+        return [channel_from_document(doc) for doc in docs]
+
+    def delete_channel(self, name: str) -> None:
+        with self._lock:
+            if self._channels.pop(name, None) is None:
+                raise ChannelNotFound(name)
 
     def maintenance_windows(self) -> WindowSet:
         with self._lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from chalicelib.core.channels import ChannelInUse, ChannelNotFound, ChannelUnusable
 from chalicelib.core.errors import (
     ConcurrentUpdate,
     ExecutionNotFound,
@@ -111,6 +112,11 @@ PROBLEMS: dict[type[BaseException], ProblemKind] = {
     PermanentFailure: INTERNAL,
     SecretRefRefused: INTERNAL,
     BlastRadiusExceeded: INTERNAL,
+    ChannelNotFound: ProblemKind(404, "channel-not-found", "Notification channel not found.",
+                                 lambda e: {"channel": e.name}),
+    ChannelInUse: ProblemKind(409, "channel-in-use", "Jobs name this channel.",
+                              lambda e: {"channel": e.name, "jobs": e.jobs}),
+    ChannelUnusable: INTERNAL,
 }
 
 

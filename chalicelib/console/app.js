@@ -259,9 +259,10 @@
     return execution.status;
   }
 
-  async function overview() {
+  async function overview(owner) {
     show(el("h1", {}, "Jobs"), el("p", { class: "muted" }, "Loading…"));
-    const [list, status, maintenance] = await Promise.all([api("GET", "/jobs?limit=100"), showTick(),
+    const [list, status, maintenance] = await Promise.all([
+      api("GET", "/jobs?limit=100" + (owner ? "&owner=" + encodeURIComponent(owner) : "")), showTick(),
       api("GET", "/maintenance-windows").catch(() => ({ windows: [] }))]);
     const overdue = new Set((status && status.overdue) || []);
     const name = (job) => (isObject(job) && isText(job.jobName) ? job.jobName : "");
@@ -281,8 +282,13 @@
       (faults) => badRow(name(job) ? jobLink(name(job)) : el("span", { class: "muted" }, "(no name)"), faults, 7,
         { "data-job": name(job) || null })));
     const cert = jobs.find((job) => name(job) === CERT);
+    const owners = [...new Set(jobs.map((job) => (isObject(job) ? job.owner : null)).filter(isText))].sort();
+    const ownerLine = el("p", { id: "owner-filter" }, "Owner: ", owner
+      ? [el("strong", {}, owner), " (", el("a", { href: "#/" }, "all jobs"), ")"]
+      : owners.length ? owners.flatMap((o, i) => [i ? ", " : "", el("a", { href: "#/?owner=" + encodeURIComponent(o) }, o)])
+        : el("span", { class: "muted" }, "no job has one"));
     show(
-      el("h1", {}, "Jobs"),
+      el("h1", {}, "Jobs"), ownerLine,
       windowsPanel(windowsFor(listOf(maintenance && maintenance.windows, "list of windows"), null), "Maintenance windows"),
       cert ? el("p", { id: "cert-line", class: "panel" }, el("strong", {}, "Certification check: "),
         lastResultLine(cert.lastExecution)) : null,
@@ -309,8 +315,10 @@
     if (job.state === "paused" && job.pauseReason) state.push(" ", el("span", { class: "muted" }, job.pauseReason));
     if (job.dispatchable === false) state.push(" ", badge("set aside", "problem"));
     if (isOverdue) state.push(" ", badge("overdue", "problem"));
+    const channels = Array.isArray(job.notify) ? job.notify.filter(isText).join(", ") : "";
+    const routing = [job.owner, channels].filter(isText).filter(Boolean).join(" · ");
     return el("tr", { "data-job": job.jobName },
-      el("td", {}, jobLink(job.jobName)),
+      el("td", {}, jobLink(job.jobName), routing ? el("div", { class: "muted owner" }, routing) : null),
       el("td", {}, el("span", { class: "describe", "data-cron": job.cronExpression }, job.cronExpression),
         el("div", { class: "muted" }, job.timezone)),
       el("td", {}, job.nextRunAt ? [when(job.nextRunAt), el("div", { class: "muted" }, relative(job.nextRunAt))] : "—"),
@@ -356,6 +364,8 @@
       [["Schedule", job.cronExpression], ["Time zone", job.timezone], ["Handler", job.handler],
         ["State", pausedState(job) + (job.pauseReason ? ` — ${job.pauseReason}` : "")],
         ["Alert state", `${job.alertState}, ${job.consecutiveFailures} failed in a row`],
+        ["Owner", job.owner || "—"],
+        ["Notices go to", Array.isArray(job.notify) && job.notify.length ? job.notify.join(", ") : "the stack's topic"],
         ["Timeout", `${job.timeoutSeconds} s`], ["Retries", job.retry ? `${job.retry.maxAttempts} attempts` : "—"],
         ["Created by", job.createdBy ? `${job.createdBy.subject} (${job.createdBy.role})` : "—"],
         ["Paused by", job.pausedBy ? `${job.pausedBy.subject} (${job.pausedBy.role})` : "—"],
@@ -606,7 +616,7 @@
       return;
     }
     try {
-      if (parts.length === 0) { await overview(); describeCells(); }
+      if (parts.length === 0) { await overview(new URLSearchParams(query || "").get("owner")); describeCells(); }
       else if (parts[0] === "new") await registerPage();
       else if (parts[0] === "jobs" && parts.length === 2) await jobPage(parts[1], new URLSearchParams(query || "").get("page"));
       else if (parts[0] === "jobs" && parts[2] === "runs") await runPage(parts[1], parts[3]);

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
+from chalicelib.core.channels import Channel, ChannelType
 from chalicelib.core.maintenance import MaintenanceWindow
 from chalicelib.core.model import (
     UTC,
@@ -140,6 +141,8 @@ def _definition_to_document(d: JobDefinition) -> Document:
         "misfire_grace_seconds": d.misfire_grace_seconds,
         "pause_after_failures": d.pause_after_failures,
         "description": d.description,
+        "owner": d.owner,
+        "notify": list(d.notify),
     }
 
 
@@ -161,6 +164,8 @@ def _definition_from_document(doc: Mapping[str, Any]) -> JobDefinition:
         misfire_grace_seconds=int(doc["misfire_grace_seconds"]),
         pause_after_failures=doc.get("pause_after_failures"),
         description=doc.get("description", ""),
+        owner=doc.get("owner"),
+        notify=tuple(str(n) for n in doc.get("notify") or ()),
     )
 
 
@@ -228,6 +233,7 @@ def _notice_to_document(notice: Notice) -> Document:
         "created_at": encode_time(notice.created_at),
         "attempts": notice.attempts,
         "next_attempt_at": _time_or_none(notice.next_attempt_at),
+        "channel": notice.channel,
     }
 
 
@@ -240,6 +246,7 @@ def _notice_from_document(doc: Mapping[str, Any]) -> Notice:
         created_at=parse_iso(doc["created_at"]),
         attempts=int(doc.get("attempts", 0)),
         next_attempt_at=_parse_or_none(doc.get("next_attempt_at")),
+        channel=doc.get("channel"),
     )
 
 
@@ -260,6 +267,7 @@ def set_aside_to_document(set_aside: SetAside) -> Document:
         "retry_at": encode_time(set_aside.retry_at),
         "attempts": set_aside.attempts,
         "alerted": set_aside.alerted,
+        "notified": list(set_aside.notified),
     }
 
 
@@ -267,7 +275,8 @@ def set_aside_from_document(doc: Mapping[str, Any] | None) -> SetAside | None:
     if not doc:
         return None
     return SetAside(reason=str(doc["reason"]), since=parse_iso(doc["since"]), retry_at=parse_iso(doc["retry_at"]),
-                    attempts=int(doc.get("attempts", 1)), alerted=bool(doc.get("alerted", False)))
+                    attempts=int(doc.get("attempts", 1)), alerted=bool(doc.get("alerted", False)),
+                    notified=tuple(str(n) for n in doc.get("notified") or ()))
 
 
 def job_to_document(job: Job) -> Document:
@@ -378,6 +387,38 @@ def replay_from_document(doc: Mapping[str, Any]) -> Replay:
         idempotency_key=doc.get("idempotency_key"),
         expires_at=_parse_or_none(doc.get("expires_at")),
         version=int(doc.get("version", 0)),
+    )
+
+
+# --- notification channels -------------------------------------------------------------
+
+
+def channel_to_document(channel: Channel) -> Document:
+    return {
+        "schema": SCHEMA_VERSION,
+        "name": channel.name,
+        "type": channel.type.value,
+        "topic_arn": channel.topic_arn,
+        "url": channel.url,
+        "secret_ref": channel.secret_ref,
+        "description": channel.description,
+        "created_at": encode_time(channel.created_at),
+        "updated_at": encode_time(channel.updated_at),
+        "updated_by": _actor_to_document(channel.updated_by),
+    }
+
+
+def channel_from_document(doc: Mapping[str, Any]) -> Channel:
+    return Channel(
+        name=str(doc["name"]),
+        type=ChannelType(doc["type"]),
+        topic_arn=doc.get("topic_arn"),
+        url=doc.get("url"),
+        secret_ref=doc.get("secret_ref"),
+        description=str(doc.get("description") or ""),
+        created_at=parse_iso(doc["created_at"]),
+        updated_at=parse_iso(doc["updated_at"]),
+        updated_by=_actor_from_document(doc.get("updated_by")),
     )
 
 

@@ -11,6 +11,7 @@ import re
 from typing import Any, Callable, Mapping
 
 from chalicelib.core import strict_json
+from chalicelib.core.channels import parse_notify, parse_owner
 from chalicelib.core.cron import validate_cron, validate_timezone
 from chalicelib.core.errors import FieldError, ValidationFailed
 from chalicelib.core.model import JobDefinition, RetryPolicy
@@ -22,7 +23,7 @@ MAX_DESCRIPTION = 500
 
 KNOWN_FIELDS = {
     "jobName", "cronExpression", "handler", "timezone", "payload", "retry", "timeoutSeconds",
-    "alertAfterFailures", "misfireGraceSeconds", "pauseAfterFailures", "description",
+    "alertAfterFailures", "misfireGraceSeconds", "pauseAfterFailures", "description", "owner", "notify",
 }
 RETRY_FIELDS = {"maxAttempts", "initialDelaySeconds", "maxDelaySeconds"}
 
@@ -160,6 +161,8 @@ def parse_definition(body: Any, *, known_handler: Callable[[str], bool], check_p
     if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
         errors.append(FieldError("description", f"must be a string of at most {MAX_DESCRIPTION} characters"))
         description = ""
+    owner = parse_owner(body.get("owner"), errors)
+    notify = parse_notify(body.get("notify"), errors)
 
     if errors:
         raise ValidationFailed(errors)
@@ -177,6 +180,8 @@ def parse_definition(body: Any, *, known_handler: Callable[[str], bool], check_p
         misfire_grace_seconds=grace,
         pause_after_failures=pause_after,
         description=description,
+        owner=owner,
+        notify=notify,
     )
 
 
@@ -198,6 +203,8 @@ def definition_to_body(definition: JobDefinition) -> dict[str, Any]:
         "misfireGraceSeconds": definition.misfire_grace_seconds,
         "pauseAfterFailures": definition.pause_after_failures,
         "description": definition.description,
+        "owner": definition.owner,
+        "notify": list(definition.notify),
     }
     return body
 
@@ -211,6 +218,8 @@ SNAKE_TO_CAMEL = {
     "misfire_grace_seconds": "misfireGraceSeconds",
     "pause_after_failures": "pauseAfterFailures",
     "description": "description",
+    "owner": "owner",
+    "notify": "notify",
 }
 
 
@@ -226,5 +235,7 @@ def options_to_body(job_name: str, cron_expression: str, handler: str, options: 
                 "initialDelaySeconds": value.initial_delay_seconds,
                 "maxDelaySeconds": value.max_delay_seconds,
             }
+        if key == "notify" and isinstance(value, tuple):
+            value = list(value)
         body[SNAKE_TO_CAMEL[key]] = value
     return body

@@ -34,6 +34,7 @@ def next_set_aside(previous: SetAside | None, reason: str, now: datetime) -> Set
         retry_at=now + set_aside_delay(attempts),
         attempts=attempts,
         alerted=previous.alerted if previous is not None else False,
+        notified=previous.notified if previous is not None else (),
     )
 
 

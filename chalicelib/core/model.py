@@ -134,10 +134,18 @@ class Notice:
     created_at: datetime
     attempts: int = 0
     next_attempt_at: datetime | None = None
+    channel: str | None = None
+    """None: not routed yet (the outbox delivers it to each of the job's channels, each
+    delivery a notice of its own with this ``notice_id``; without channels, to the stack's
+    topic). A channel's name, or :data:`STACK_TOPIC`: one delivery."""
 
     @property
     def due_at(self) -> datetime:
         return self.next_attempt_at or self.created_at
+
+
+STACK_TOPIC = "#stack-topic"
+"""``Notice.channel`` of a delivery to the stack's own topic (no channel is named so)."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,7 @@ class SetAside:
     retry_at: datetime
     attempts: int = 1
     alerted: bool = False
+    notified: tuple[str, ...] = ()  # the destinations its alert reached so far (``Notice.channel`` values)
 
 
 @dataclass(frozen=True)
@@ -206,6 +215,8 @@ class JobDefinition:
     misfire_grace_seconds: int = 21600
     pause_after_failures: int | None = None
     description: str = ""
+    owner: str | None = None  # a team's label (mentor-team): the console and GET /jobs?owner= filter by it
+    notify: tuple[str, ...] = ()  # channel names (chalicelib.core.channels); none: the stack's topic
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Generic, Iterable, Mapping, Protocol, Sequence, TypeVar
 
+from chalicelib.core.channels import Channel
 from chalicelib.core.context import RunContext
 from chalicelib.core.errors import FieldError
 from chalicelib.core.maintenance import MaintenanceWindow
@@ -229,6 +230,21 @@ class Store(Protocol):
         opaque ``next_cursor`` of the page before. Raises ``InvalidCursor`` for a cursor
         this store did not issue for this listing."""
 
+    def put_channel(self, channel: Channel) -> None:
+        """Create the notification channel ``channel.name``, or replace it (last write wins:
+        a channel is configuration, not state). Stored in the jobs table beside the jobs,
+        never listed among them nor in the due index."""
+
+    def get_channel(self, name: str) -> Channel | None:
+        """The channel (strongly consistent), or None."""
+
+    def list_channels(self) -> list[Channel]:
+        """Every channel, by name."""
+
+    def delete_channel(self, name: str) -> None:
+        """Remove the channel. Raises ``ChannelNotFound`` if there is none. Jobs that name it
+        are not changed: their notices go to the stack's topic, saying it is gone."""
+
     def maintenance_windows(self) -> WindowSet:
         """Every stored maintenance window, with the version of the one record that holds
         them all (0 when none was ever stored). One strongly consistent read: a tick reads
@@ -257,10 +273,12 @@ class Invoker(Protocol):
 
 
 class Notifier(Protocol):
-    """Publishes alerts and recovery notices to operators (SNS in AWS)."""
+    """Publishes notices to operators: the stack's SNS topic, or a job's channels."""
 
-    def publish(self, notice: Notice) -> None:
-        """Deliver one notice or raise ``NotifierUnavailable``."""
+    def publish(self, notice: Notice, channel: Channel | None = None) -> None:
+        """Deliver one notice to ``channel`` (None: the stack's topic) or raise
+        ``NotifierUnavailable``; ``ChannelUnusable`` when no retry can help (a refused
+        destination, a missing secret). Called with ``channel`` only for a channel."""
 
 
 class Metrics(Protocol):

@@ -19,9 +19,9 @@ from typing import Callable, Sequence
 from chalicelib.core import isolation
 from chalicelib.core.errors import ConcurrentUpdate, StoreUnavailable
 from chalicelib.core.maintenance import MaintenanceWindow
-from chalicelib.core.model import Execution, ExecutionStatus, Job, SetAside, UnreadableJob
+from chalicelib.core.model import Execution, ExecutionStatus, Job, JobDefinition, SetAside, UnreadableJob
 from chalicelib.core.ports import ReplayUpdate
-from chalicelib.core.scheduler import transitions
+from chalicelib.core.scheduler import outbox, transitions
 from chalicelib.core.scheduler.effects import Effects
 from chalicelib.core.scheduler.orphans import OrphanSweep
 from chalicelib.core.scheduler.parts import CAS_ATTEMPTS, Parts
@@ -154,20 +154,18 @@ class Dispatcher:
             self.parts.log.error("dispatch of job failed; will retry next tick",
                                  extra={"job_name": entry.name, "error": str(exc)})
         except Exception as exc:  # noqa: BLE001 - one job's fault must not stop the tick
-            self._set_aside(entry.name, entry.due_at, entry.set_aside, f"{type(exc).__name__}: {exc}", now, report)
+            self._set_aside(entry.name, entry.due_at, entry.set_aside, f"{type(exc).__name__}: {exc}", now, report,
+                            entry.definition)
         return report
 
     def _set_aside(self, name: str, seen_due_at: datetime | None, previous: SetAside | None, reason: str,
-                   now: datetime, report: DispatchReport) -> None:
+                   now: datetime, report: DispatchReport, definition: JobDefinition | None = None) -> None:
         parts = self.parts
         record = isolation.next_set_aside(previous, reason, now)
-        if not record.alerted:
-            try:
-                parts.notifier.publish(isolation.set_aside_notice(name, record, now))
-                record = replace(record, alerted=True)
-            except Exception as exc:  # noqa: BLE001 - retried at the next attempt
-                parts.log.warning("set-aside alert not published; retried at the next attempt",
-                                  extra={"job_name": name, "error": f"{type(exc).__name__}: {exc}"})
+        if not record.alerted:  # to each of the job's channels (the stack's topic for a record that does not decode)
+            notified = self.effects.outbox.deliver_now(isolation.set_aside_notice(name, record, now), definition,
+                                                       record.notified)
+            record = replace(record, notified=notified, alerted=set(outbox.destinations(definition)) <= set(notified))
         try:
             moved = parts.store.set_aside(name, seen_due_at=seen_due_at, set_aside=record)
         except Exception as exc:  # noqa: BLE001 - logged; the job stays where it is

@@ -125,9 +125,11 @@ class SchedulerService:
         cannot be decoded (it is then shown as not dispatchable, with the reason)."""
         return self.queries.describe_job(job_name)
 
-    def list_jobs(self, *, limit: int = 50, cursor: str | None = None) -> Page[Job | UnreadableJob]:
-        """One page of jobs in the store's order; one bad record never fails the page."""
-        return self.queries.list_jobs(limit=limit, cursor=cursor)
+    def list_jobs(self, *, limit: int = 50, cursor: str | None = None,
+                  owner: str | None = None) -> Page[Job | UnreadableJob]:
+        """One page of jobs in the store's order; one bad record never fails the page.
+        ``owner`` keeps only that owner's jobs (see ``Queries.list_jobs``)."""
+        return self.queries.list_jobs(limit=limit, cursor=cursor, owner=owner)
 
     def list_scheduled_jobs(self) -> list[Job | UnreadableJob]:
         """listScheduledJobs: every registered job, by name."""

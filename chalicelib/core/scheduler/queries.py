@@ -44,8 +44,14 @@ class Queries:
         except JobUnreadable as exc:
             return exc.entry if isinstance(exc.entry, UnreadableJob) else UnreadableJob(job_name, exc.reason)
 
-    def list_jobs(self, *, limit: int, cursor: str | None) -> Page[Job | UnreadableJob]:
-        return self.store.list_jobs(limit=limit, cursor=cursor)
+    def list_jobs(self, *, limit: int, cursor: str | None, owner: str | None = None) -> Page[Job | UnreadableJob]:
+        """One page in the store's order; with ``owner``, only that owner's jobs of the page
+        (a page may then hold fewer than ``limit``, even none, and still have a next one)."""
+        page = self.store.list_jobs(limit=limit, cursor=cursor)
+        if owner is None:
+            return page
+        return Page(items=[j for j in page.items if isinstance(j, Job) and j.definition.owner == owner],
+                    next_cursor=page.next_cursor)
 
     def all_jobs(self) -> Iterator[Job | UnreadableJob]:
         cursor: str | None = None

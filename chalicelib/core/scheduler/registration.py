@@ -20,6 +20,7 @@ from chalicelib.core.errors import (
 )
 from chalicelib.core.maintenance import validate_pause_until
 from chalicelib.core.model import SYSTEM, Actor, Job, JobDefinition, JobState
+from chalicelib.core.scheduler.channel_service import check_notify
 from chalicelib.core.scheduler.orphans import watch_for
 from chalicelib.core.scheduler.parts import Parts, give_up, retry_on_conflict
 
@@ -74,11 +75,14 @@ class Registration:
     def register(self, definition: JobDefinition, actor: Actor | None = None) -> tuple[Job, bool]:
         """Create the job, or return the identical existing one. ``(job, created)``.
 
+        Every channel the definition names in ``notify`` must exist (``ValidationFailed``).
+
         Registering again repairs a job the dispatcher set aside: a record that cannot be
         decoded is replaced (``created``), and a stored definition the current code refuses
         is replaced by this one; either way the job is dispatchable again.
         """
         store = self.parts.store
+        check_notify(store, definition)
         now = self.parts.clock.now()
         try:
             existing = store.get_job(definition.job_name)

@@ -212,6 +212,28 @@ class HttpRequestHandler:
                 )
         raise AssertionError("unreachable: the redirect loop returns or raises")  # pragma: no cover
 
+    def post_once(self, url: str, headers: Mapping[str, str], body: bytes, *, timeout: float = 10.0,
+                  secrets: Sequence[str] = ()) -> int:
+        """POST ``body`` to ``url`` once, through the same destination policy and pinned
+        connection as a run (no redirect followed); the answer's status. For senders that
+        are not runs (notification channels). Raises :class:`DestinationRefused`,
+        :class:`HttpConnectionFailed` or :class:`HttpRequestTimeout`, scrubbed of ``secrets``."""
+        scrub = Scrubber(secrets)
+        try:
+            target = parse_url(url)
+        except BadUrl as exc:
+            raise DestinationRefused(scrub(f"refused to call the URL: it {exc}")) from None
+        sent = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **headers}
+        try:
+            with httpx.Client(transport=self._transport(), follow_redirects=False, trust_env=False,
+                              timeout=timeout) as client:
+                addresses = self._checked_addresses(target)
+                answer = self._send(client, "POST", target, addresses, sent, body, self._monotonic() + timeout,
+                                    timeout, scrub)
+        except (DestinationRefused, HttpConnectionFailed, HttpRequestTimeout) as exc:
+            raise type(exc)(scrub(str(exc))) from None
+        return answer.status
+
     @staticmethod
     def _is_success(status: int, expect: frozenset[int] | None) -> bool:
         return status in expect if expect is not None else 200 <= status < 300

@@ -9,9 +9,8 @@ import hashlib
 from datetime import datetime
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PynamoDBException
 
-from chalicelib.adapters.dynamodb_errors import response_code, translated
+from chalicelib.adapters.dynamodb_errors import ConditionFailed, translated
 from chalicelib.adapters.dynamodb_models import (
     TRIGGER_BUDGET_PARTITION,
     TRIGGER_BUDGET_PREFIX,
@@ -33,8 +32,8 @@ def caller_key(caller: str) -> str:
 def take_trigger_budget(connection: Connection, model: type[ExecutionItem], caller: str, minute: datetime, *,
                         per_minute: int, expires_at: datetime) -> bool:
     """See :meth:`~chalicelib.core.ports.Store.take_trigger_budget`: one UpdateItem."""
-    with translated("UpdateItem"):
-        try:
+    try:
+        with translated("UpdateItem"):
             connection.update_item(
                 model.Meta.table_name, TRIGGER_BUDGET_PARTITION + caller_key(caller),
                 range_key=TRIGGER_BUDGET_PREFIX + encode_time(minute),
@@ -42,8 +41,6 @@ def take_trigger_budget(connection: Connection, model: type[ExecutionItem], call
                 # Counted only while under the budget: the minute's first trigger, or fewer than allowed.
                 condition=model.spent.does_not_exist() | (model.spent < per_minute),
             )
-        except PynamoDBException as exc:
-            if response_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
+    except ConditionFailed:
+        return False
     return True

@@ -1,12 +1,13 @@
-"""DynamoDB errors translated at the edge: throttling or an outage that outlasted
-botocore's retries becomes ``StoreUnavailable``; a lost condition is for the caller."""
+"""DynamoDB errors translated at the edge, in one place (:func:`translated`): throttling
+or an outage that outlasted botocore's retries becomes ``StoreUnavailable``; a failed
+condition (of one write, or of a transaction) becomes the domain error the caller names."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from botocore.exceptions import BotoCoreError
-from pynamodb.exceptions import PynamoDBException
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
 
 from chalicelib.core.errors import StoreUnavailable
 
@@ -46,20 +47,43 @@ def is_unavailable(exc: PynamoDBException) -> bool:
     return response_code(exc) in UNAVAILABLE_CODES
 
 
+class ConditionFailed(Exception):
+    """A conditional write's condition did not hold; :func:`translated` raises it when its
+    caller names no domain error for that (one that answers ``False`` catches it)."""
+
+
 @contextmanager
-def translated(operation: str) -> Iterator[None]:
-    """Throttling or an outage that outlasted botocore's retries becomes ``StoreUnavailable``."""
+def translated(operation: str, *, lost: Callable[[], Exception] = ConditionFailed) -> Iterator[None]:
+    """Storage errors as domain errors: a failed condition (``ConditionalCheckFailedException``,
+    or a transaction cancelled for a failed condition or a conflict) becomes ``lost()``;
+    throttling or an outage that outlasted botocore's retries becomes ``StoreUnavailable``;
+    anything else (a bug, a missing table) propagates."""
     try:
         yield
-    except PynamoDBException as exc:
-        if is_unavailable(exc):
+    except TransactWriteError as exc:
+        reasons = {reason.code for reason in exc.cancellation_reasons if reason is not None}
+        if reasons & LOST_RACE_REASONS:
+            raise lost() from exc
+        if reasons & UNAVAILABLE_REASONS:
             raise StoreUnavailable(
-                f"DynamoDB {operation} kept failing after retries "
-                f"({response_code(exc) or type(exc.cause).__name__}); try again shortly."
-            ) from exc
+                f"DynamoDB throttled {operation} ({', '.join(sorted(reasons))}); try again shortly.") from exc
+        _raise_if_unavailable(exc, operation)
+        raise
+    except PynamoDBException as exc:
+        if response_code(exc) == "ConditionalCheckFailedException":
+            raise lost() from exc
+        _raise_if_unavailable(exc, operation)
         raise
     except BotoCoreError as exc:  # no answer at all (connection refused, reset, read timeout)
         raise StoreUnavailable(f"DynamoDB {operation} got no answer ({type(exc).__name__}); try again shortly.") from exc
+
+
+def _raise_if_unavailable(exc: PynamoDBException, operation: str) -> None:
+    if is_unavailable(exc):
+        raise StoreUnavailable(
+            f"DynamoDB {operation} kept failing after retries "
+            f"({response_code(exc) or type(exc.cause).__name__}); try again shortly."
+        ) from exc
 
 
 def answer(raw: object, operation: str) -> dict[str, Any]:

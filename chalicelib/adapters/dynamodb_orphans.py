@@ -11,13 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamodb_errors import LOST_RACE_REASONS, UNAVAILABLE_REASONS, translated
+from chalicelib.adapters.dynamodb_errors import translated
 from chalicelib.adapters.dynamodb_models import ORPHANED_RUNS_PARTITION, ExecutionItem, JobItem, due_index_key, epoch_seconds
 from chalicelib.core.codec import encode_time
-from chalicelib.core.errors import ConcurrentUpdate, StoreUnavailable
 from chalicelib.core.model import parse_iso
 from chalicelib.core.ports import OrphanedRun
 
@@ -28,23 +26,16 @@ def _sort_key(run: OrphanedRun) -> str:
 
 def delete_job_watching(connection: Connection, jobs: type[JobItem], executions: type[ExecutionItem],
                         job_name: str, same_job: Any, run: OrphanedRun) -> None:
-    """Delete the job on condition ``same_job`` and record the watch on ``run``, in one transaction."""
+    """Delete the job on condition ``same_job`` and record the watch on ``run``, in one transaction.
+
+    The caller translates its errors (:func:`~chalicelib.adapters.dynamodb_errors.translated`)."""
     watch = executions(ORPHANED_RUNS_PARTITION, _sort_key(run), expires_at=epoch_seconds(run.expires_at), doc={
         "job_name": run.job_name, "execution_id": run.execution_id, "owner": run.owner,
         "lease_expires_at": encode_time(run.lease_expires_at), "expires_at": encode_time(run.expires_at)})
-    with translated("TransactWriteItems"):
-        try:
-            # The token makes botocore's retry of a delete whose reply was lost a no-op.
-            with TransactWrite(connection=connection, client_request_token=uuid.uuid4().hex) as tx:
-                tx.delete(jobs(job_name), condition=same_job)
-                tx.save(watch)
-        except TransactWriteError as exc:
-            reasons = {reason.code for reason in exc.cancellation_reasons if reason is not None}
-            if reasons & LOST_RACE_REASONS:
-                raise ConcurrentUpdate(f"Job '{job_name}' changed or went before its delete; re-read it.") from exc
-            if reasons & UNAVAILABLE_REASONS:
-                raise StoreUnavailable(f"DynamoDB throttled the delete of job '{job_name}'; try again shortly.") from exc
-            raise
+    # The token makes botocore's retry of a delete whose reply was lost a no-op.
+    with TransactWrite(connection=connection, client_request_token=uuid.uuid4().hex) as tx:
+        tx.delete(jobs(job_name), condition=same_job)
+        tx.save(watch)
 
 
 def read_orphaned_runs(executions: type[ExecutionItem], now: datetime, limit: int) -> list[OrphanedRun]:

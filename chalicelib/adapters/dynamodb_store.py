@@ -18,14 +18,14 @@ from datetime import datetime
 from typing import Any, Sequence
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import dynamodb_orphans as orphans
 from chalicelib.adapters.dynamodb_counting import RequestCounting
 from chalicelib.adapters.dynamodb_due import due_at_of, read_due_page, set_aside_of
-from chalicelib.adapters.dynamodb_errors import LOST_RACE_REASONS, UNAVAILABLE_REASONS, answer, response_code, translated
+from chalicelib.adapters.dynamodb_errors import ConditionFailed, answer, translated
 from chalicelib.adapters.dynamodb_models import (
     CHANNEL_PREFIX,
     DEFAULT_DUE_SHARDS,
@@ -72,7 +72,6 @@ from chalicelib.core.errors import (
     JobAlreadyExists,
     JobNotFound,
     JobUnreadable,
-    StoreUnavailable,
 )
 from chalicelib.core.maintenance import MaintenanceWindow
 from chalicelib.core.model import Execution, Job, SetAside, UnreadableJob, parse_iso
@@ -166,14 +165,9 @@ class DynamoDBStore(RequestCounting):
         return entry
 
     def create_job(self, job: Job) -> None:
-        with translated("PutItem"):
-            try:
-                # The name must be free: no item with this key exists.
-                self._job_item(job).save(condition=self._Job.job_name.does_not_exist())
-            except PynamoDBException as exc:
-                if response_code(exc) == "ConditionalCheckFailedException":
-                    raise JobAlreadyExists(job.name) from exc
-                raise
+        with translated("PutItem", lost=lambda: JobAlreadyExists(job.name)):
+            # The name must be free: no item with this key exists.
+            self._job_item(job).save(condition=self._Job.job_name.does_not_exist())
 
     def delete_job(self, job_name: str, *, expected: Job | None = None, orphan: OrphanedRun | None = None) -> None:
         Job_ = self._Job
@@ -181,17 +175,16 @@ class DynamoDBStore(RequestCounting):
         # one registered again since: a record from before createdAt has none) at its version.
         condition = Job_.job_name.exists() if expected is None else (Job_.version == expected.version) & (
             (Job_.created_at == encode_time(expected.created_at)) | Job_.created_at.does_not_exist())
+        def lost() -> Exception:
+            if expected is None:
+                return JobNotFound(job_name)
+            return ConcurrentUpdate(f"Job '{job_name}' changed or went before its delete; re-read it.")
+
         if orphan is not None:
-            return orphans.delete_job_watching(self._connection, Job_, self._Execution, job_name, condition, orphan)
-        with translated("DeleteItem"):
-            try:
-                Job_(job_name).delete(condition=condition)
-            except PynamoDBException as exc:
-                if response_code(exc) != "ConditionalCheckFailedException":
-                    raise
-                if expected is None:
-                    raise JobNotFound(job_name) from exc
-                raise ConcurrentUpdate(f"Job '{job_name}' changed or went before its delete; re-read it.") from exc
+            with translated("TransactWriteItems", lost=lost):
+                return orphans.delete_job_watching(self._connection, Job_, self._Execution, job_name, condition, orphan)
+        with translated("DeleteItem", lost=lost):
+            Job_(job_name).delete(condition=condition)
 
     def commit(
         self,
@@ -206,47 +199,35 @@ class DynamoDBStore(RequestCounting):
         reject_repeated_executions(new_executions, execution_updates)
         stored_job = replace(job, version=expected_version + 1)
         Job_, Execution_ = self._Job, self._Execution
-        with translated("TransactWriteItems"):
-            try:
-                # The token makes botocore's retry of a commit whose reply was lost a no-op
-                # instead of a false ConcurrentUpdate (DynamoDB remembers it for 10 minutes).
-                with TransactWrite(connection=self._connection, client_request_token=uuid.uuid4().hex) as tx:
-                    # Compare-and-swap: the job exists and is still at the version the caller read,
-                    # and is the same job: one registered again restarts its versions (a record
-                    # written before createdAt was stored has none).
-                    same_job = (Job_.created_at == encode_time(job.created_at)) | Job_.created_at.does_not_exist()
-                    tx.save(self._job_item(stored_job), condition=(Job_.version == expected_version) & same_job)
-                    for ex in new_executions:
-                        # A claim: this (job, execution id) must not exist yet.
-                        tx.save(self._execution_item(ex), condition=Execution_.sk.does_not_exist())
-                    for update in execution_updates:
-                        tx.save(self._execution_item(update.execution), condition=self._unchanged(update))
-                    if idempotency is not None:
-                        now = math.floor(commit_instant(job, self._clock).timestamp())
-                        # The key is free: never bound, or its record has expired (expiresAt
-                        # rounded up, now rounded down: "<=" means expired for certain).
-                        tx.save(
-                            self._idempotency_item(idempotency),
-                            condition=Execution_.sk.does_not_exist() | (Execution_.expires_at <= now),
-                        )
-                    if replay is not None:
-                        # The replay is still as the caller read it (or new: no such replay yet).
-                        expected = replay.expected_version
-                        tx.save(self._replay_item(replace(replay.replay, version=(expected or 0) + 1)),
-                                condition=Execution_.sk.does_not_exist() if expected is None
-                                else Execution_.version == expected)
-            except TransactWriteError as exc:
-                reasons = {reason.code for reason in exc.cancellation_reasons if reason is not None}
-                if reasons & LOST_RACE_REASONS:
-                    raise ConcurrentUpdate(
-                        f"Commit of job '{job.name}' at version {expected_version} lost to another writer "
-                        f"({', '.join(sorted(reasons))}); re-read and retry."
-                    ) from exc
-                if reasons & UNAVAILABLE_REASONS:
-                    raise StoreUnavailable(
-                        f"DynamoDB throttled the commit of job '{job.name}'; try again shortly."
-                    ) from exc
-                raise
+        lost = f"Commit of job '{job.name}' at version {expected_version} lost to another writer; re-read and retry."
+        # The token makes botocore's retry of a commit whose reply was lost a no-op
+        # instead of a false ConcurrentUpdate (DynamoDB remembers it for 10 minutes).
+        with translated("TransactWriteItems", lost=lambda: ConcurrentUpdate(lost)), \
+                TransactWrite(connection=self._connection, client_request_token=uuid.uuid4().hex) as tx:
+            # Compare-and-swap: the job exists and is still at the version the caller read,
+            # and is the same job: one registered again restarts its versions (a record
+            # written before createdAt was stored has none).
+            same_job = (Job_.created_at == encode_time(job.created_at)) | Job_.created_at.does_not_exist()
+            tx.save(self._job_item(stored_job), condition=(Job_.version == expected_version) & same_job)
+            for ex in new_executions:
+                # A claim: this (job, execution id) must not exist yet.
+                tx.save(self._execution_item(ex), condition=Execution_.sk.does_not_exist())
+            for update in execution_updates:
+                tx.save(self._execution_item(update.execution), condition=self._unchanged(update))
+            if idempotency is not None:
+                now = math.floor(commit_instant(job, self._clock).timestamp())
+                # The key is free: never bound, or its record has expired (expiresAt
+                # rounded up, now rounded down: "<=" means expired for certain).
+                tx.save(
+                    self._idempotency_item(idempotency),
+                    condition=Execution_.sk.does_not_exist() | (Execution_.expires_at <= now),
+                )
+            if replay is not None:
+                # The replay is still as the caller read it (or new: no such replay yet).
+                expected = replay.expected_version
+                tx.save(self._replay_item(replace(replay.replay, version=(expected or 0) + 1)),
+                        condition=Execution_.sk.does_not_exist() if expected is None
+                        else Execution_.version == expected)
         return stored_job
 
     def _unchanged(self, update: ExecutionUpdate) -> Any:
@@ -261,16 +242,10 @@ class DynamoDBStore(RequestCounting):
         return (Execution_.status == update.expected_status.value) & owner
 
     def update_execution(self, update: ExecutionUpdate) -> None:
-        with translated("PutItem"):
-            try:
-                self._execution_item(update.execution).save(condition=self._unchanged(update))
-            except PynamoDBException as exc:
-                if response_code(exc) == "ConditionalCheckFailedException":
-                    raise ConcurrentUpdate(
-                        f"Execution {update.execution.job_name}/{update.execution.execution_id} is no longer "
-                        f"{update.expected_status.value} with owner {update.expected_owner!r}."
-                    ) from exc
-                raise
+        lost = (f"Execution {update.execution.job_name}/{update.execution.execution_id} is no longer "
+                f"{update.expected_status.value} with owner {update.expected_owner!r}.")
+        with translated("PutItem", lost=lambda: ConcurrentUpdate(lost)):
+            self._execution_item(update.execution).save(condition=self._unchanged(update))
 
     def orphaned_runs(self, now: datetime, *, limit: int) -> list[OrphanedRun]:
         check_limit(limit)
@@ -306,8 +281,8 @@ class DynamoDBStore(RequestCounting):
         Job_ = self._Job
         # Only the entry the dispatcher read: a repair or a commit since then moved it.
         seen = Job_.due_at == due_index_key(seen_due_at) if seen_due_at is not None else Job_.due_at.does_not_exist()
-        with translated("UpdateItem"):
-            try:
+        try:
+            with translated("UpdateItem"):
                 self._connection.update_item(
                     Job_.Meta.table_name, job_name,
                     actions=[Job_.set_aside.set(set_aside_to_document(set_aside)),
@@ -315,21 +290,14 @@ class DynamoDBStore(RequestCounting):
                              Job_.due_at.set(due_index_key(set_aside.retry_at))],
                     condition=Job_.job_name.exists() & seen,
                 )
-            except PynamoDBException as exc:
-                if response_code(exc) == "ConditionalCheckFailedException":
-                    return False
-                raise
+        except ConditionFailed:
+            return False
         return True
 
     def replace_unreadable_job(self, job: Job) -> None:
-        with translated("PutItem"):
-            try:
-                # The record exists (a repair, not a create); whatever it holds is replaced.
-                self._job_item(job).save(condition=self._Job.job_name.exists())
-            except PynamoDBException as exc:
-                if response_code(exc) == "ConditionalCheckFailedException":
-                    raise JobNotFound(job.name) from exc
-                raise
+        with translated("PutItem", lost=lambda: JobNotFound(job.name)):
+            # The record exists (a repair, not a create); whatever it holds is replaced.
+            self._job_item(job).save(condition=self._Job.job_name.exists())
 
     # --- executions ----------------------------------------------------------------------
 
@@ -378,13 +346,9 @@ class DynamoDBStore(RequestCounting):
         # Still as the caller read it: at its version, or absent when it read none.
         condition = Job_.job_name.does_not_exist() if expected_version == 0 else Job_.version == expected_version
         item = Job_(WINDOWS_KEY, version=expected_version + 1, doc={"windows": [window_to_document(w) for w in windows]})
-        with translated("PutItem"):
-            try:
-                item.save(condition=condition)
-            except PynamoDBException as exc:
-                if response_code(exc) == "ConditionalCheckFailedException":
-                    raise ConcurrentUpdate(f"Maintenance windows are no longer at version {expected_version}.") from exc
-                raise
+        lost = f"Maintenance windows are no longer at version {expected_version}."
+        with translated("PutItem", lost=lambda: ConcurrentUpdate(lost)):
+            item.save(condition=condition)
         return WindowSet(tuple(windows), expected_version + 1)
 
     TICK_KEY = ("#dispatcher", "TICK")

@@ -6,7 +6,6 @@ on ``dueAt`` (a busy 02:00) never lose or repeat an entry.
 """
 from __future__ import annotations
 
-import base64
 import heapq
 import itertools
 import json
@@ -17,6 +16,8 @@ from typing import Any
 from chalicelib.adapters.dynamodb_errors import answer, translated
 from chalicelib.adapters.dynamodb_models import due_index_key, due_shard_key
 from chalicelib.core.codec import set_aside_from_document
+from chalicelib.core.cursor import due_cursor, due_cursor_position
+from chalicelib.core.errors import InvalidCursor
 from chalicelib.core.model import SetAside, parse_iso
 
 
@@ -27,7 +28,9 @@ def read_due_page(connection: Any, model: Any, read_shards: int, now: datetime, 
     The cursor holds, per shard, where its query stopped (the last entry taken from
     it), or that it is exhausted; a shard is read again only from there.
     """
-    positions: dict[str, Any] = json.loads(base64.urlsafe_b64decode(cursor)) if cursor else {}
+    positions = due_cursor_position(cursor) if cursor else {}
+    if not all(v == "done" or isinstance(v, dict) for v in positions.values()):
+        raise InvalidCursor()
     shards = [due_shard_key(n) for n in range(read_shards)]
     live = [s for s in shards if positions.get(s) != "done"]
     key = due_index_key(now)
@@ -67,7 +70,7 @@ def read_due_page(connection: Any, model: Any, read_shards: int, now: datetime, 
         if shard in exhausted and len(mine) == returned:
             next_positions[shard] = "done"
     more = any(next_positions.get(s) != "done" for s in shards) and len(taken) == limit
-    next_cursor = base64.urlsafe_b64encode(json.dumps(next_positions).encode()).decode() if more else None
+    next_cursor = due_cursor(next_positions) if more else None
     return [entry[3] for entry in taken], next_cursor
 
 

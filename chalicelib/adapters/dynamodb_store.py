@@ -268,9 +268,6 @@ class DynamoDBStore(RequestCounting):
         last_key = raw.get("LastEvaluatedKey")
         return Page(items=jobs, next_cursor=jobs_cursor(last_key["jobName"]["S"]) if last_key else None)
 
-    def due_jobs(self, now: datetime, *, limit: int) -> list[Job | UnreadableJob]:
-        return self.due_page(now, limit=limit).items
-
     def due_page(self, now: datetime, *, limit: int, cursor: str | None = None) -> Page[Job | UnreadableJob]:
         """Every shard queried concurrently (one Query each), merged oldest first."""
         check_limit(limit)
@@ -373,14 +370,9 @@ class DynamoDBStore(RequestCounting):
         return sorted((channel_from_document(item.doc) for item in items), key=lambda c: c.name)
 
     def delete_channel(self, name: str) -> None:
-        with translated("DeleteItem"):
-            try:
-                # Only an existing channel can be deleted (ChannelNotFound otherwise).
-                self._Job(CHANNEL_PREFIX + name).delete(condition=self._Job.job_name.exists())
-            except PynamoDBException as exc:
-                if response_code(exc) == "ConditionalCheckFailedException":
-                    raise ChannelNotFound(name) from exc
-                raise
+        with translated("DeleteItem", lost=lambda: ChannelNotFound(name)):
+            # Only an existing channel can be deleted (ChannelNotFound otherwise).
+            self._Job(CHANNEL_PREFIX + name).delete(condition=self._Job.job_name.exists())
 
     def record_tick(self, now: datetime) -> None:
         with translated("PutItem"):

@@ -17,6 +17,8 @@ from typing import Sequence
 from chalicelib.adapters.store_support import (
     check_limit,
     commit_instant,
+    due_cursor,
+    due_cursor_position,
     executions_cursor,
     executions_cursor_position,
     jobs_cursor,
@@ -42,9 +44,9 @@ from chalicelib.core.codec import (
     window_from_document,
     window_to_document,
 )
-from chalicelib.core.errors import ConcurrentUpdate, JobAlreadyExists, JobNotFound, JobUnreadable
+from chalicelib.core.errors import ConcurrentUpdate, InvalidCursor, JobAlreadyExists, JobNotFound, JobUnreadable
 from chalicelib.core.maintenance import MaintenanceWindow
-from chalicelib.core.model import Execution, Job, SetAside, UnreadableJob
+from chalicelib.core.model import Execution, Job, SetAside, UnreadableJob, parse_iso
 from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, OrphanedRun, Page, ReplayUpdate, WindowSet
 from chalicelib.core.replays import Replay
 
@@ -226,15 +228,15 @@ class MemoryStore:
         next_cursor = jobs_cursor(chosen[-1]) if more and chosen else None
         return Page(items=items, next_cursor=next_cursor)
 
-    def due_jobs(self, now: datetime, *, limit: int) -> list[Job | UnreadableJob]:
-        return self.due_page(now, limit=limit).items
-
     def due_page(self, now: datetime, *, limit: int, cursor: str | None = None) -> Page[Job | UnreadableJob]:
         check_limit(limit)
         after = None
         if cursor:
-            stamp, _, name = cursor.partition("|")
-            after = (datetime.fromisoformat(stamp), name)
+            position = due_cursor_position(cursor)
+            try:
+                after = (parse_iso(position["dueAt"]), str(position["jobName"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise InvalidCursor() from exc
         with self._lock:
             start = 0 if after is None else bisect.bisect_right(self._due, after)
             taken: list[tuple[datetime, str]] = []
@@ -244,7 +246,8 @@ class MemoryStore:
                 taken.append((due_at, job_name))
             items = [self._decode(name) for _, name in taken]
         more = len(taken) == limit
-        return Page(items=items, next_cursor=f"{taken[-1][0].isoformat()}|{taken[-1][1]}" if more and taken else None)
+        last = {"dueAt": encode_time(taken[-1][0]), "jobName": taken[-1][1]} if more and taken else None
+        return Page(items=items, next_cursor=due_cursor(last) if last else None)
 
     def _decode(self, job_name: str) -> Job | UnreadableJob:
         """Under the lock: the stored job, or an UnreadableJob saying why it is not one."""

@@ -1,18 +1,35 @@
 """What every :class:`~chalicelib.core.ports.Store` adapter shares: argument checks and
-the page tokens. Both stores issue the same tokens, so a token means the same position
-whichever store issued it:
-
-- jobs: ``{"k": "jobs", "after": <last job name of the page>}``
-- executions: ``{"k": "executions", "job": <job name>, "before": <last execution id>}``
-- replays: ``{"k": "replays", "job": <job name>, "before": <last replay id>}``
-"""
+the page tokens (made in :mod:`chalicelib.core.cursor`, imported here for the stores), so
+a token means the same position whichever store issued it."""
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Sequence
 
-from chalicelib.core.cursor import decode_cursor, encode_cursor
-from chalicelib.core.errors import InvalidCursor
+from chalicelib.core.cursor import (
+    due_cursor as due_cursor,
+)
+from chalicelib.core.cursor import (
+    due_cursor_position as due_cursor_position,
+)
+from chalicelib.core.cursor import (
+    executions_cursor as executions_cursor,
+)
+from chalicelib.core.cursor import (
+    executions_cursor_position as executions_cursor_position,
+)
+from chalicelib.core.cursor import (
+    jobs_cursor as jobs_cursor,
+)
+from chalicelib.core.cursor import (
+    jobs_cursor_position as jobs_cursor_position,
+)
+from chalicelib.core.cursor import (
+    replays_cursor as replays_cursor,
+)
+from chalicelib.core.cursor import (
+    replays_cursor_position as replays_cursor_position,
+)
 from chalicelib.core.model import Execution, Job
 from chalicelib.core.ports import Clock, ExecutionUpdate
 
@@ -20,49 +37,6 @@ from chalicelib.core.ports import Clock, ExecutionUpdate
 def check_limit(limit: int) -> None:
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
-
-
-def jobs_cursor(after: str) -> str:
-    return encode_cursor({"k": "jobs", "after": after})
-
-
-def jobs_cursor_position(cursor: str) -> str:
-    """The job name a jobs page starts after. Raises ``InvalidCursor``."""
-    return _field(decode_cursor(cursor), "jobs", "after")
-
-
-def executions_cursor(job_name: str, before: str) -> str:
-    return encode_cursor({"k": "executions", "job": job_name, "before": before})
-
-
-def executions_cursor_position(cursor: str, job_name: str) -> str:
-    """The execution id an executions page of ``job_name`` starts before.
-
-    Raises ``InvalidCursor``, also for a token issued for another job's listing.
-    """
-    data = decode_cursor(cursor)
-    if _field(data, "executions", "job") != job_name:
-        raise InvalidCursor()
-    return _field(data, "executions", "before")
-
-
-def replays_cursor(job_name: str, before: str) -> str:
-    return encode_cursor({"k": "replays", "job": job_name, "before": before})
-
-
-def replays_cursor_position(cursor: str, job_name: str) -> str:
-    """The replay id a replays page of ``job_name`` starts before. Raises ``InvalidCursor``."""
-    data = decode_cursor(cursor)
-    if _field(data, "replays", "job") != job_name:
-        raise InvalidCursor()
-    return _field(data, "replays", "before")
-
-
-def _field(data: dict, kind: str, name: str) -> str:
-    value = data.get(name)
-    if data.get("k") != kind or not isinstance(value, str) or not value:
-        raise InvalidCursor()
-    return value
 
 
 def commit_instant(job: Job, clock: Clock | None) -> datetime:

@@ -178,9 +178,6 @@ class Store(Protocol):
         Raises ``InvalidCursor`` for a cursor this store did not issue.
         """
 
-    def due_jobs(self, now: datetime, *, limit: int) -> list[Job | UnreadableJob]:
-        """The first page of :meth:`due_page`: jobs with ``due_at <= now``, earliest first."""
-
     def due_page(self, now: datetime, *, limit: int, cursor: str | None = None) -> Page[Job | UnreadableJob]:
         """Jobs with ``due_at <= now``, earliest first, at most ``limit``; ``cursor`` is the
         opaque ``next_cursor`` of the page before (None on the last page).

@@ -54,7 +54,7 @@ def test_channels_are_never_listed_as_jobs_nor_due(store):
     store.create_job(make_job("a-job"))
     page = store.list_jobs(limit=100, cursor=None)
     assert [j.name for j in page.items] == ["a-job"] and page.next_cursor is None
-    assert [j.name for j in store.due_jobs(T0.replace(year=2030), limit=10)] == ["a-job"]
+    assert [j.name for j in store.due_page(T0.replace(year=2030), limit=10).items] == ["a-job"]
 
 
 def test_owner_notify_and_routed_notices_round_trip(store):

@@ -107,7 +107,7 @@ def test_each_operation_costs_one_request(dynamodb_store):
     executions = [make_execution(job.name, attempt=a) for a in (1, 2, 3)]
     record = IdempotencyRecord(job.name, "req-1", executions[0].execution_id, T0 + timedelta(hours=24))
     dynamodb_store.commit(job, expected_version=0, new_executions=executions, idempotency=record)
-    dynamodb_store.due_jobs(T0, limit=10)
+    dynamodb_store.due_page(T0, limit=10)
     dynamodb_store.list_executions(job.name, limit=2, cursor=None)
     dynamodb_store.get_execution(job.name, executions[0].execution_id)
     dynamodb_store.find_idempotency(job.name, "req-1", T0)
@@ -240,7 +240,7 @@ def test_an_endpoint_that_answers_nothing_is_an_outage_not_a_broken_job(dynamodb
 
     monkeypatch.setattr(dynamodb_store._connection, "query", dropped)
     with pytest.raises(StoreUnavailable):
-        dynamodb_store.due_jobs(T0, limit=10)
+        dynamodb_store.due_page(T0, limit=10)
 
 
 def test_an_endpoint_that_never_answers_is_store_unavailable(aws_env):

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 
+from chalicelib.core.cursor import DUE_TOKEN_LENGTH, decode_cursor
 from chalicelib.core.errors import ConcurrentUpdate, InvalidCursor, JobAlreadyExists, JobNotFound
 from chalicelib.core.model import (
     AlertState,
@@ -61,7 +62,7 @@ def test_deleting_a_job_keeps_its_executions(store):
     assert store.get_job(job.name) is None
     assert store.get_execution(job.name, execution.execution_id) == execution
     assert store.list_executions(job.name, limit=10, cursor=None).items == [execution]
-    assert store.due_jobs(T0 + timedelta(days=1), limit=10) == []
+    assert store.due_page(T0 + timedelta(days=1), limit=10).items == []
 
 
 def test_deleting_an_unknown_job_raises_job_not_found(store):
@@ -340,24 +341,24 @@ def test_due_jobs_are_those_due_by_now_earliest_first(store):
         store.create_job(make_job(name, next_run_at=T0 + timedelta(hours=hours)))
     store.create_job(make_job("exact-job", next_run_at=T0 + timedelta(hours=4)))
 
-    due = store.due_jobs(T0 + timedelta(hours=4), limit=10)
+    due = store.due_page(T0 + timedelta(hours=4), limit=10).items
 
     assert [j.name for j in due] == ["a-job", "b-job", "c-job", "exact-job"]
-    assert store.due_jobs(T0, limit=10) == []
+    assert store.due_page(T0, limit=10).items == []
 
 
 def test_due_jobs_returns_at_most_limit_earliest_first(store):
     for i in range(6):
         store.create_job(make_job(f"job-{i}", next_run_at=T0 + timedelta(minutes=10 - i)))
 
-    due = store.due_jobs(T0 + timedelta(hours=1), limit=3)
+    due = store.due_page(T0 + timedelta(hours=1), limit=3).items
 
     assert [j.name for j in due] == ["job-5", "job-4", "job-3"]
 
 
 def test_a_paused_job_without_other_work_is_not_due(store):
     store.create_job(make_job("paused-job", state=JobState.PAUSED, next_run_at=T0))
-    assert store.due_jobs(T0 + timedelta(days=1), limit=10) == []
+    assert store.due_page(T0 + timedelta(days=1), limit=10).items == []
 
 
 @pytest.mark.parametrize(
@@ -373,18 +374,18 @@ def test_a_paused_job_with_other_work_is_due_when_that_work_is(store, work):
     job = make_job("paused-job", state=JobState.PAUSED, next_run_at=T0, **work)
     store.create_job(job)
 
-    assert store.due_jobs(T0 + timedelta(minutes=4), limit=10) == []
-    assert store.due_jobs(T0 + timedelta(minutes=5), limit=10) == [job]
+    assert store.due_page(T0 + timedelta(minutes=4), limit=10).items == []
+    assert store.due_page(T0 + timedelta(minutes=5), limit=10).items == [job]
 
 
 def test_a_job_whose_work_is_done_leaves_the_due_index(store):
     job = make_job(next_run_at=T0)
     store.create_job(job)
-    assert store.due_jobs(T0, limit=10) == [job]
+    assert store.due_page(T0, limit=10).items == [job]
 
     store.commit(replace(job, next_run_at=None), expected_version=0)
 
-    assert store.due_jobs(T0 + timedelta(days=365), limit=10) == []
+    assert store.due_page(T0 + timedelta(days=365), limit=10).items == []
 
 
 def test_a_job_moves_in_the_due_index_when_its_due_time_changes(store):
@@ -394,15 +395,15 @@ def test_a_job_moves_in_the_due_index_when_its_due_time_changes(store):
 
     store.commit(replace(second, next_run_at=T0), expected_version=0)
 
-    assert [j.name for j in store.due_jobs(T0 + timedelta(minutes=5), limit=10)] == ["second", "first"]
+    assert [j.name for j in store.due_page(T0 + timedelta(minutes=5), limit=10).items] == ["second", "first"]
 
 
 def test_due_times_with_microseconds_are_ordered_exactly(store):
     store.create_job(make_job("late", next_run_at=T0 + timedelta(microseconds=900)))
     store.create_job(make_job("early", next_run_at=T0 + timedelta(microseconds=100)))
 
-    assert [j.name for j in store.due_jobs(T0 + timedelta(microseconds=500), limit=10)] == ["early"]
-    assert [j.name for j in store.due_jobs(T0 + timedelta(seconds=1), limit=10)] == ["early", "late"]
+    assert [j.name for j in store.due_page(T0 + timedelta(microseconds=500), limit=10).items] == ["early"]
+    assert [j.name for j in store.due_page(T0 + timedelta(seconds=1), limit=10).items] == ["early", "late"]
 
 
 # --- listings --------------------------------------------------------------------------------
@@ -554,7 +555,7 @@ def test_a_job_with_every_field_set_round_trips(store):
     committed = store.commit(job, expected_version=0, new_executions=[last])
     assert store.get_job(job.name) == committed == replace(job, version=1)
     assert store.get_execution(job.name, last.execution_id) == last
-    assert store.due_jobs(T0 + timedelta(hours=1), limit=1) == [committed]
+    assert store.due_page(T0 + timedelta(hours=1), limit=1).items == [committed]
 
 
 def test_due_pages_give_every_due_job_once_oldest_first_ties_included(store):
@@ -585,3 +586,22 @@ def test_a_due_page_stays_right_while_the_jobs_it_gave_are_committed(store):
         store.commit(replace(job, next_run_at=T0 + timedelta(days=1)), expected_version=job.version)
     rest = store.due_page(T0, limit=10, cursor=first.next_cursor)
     assert sorted(j.name for j in first.items + rest.items) == [f"job-{i:02d}" for i in range(15)]
+
+
+@pytest.mark.parametrize("mangle", ["flip-a-character", "truncate", "garbage", "another-listing"])
+def test_a_due_page_token_is_the_checksummed_token_every_listing_uses(store, mangle):
+    """The due index pages with the same token format as the API's listings: an edited,
+    cut or foreign token is refused, never read as a position."""
+    for index in range(3):
+        store.create_job(make_job(f"job-{index}", next_run_at=T0))
+    cursor = store.due_page(T0, limit=1).next_cursor
+    assert cursor is not None and decode_cursor(cursor, max_length=DUE_TOKEN_LENGTH)["k"] == "due"
+    bad = {
+        "flip-a-character": cursor[:5] + ("A" if cursor[5] != "A" else "B") + cursor[6:],
+        "truncate": cursor[:-3],
+        "garbage": "not-a-token",
+        "another-listing": store.list_jobs(limit=1, cursor=None).next_cursor,
+    }[mangle]
+
+    with pytest.raises(InvalidCursor):
+        store.due_page(T0, limit=1, cursor=bad)

@@ -54,7 +54,7 @@ def test_the_windows_record_is_never_listed_nor_due_as_a_job(store):
     store.create_job(job)
     store.save_maintenance_windows([window()], expected_version=0)
     assert [j.name for j in store.list_jobs(limit=10, cursor=None).items] == ["nightly-report"]
-    assert [j.name for j in store.due_jobs(T0 + timedelta(days=30), limit=10)] == ["nightly-report"]
+    assert [j.name for j in store.due_page(T0 + timedelta(days=30), limit=10).items] == ["nightly-report"]
 
 
 def test_a_pause_with_an_end_and_a_held_slot_round_trip_and_make_the_job_due(store):
@@ -63,13 +63,13 @@ def test_a_pause_with_an_end_and_a_held_slot_round_trip_and_make_the_job_due(sto
     paused = replace(job, state=JobState.PAUSED, paused_until=T0 + timedelta(hours=2))
     store.commit(paused, expected_version=0)
     assert store.get_job(job.name).paused_until == T0 + timedelta(hours=2)
-    assert store.due_jobs(T0 + timedelta(hours=1), limit=10) == []
-    assert [j.name for j in store.due_jobs(T0 + timedelta(hours=2), limit=10)] == [job.name]
+    assert store.due_page(T0 + timedelta(hours=1), limit=10).items == []
+    assert [j.name for j in store.due_page(T0 + timedelta(hours=2), limit=10).items] == [job.name]
     held = HeldSlot(T0 + timedelta(minutes=30), "mw-20261128T200000-00000a", T0 + timedelta(hours=1))
     store.commit(replace(paused, state=JobState.ACTIVE, paused_until=None, held_slot=held), expected_version=1)
     stored = store.get_job(job.name)
     assert stored.held_slot == held and stored.paused_until is None
-    assert [j.name for j in store.due_jobs(T0 + timedelta(hours=1), limit=10)] == [job.name]
+    assert [j.name for j in store.due_page(T0 + timedelta(hours=1), limit=10).items] == [job.name]
 
 
 def test_a_skipped_executions_reason_round_trips(store):

@@ -98,7 +98,7 @@ def test_the_store_finds_due_work_through_the_packaged_due_index(tables: Any) ->
     for name, due_in in (("b-job", 60), ("a-job", 59), ("later", 120)):
         store.create_job(make_job(name, next_run_at=T0 + timedelta(minutes=due_in)))
     store.create_job(make_job("paused", state=JobState.PAUSED, next_run_at=None))
-    due = store.due_jobs(T0 + timedelta(minutes=60), limit=10)
+    due = store.due_page(T0 + timedelta(minutes=60), limit=10).items
     assert [job.name for job in due] == ["a-job", "b-job"]
 
 
@@ -153,8 +153,8 @@ def test_the_dispatcher_and_worker_run_on_the_packaged_tables(tables: Any, monke
     harness.tick(utc(2026, 11, 29, 1, 0))
     harness.tick(utc(2026, 11, 29, 1, 0))  # the same event again: nothing new
     harness.tick(utc(2026, 11, 29, 1, 1))  # the retry is due 60 s later
-    history = harness.service.list_executions("nightly", limit=10)
+    history = harness.service.reads.list_executions("nightly", limit=10)
     assert [(e.attempt, e.status) for e in history.items] == [(2, ExecutionStatus.SUCCEEDED), (1, ExecutionStatus.FAILED)]
     assert attempts == [1, 2]
-    job = harness.service.get_job("nightly")
+    job = harness.service.reads.get_job("nightly")
     assert job.last_execution.status is ExecutionStatus.SUCCEEDED and job.next_run_at == utc(2026, 11, 30, 1, 0)

@@ -10,30 +10,23 @@ lines were dropped, and is stored with the execution under the same retention.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections import deque
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
+from chalicelib.core.credentials import scrub_credentials
 from chalicelib.core.model import LogLine
-from chalicelib.core.redaction import REDACTED, scrub_run_secrets
+from chalicelib.core.redaction import scrub_run_secrets
 
 MAX_LINES = 200
 MAX_BYTES = 32 * 1024
 MAX_LINE = 2000
 
-_CREDENTIALS = re.compile(
-    r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"  # Authorization values
-    r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+"  # JWTs
-    r"|sb_(secret|publishable)_[A-Za-z0-9_-]{8,}"  # Supabase API keys
-)
-
-
 def scrub(text: str) -> str:
     """``text`` without the run's resolved secrets (in their common encodings) and with
     credential-looking values replaced by the redaction marker."""
-    return _CREDENTIALS.sub(REDACTED, scrub_run_secrets(text))
+    return scrub_credentials(scrub_run_secrets(text))
 
 
 class RunLog:

@@ -30,22 +30,17 @@ from urllib.parse import quote
 import httpx
 
 from chalicelib.core import strict_json
+from chalicelib.core.credentials import looks_like_jwt as looks_like_jwt  # the rule lives with the others
 from chalicelib.core.redaction import REDACTED
 
 log = logging.getLogger(__name__)
 
-# Both used with fullmatch: '$' would let a trailing newline through.
-_JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+# Used with fullmatch: '$' would let a trailing newline through.
 _CONTENT_RANGE = re.compile(r"(?:(\d+)-(\d+)|\*)/(\d+|\*)")
 RETRYABLE_PGRST_CODES = frozenset({"PGRST000", "PGRST001", "PGRST002", "PGRST003"})
 
 Filters = Mapping[str, str] | Sequence[tuple[str, str]]
 """PostgREST filters as ``column → "op.value"``, e.g. ``{"status": "eq.active"}``."""
-
-
-def looks_like_jwt(key: str) -> bool:
-    """Three dot-separated base64url parts: a JWT (sent as a bearer too)."""
-    return bool(_JWT.fullmatch(key))
 
 
 class SupabaseError(Exception):

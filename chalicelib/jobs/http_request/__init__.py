@@ -24,7 +24,7 @@ Secrets. A header whose *name* looks like a credential (``Authorization``,
 in DynamoDB and shown by the API. So must a ``body`` field named like one, at any depth
 (``client_secret``, ``password``, ``apiKey``: :func:`.secrets.is_secret_field`; a list or
 object there may hold only references), and a body string or query value holding a
-credential is refused wherever it stands (:func:`.secrets.holds_credential`). A reference
+credential is refused wherever it stands (:func:`chalicelib.core.credentials.holds_credential`). A reference
 is ``{"secretRef": "<name in the jobs' namespace>"}`` (``edge/key``, ``ssm:edge/key``: see
 :mod:`chalicelib.jobs.job_secrets`), optionally with ``"format": "Bearer {secret}"``. It is
 resolved at run time through the injected resolver, confined to that namespace; headers

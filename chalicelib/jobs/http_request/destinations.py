@@ -9,10 +9,10 @@ from typing import Any, Callable, Iterable, Sequence, Union
 
 import httpx
 
+from chalicelib.core.credentials import holds_credential
 from chalicelib.jobs.http_request.secrets import (
     CONTROL_CHARS,
     SECRET_REF_HINT,
-    holds_credential,
     is_secret_name,
 )
 

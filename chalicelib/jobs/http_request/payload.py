@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from chalicelib.core.credentials import looks_like_credential
 from chalicelib.core.errors import FieldError
 from chalicelib.jobs.http_request.destinations import (
     CONTROL_CHARS,
@@ -23,7 +24,6 @@ from chalicelib.jobs.http_request.secrets import (
     check_body_secrets,
     check_secret_ref,
     is_secret_name,
-    looks_like_credential,
 )
 from chalicelib.jobs.job_secrets import JobSecretNamespace
 from chalicelib.jobs.registry import PayloadValidator

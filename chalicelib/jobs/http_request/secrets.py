@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Union
 
+from chalicelib.core.credentials import holds_credential, looks_like_credential
 from chalicelib.core.errors import FieldError, SecretUnavailable
 from chalicelib.core.redaction import REDACTED, remember_secret
 from chalicelib.core.redaction import Scrubber as Scrubber  # re-exported: the scrubber lives in the core
@@ -34,12 +35,6 @@ _SECRET_NAME_PARTS = (
 )
 
 
-# Literal values that are credentials whatever the header is called.
-_CREDENTIAL_VALUE = re.compile(
-    r"(?i:^\s*(?:bearer|basic|digest)\s+\S)|^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.|^sb_secret_"
-)
-
-
 SECRETS_MANAGER_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")  # use fullmatch: '$' lets a newline through
 
 
@@ -59,21 +54,6 @@ def is_secret_name(name: str) -> bool:
     """True when a header or query parameter called ``name`` would carry a credential."""
     lowered = name.strip().lower()
     return lowered in _SECRET_HEADER_NAMES or any(part in lowered for part in _SECRET_NAME_PARTS)
-
-
-def looks_like_credential(value: str) -> bool:
-    """True when a header value is a credential: an ``Authorization`` scheme and value, a JWT
-    or a secret API key (``sb_secret_…``)."""
-    return bool(_CREDENTIAL_VALUE.search(value))
-
-
-_CREDENTIAL_INSIDE = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.|sb_secret_")
-
-
-def holds_credential(value: str) -> bool:
-    """True when a body string or a query value holds a credential: it is one as a header
-    value would be (:func:`looks_like_credential`), or a JWT or secret API key is inside it."""
-    return looks_like_credential(value) or bool(_CREDENTIAL_INSIDE.search(value))
 
 
 def redact_headers(headers: Mapping[str, Any]) -> dict[str, Any]:

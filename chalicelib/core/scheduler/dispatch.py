@@ -41,7 +41,6 @@ class DispatchReport:
     missed: int = 0
     timed_out: int = 0
     late_slots: int = 0
-    notices_sent: int = 0
     set_aside: list[str] = field(default_factory=list)
     pages: int = 0
     budget_exhausted: bool = False

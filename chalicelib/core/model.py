@@ -2,7 +2,7 @@
 
 Everything here is a frozen dataclass or an enum. Every datetime is aware and in UTC;
 ``dataclasses.replace`` is how a state change is expressed. The JSON shapes of API.md
-are produced by :mod:`chalicelib.core.views`, not here.
+are produced by :mod:`chalicelib.api.views`, not here.
 """
 from __future__ import annotations
 

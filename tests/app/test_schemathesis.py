@@ -59,6 +59,8 @@ POSITIVE_CHECK_OFF = {
     "POST /api/v1/scheduler/jobs/{jobName}/pause": "until must be in the future, at most 90 days ahead",
     "POST /api/v1/scheduler/jobs/{jobName}/replays": "from before to, and to not in the future",
     "POST /api/v1/scheduler/maintenance-windows": "from before to, at most 7 days apart, ending in the future",
+    "PUT /api/v1/scheduler/channels/{name}": "a secretRef inside the jobs' namespace and a webhook URL the destination "
+                                             "policy allows (SCHEDULER_HTTP_ALLOWED_HOSTS, no private address)",
 }
 
 

@@ -225,11 +225,15 @@ def list_handlers() -> Response:
     return _json(200, {"handlers": [handler_view(h) for h in handlers]})
 
 
+JOBS_PAGE = 250
+"""The largest page of GET /jobs: the console lists a thousand jobs in four requests."""
+
+
 @app.route(f"{BASE}/jobs", methods=["GET"], authorizer=jwt_authorizer)
 @api
 def list_jobs() -> Response:
     params = _request().query_params
-    page = _service().list_jobs(limit=parse_limit(params, default=50), cursor=parse_next_token(params),
+    page = _service().list_jobs(limit=parse_limit(params, default=50, maximum=JOBS_PAGE), cursor=parse_next_token(params),
                                 owner=parse_owner_param(params))
     return _json(200, {"jobs": [job_view(j) for j in page.items], "nextToken": page.next_cursor})
 
@@ -440,14 +444,13 @@ def console_page() -> Response:
     return _asset("index.html")
 
 
-@app.route(f"{CONSOLE}/app.js", methods=["GET"])
-def console_script() -> Response:
-    return _asset("app.js")
-
-
-@app.route(f"{CONSOLE}/app.css", methods=["GET"])
-def console_styles() -> Response:
-    return _asset("app.css")
+@app.route(f"{CONSOLE}/assets/{{name}}", methods=["GET"])
+def console_asset(name: str) -> Response:
+    """The page's stylesheet and script modules, by name from an allow-list (console.ASSETS)."""
+    if name not in console.ASSETS:
+        return Response(body=strict_json.dumps(methods.UNKNOWN_PATH_PROBLEM), status_code=404,
+                        headers={"Content-Type": PROBLEM_JSON})
+    return _asset(name)
 
 
 # ---------------------------------------------------------------------- other methods

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import bench_busy_minute, bench_certification, bench_cold_import, bench_dispatcher, bench_drain
+from bench import bench_busy_minute, bench_certification, bench_cold_import, bench_console, bench_dispatcher, bench_drain
 
 
 def main() -> int:
@@ -17,7 +17,10 @@ def main() -> int:
     cold = bench_cold_import.main([])
     print("\n== A busy minute on make run: 1,000 every-minute jobs, two slots, started within 60 s? ==", flush=True)
     busy = bench_busy_minute.main([])
-    return certification or cold or drain or busy
+    print("\n== The console's overview in Chromium: 10 vs 1,000 registered jobs, API requests and time to the last job ==",
+          flush=True)
+    console = bench_console.main([])
+    return certification or cold or drain or busy or console
 
 
 if __name__ == "__main__":

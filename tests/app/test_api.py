@@ -164,7 +164,7 @@ def test_paging_through_jobs_and_a_tampered_token(api):
     tampered = first[:-2] + ("AA" if not first.endswith("AA") else "BB")
     response = api.call("GET", f"/jobs?nextToken={tampered}")
     assert response.status_code == 400 and "nextToken" in problem_fields(response)
-    for bad in ("0", "101", "abc", "-1"):
+    for bad in ("0", "251", "abc", "-1"):  # a page holds at most 250 jobs
         response = api.call("GET", f"/jobs?limit={bad}")
         assert response.status_code == 400 and "limit" in problem_fields(response)
 

@@ -270,6 +270,8 @@ def test_one_malformed_job_or_run_is_marked_and_the_rest_are_shown(stack, page):
         response = route.fetch()
         body = response.json()
         good = body["jobs"][0]
+        [listed] = [job for job in body["jobs"] if job["jobName"] == "nightly-report"]
+        listed["recentRuns"].append({"executionId": 7, "status": ["failed"], "scheduledFor": "slow"})  # the strip's
         body["jobs"] += [
             {**good, "jobName": "broken-counter", "consecutiveFailures": "many", "nextRunAt": "not a date"},
             {**good, "jobName": "not-finite", "consecutiveFailures": float("nan"), "timeoutSeconds": float("inf")},
@@ -286,7 +288,7 @@ def test_one_malformed_job_or_run_is_marked_and_the_rest_are_shown(stack, page):
             body["executions"].append({"executionId": 7, "status": ["failed"], "durationMs": "slow"})
         route.fulfill(response=response, body=json.dumps(body))
 
-    page.route(lambda url: url.endswith("/jobs?limit=100"), with_bad_jobs)
+    page.route(lambda url: "/jobs?limit=" in url and "nextToken=" not in url, with_bad_jobs)  # the first page
     page.route(lambda url: "/executions?limit=" in url, with_a_bad_run)
     page.goto(f"{base}/console#token={token}")
 

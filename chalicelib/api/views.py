@@ -10,7 +10,7 @@ from chalicelib.core.cron.notes import dst_note, local_time
 from chalicelib.core.definitions import definition_to_body
 from chalicelib.core.maintenance import MaintenanceWindow, status_of
 from chalicelib.core.model import Actor, Execution, ExecutionError, Job, SetAside, UnreadableJob, iso
-from chalicelib.core.ports import RegisteredJob
+from chalicelib.core.ports import Handler
 from chalicelib.core.replays import progress
 from chalicelib.core.scheduler.queries import SchedulerStatus
 from chalicelib.core.scheduler.replay_service import ReplayView
@@ -42,7 +42,7 @@ def execution_view(execution: Execution) -> dict[str, Any]:
     }
 
 
-def handler_view(handler: RegisteredJob) -> dict[str, Any]:
+def handler_view(handler: Handler) -> dict[str, Any]:
     """A job type as ``GET /handlers`` shows it: ``payloadFields`` when it describes its payload."""
     view: dict[str, Any] = {"name": handler.name, "description": handler.description}
     if handler.payload_fields:

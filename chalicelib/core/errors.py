@@ -126,7 +126,7 @@ class JobUnreadable(SchedulerError):
 
 
 class PermanentFailure(Exception):
-    """Raise from a job callable for a failure no retry can fix (bad input, a refusal).
+    """Raise from a handler for a failure no retry can fix (bad input, a refusal).
 
     The slot's attempts end at once, the execution records ``retryable: false`` and the
     failure alerts whatever ``alertAfterFailures`` says. Any other exception is retried

@@ -297,8 +297,8 @@ class RandomSource(Protocol):
         """A float in [0, 1)."""
 
 
-JobFn = Callable[[RunContext], Any]
-"""A job callable: called with the run's context; its return value is the result."""
+HandlerFn = Callable[[RunContext], Any]
+"""A handler: called with the run's context; its return value is the result."""
 
 PayloadValidator = Callable[[Mapping[str, Any]], list[FieldError]]
 """Checks a job's payload at registration; field names are relative to ``payload``."""
@@ -320,12 +320,12 @@ class PayloadField:
 
 
 @dataclass(frozen=True)
-class RegisteredJob:
-    """A job callable known by name, with what the API shows of it."""
+class Handler:
+    """A handler known by name, with what the API shows of it."""
 
     name: str
     description: str
-    fn: JobFn
+    fn: HandlerFn
     validate_payload: PayloadValidator | None = None
     payload_fields: tuple[PayloadField, ...] = ()
     run_options: frozenset[str] = frozenset()
@@ -334,19 +334,19 @@ class RegisteredJob:
     apply to every scheduled run."""
 
 
-class JobCatalog(Protocol):
-    """Job callables by name (``chalicelib.jobs.registry.JobRegistry``)."""
+class HandlerCatalog(Protocol):
+    """Handlers by name (``chalicelib.jobs.registry.JobRegistry``)."""
 
-    def get(self, name: str) -> RegisteredJob | None:
-        """The callable registered as ``name``, or None."""
+    def get(self, name: str) -> Handler | None:
+        """The handler registered as ``name``, or None."""
 
     def __contains__(self, name: object) -> bool:
-        """True when a callable is registered as ``name``."""
+        """True when a handler is registered as ``name``."""
 
-    def add(self, name: str, fn: JobFn, description: str = "", validate_payload: PayloadValidator | None = None,
+    def add(self, name: str, fn: HandlerFn, description: str = "", validate_payload: PayloadValidator | None = None,
             payload_fields: tuple[PayloadField, ...] = (), run_options: Iterable[str] = ()) -> None:
         """Register ``fn`` as ``name``; raises ValueError if the name holds another function.
         ``run_options`` are payload fields a trigger may give and a definition may not."""
 
-    def all(self) -> list[RegisteredJob]:
-        """Every registered callable, by name."""
+    def all(self) -> list[Handler]:
+        """Every registered handler, by name."""

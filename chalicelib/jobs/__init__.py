@@ -1,6 +1,6 @@
-"""The job callables the worker runs (the contract calls them "handlers").
+"""The handlers the worker runs: the code a job names (the contract's word).
 
-``registry`` is the process-wide :class:`JobRegistry`. A backend feature adds its callable at
+``registry`` is the process-wide :class:`JobRegistry`. A backend feature adds its handler at
 import time, in a module that ``app.py`` imports (so every Lambda has it):
 
     from chalicelib.jobs import registry

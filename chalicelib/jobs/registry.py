@@ -1,4 +1,4 @@
-"""The job registry: job callables are added by name at import time, never hard-coded.
+"""The job registry: handlers are added by name at import time, never hard-coded.
 
     registry = JobRegistry()
 
@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from chalicelib.core.ports import JobFn, PayloadField, PayloadValidator, RegisteredJob
+from chalicelib.core.ports import Handler, HandlerFn, PayloadField, PayloadValidator
 
 
 class JobRegistry:
-    """The process's job callables by name: the :class:`~chalicelib.core.ports.JobCatalog` port."""
+    """The process's handlers by name: the :class:`~chalicelib.core.ports.HandlerCatalog` port."""
 
     def __init__(self) -> None:
-        self._handlers: dict[str, RegisteredJob] = {}
+        self._handlers: dict[str, Handler] = {}
 
     def add(
         self,
         name: str,
-        fn: JobFn,
+        fn: HandlerFn,
         description: str = "",
         validate_payload: PayloadValidator | None = None,
         payload_fields: tuple[PayloadField, ...] = (),
@@ -39,25 +39,25 @@ class JobRegistry:
         if existing is not None and existing.fn is not fn:
             raise ValueError(f"handler '{name}' is already registered to another function")
         summary = description or (fn.__doc__ or "").strip().split("\n")[0]
-        self._handlers[name] = RegisteredJob(name, summary, fn, validate_payload, tuple(payload_fields),
+        self._handlers[name] = Handler(name, summary, fn, validate_payload, tuple(payload_fields),
                                              run_options=frozenset(run_options))
 
     def handler(
         self, name: str, description: str = "", validate_payload: PayloadValidator | None = None
-    ) -> Callable[[JobFn], JobFn]:
+    ) -> Callable[[HandlerFn], HandlerFn]:
         """Decorator form of :meth:`add`."""
 
-        def decorate(fn: JobFn) -> JobFn:
+        def decorate(fn: HandlerFn) -> HandlerFn:
             self.add(name, fn, description, validate_payload)
             return fn
 
         return decorate
 
-    def get(self, name: str) -> RegisteredJob | None:
+    def get(self, name: str) -> Handler | None:
         return self._handlers.get(name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._handlers
 
-    def all(self) -> list[RegisteredJob]:
+    def all(self) -> list[Handler]:
         return sorted(self._handlers.values(), key=lambda h: h.name)

@@ -20,13 +20,13 @@ from chalicelib.core.maintenance import MaintenanceWindow
 from chalicelib.core.model import Actor, Execution, Job, JobDefinition, UnreadableJob
 from chalicelib.core.ports import (
     Clock,
+    Handler,
+    HandlerCatalog,
     Invoker,
-    JobCatalog,
     Metrics,
     Notifier,
     Page,
     RandomSource,
-    RegisteredJob,
     Store,
 )
 from chalicelib.core.scheduler.dispatch import Dispatcher, DispatchReport, RemainingMs
@@ -49,7 +49,7 @@ class SchedulerService:
         self,
         *,
         store: Store,
-        jobs: JobCatalog,
+        jobs: HandlerCatalog,
         invoker: Invoker,
         notifier: Notifier,
         metrics: Metrics,
@@ -89,9 +89,9 @@ class SchedulerService:
         return self.registration.parse_definition(body)
 
     def register_job(self, job_name: str, cron_expression: str, handler: Any, **options: Any) -> Job:
-        """registerJob: bind ``job_name`` to a schedule and a job callable.
+        """registerJob: bind ``job_name`` to a schedule and a handler.
 
-        ``handler`` is a registered callable's name or a callable (registered under the
+        ``handler`` is a registered handler's name or a callable (registered under the
         job's name once the definition validates; it must be registered the same way in
         every process that runs workers, i.e. at import time). Options: ``timezone``,
         ``payload``, ``retry``, ``timeout_seconds``, ``alert_after_failures``,
@@ -110,8 +110,8 @@ class SchedulerService:
         """Register a code-defined job at startup, idempotently (see ``Registration.ensure_job``)."""
         return self.registration.ensure_job(definition)
 
-    def list_handlers(self) -> list[RegisteredJob]:
-        """The job callables a job may name, by name."""
+    def list_handlers(self) -> list[Handler]:
+        """The handlers a job may name, by name."""
         return self.parts.jobs.all()
 
     # ------------------------------------------------------------------ inspection

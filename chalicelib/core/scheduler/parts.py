@@ -9,8 +9,8 @@ from chalicelib.core.errors import ConcurrentUpdate
 from chalicelib.core.model import UTC, Execution
 from chalicelib.core.ports import (
     Clock,
+    HandlerCatalog,
     Invoker,
-    JobCatalog,
     Metrics,
     Notifier,
     RandomSource,
@@ -33,7 +33,7 @@ class Parts:
     """The ports and settings the scheduler's modules share (built by the facade)."""
 
     store: Store
-    jobs: JobCatalog
+    jobs: HandlerCatalog
     invoker: Invoker
     notifier: Notifier
     metrics: Metrics

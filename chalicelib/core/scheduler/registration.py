@@ -37,8 +37,8 @@ class Registration:
                                 max_timeout_seconds=self.parts.max_timeout_seconds)
 
     def check_payload(self, handler_name: str, payload: Mapping[str, Any]) -> list[FieldError]:
-        """A stored definition's payload: the job callable's own check, and none of its
-        per-run options (``RegisteredJob.run_options``); fields named under ``payload``."""
+        """A stored definition's payload: the handler's own check, and none of its
+        per-run options (``Handler.run_options``); fields named under ``payload``."""
         registered = self.parts.jobs.get(handler_name)
         if registered is None:
             return []
@@ -49,8 +49,8 @@ class Registration:
         return per_run + self.check_run_payload(handler_name, payload)
 
     def check_run_payload(self, handler_name: str, payload: Mapping[str, Any]) -> list[FieldError]:
-        """One run's payload (the definition's with a trigger's merged over it): the job
-        callable's own check, with fields named under ``payload``; per-run options allowed."""
+        """One run's payload (the definition's with a trigger's merged over it): the
+        handler's own check, with fields named under ``payload``; per-run options allowed."""
         registered = self.parts.jobs.get(handler_name)
         if registered is None or registered.validate_payload is None:
             return []

@@ -13,7 +13,7 @@ from chalicelib.core.context import RUN_FIELDS, RunContext
 from chalicelib.core.errors import ConcurrentUpdate, JobUnreadable, StoreUnavailable, ValidationFailed
 from chalicelib.core.model import Execution, ExecutionError, ExecutionStatus, Job
 from chalicelib.core.policies import bounded_result
-from chalicelib.core.ports import ExecutionUpdate, JobFn
+from chalicelib.core.ports import ExecutionUpdate, HandlerFn
 from chalicelib.core.redaction import RUN_SECRETS, Scrubber
 from chalicelib.core.run_log import CURRENT as run_log_var
 from chalicelib.core.run_log import RunLog
@@ -124,7 +124,7 @@ class Worker:
 
         return retry_on_conflict(step, on_exhausted=lambda: None)
 
-    def _call(self, job: Job, running: Execution, fn: JobFn, fields: dict[str, Any],
+    def _call(self, job: Job, running: Execution, fn: HandlerFn, fields: dict[str, Any],
               lambda_remaining_ms: Callable[[], int] | None) -> Outcome:
         clock = self.parts.clock
         timeout: float = job.definition.timeout_seconds

@@ -37,7 +37,7 @@ from chalicelib.jobs.certification.rule import (
     run_date,
     summarize,
 )
-from chalicelib.jobs.registry import JobFn
+from chalicelib.jobs.registry import HandlerFn
 
 CERTIFICATION_JOB_NAME = "certification-expiry-check"
 CERTIFICATION_DESCRIPTION = (
@@ -81,7 +81,7 @@ def validate_certification_payload(payload: Mapping[str, Any]) -> list[FieldErro
     return payload_errors(payload)
 
 
-def build_certification_handler_from_settings(settings: Any, resolve_secret: Callable[[str], str]) -> JobFn:
+def build_certification_handler_from_settings(settings: Any, resolve_secret: Callable[[str], str]) -> HandlerFn:
     """The production handler: Supabase over PostgREST, configured from settings.
 
     Nothing is built here: the Supabase client (and the key, read through
@@ -107,7 +107,7 @@ def build_certification_handler_from_settings(settings: Any, resolve_secret: Cal
 def build_certification_handler(
     source_factory: Callable[[], CertificationSource],
     policy: CheckPolicy | None = None,
-) -> JobFn:
+) -> HandlerFn:
     """The handler. ``source_factory`` is called on each run (cache inside it if wanted)."""
     limits = policy or CheckPolicy()
 

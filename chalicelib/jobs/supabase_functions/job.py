@@ -1,4 +1,4 @@
-"""The two job callables and their registration.
+"""The two handlers and their registration.
 
 A run checks its payload, writes the ``http-request`` it stands for
 (:mod:`.payload`) and sends it through an :class:`HttpRequestHandler` allowed to call

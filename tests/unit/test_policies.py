@@ -20,7 +20,7 @@ from chalicelib.core.model import (
     RetryPolicy,
     Trigger,
 )
-from chalicelib.core.policies import LateSlots, SlotDecision, account_outcome, backoff, decide_slot, may_retry, retry_delay
+from chalicelib.core.policies import LateSlots, SlotDecision, account_outcome, decide_slot, may_retry, retry_delay
 
 
 def utc(*args: int) -> datetime:
@@ -91,18 +91,6 @@ def test_retry_delay(policy, failed_attempt, rand, expected):
 ])
 def test_may_retry(max_attempts, failed_attempt, expected):
     assert may_retry(RetryPolicy(max_attempts=max_attempts), failed_attempt) is expected
-
-
-@pytest.mark.parametrize(("failures", "expected"), [
-    pytest.param(0, timedelta(minutes=1), id="no failure yet reads as the first"),
-    pytest.param(1, timedelta(minutes=1), id="after the first failure: 1 min"),
-    pytest.param(2, timedelta(minutes=2), id="doubles"),
-    pytest.param(6, timedelta(minutes=32), id="32 min after the sixth"),
-    pytest.param(7, timedelta(hours=1), id="capped at 1 h (64 min)"),
-    pytest.param(1000, timedelta(hours=1), id="still 1 h after many"),
-])
-def test_backoff(failures, expected):
-    assert backoff(failures) == expected
 
 
 # ------------------------------------------------------------------ failure accounting and alerts

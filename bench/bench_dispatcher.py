@@ -60,13 +60,12 @@ class EmulatorTimer:
 
 def build(registered: int, suffix: str) -> tuple[Any, Any, Any]:
     from chalicelib.adapters.dynamodb_store import DynamoDBStore
-    from chalicelib.adapters.metrics import RecordingMetrics
     from chalicelib.core.model import Job, JobDefinition
     from chalicelib.core.scheduler import SchedulerService
     from chalicelib.jobs.registry import JobRegistry
     from chalicelib.settings import Settings
     from devstack.tables import create_tables
-    from tests.fakes import FakeClock, FakeNotifier, FixedRandom, RecordingInvoker
+    from tests.fakes import FakeClock, FakeNotifier, FixedRandom, RecordingInvoker, RecordingMetrics
 
     settings = Settings(jobs_table=f"bench-jobs-{suffix}", executions_table=f"bench-executions-{suffix}",
                         aws_region="eu-north-1")

@@ -25,10 +25,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.memory_store import MemoryStore
-from chalicelib.adapters.metrics import RecordingMetrics
 from chalicelib.core.model import Job, JobDefinition
 from chalicelib.core.scheduler import SchedulerService
 from chalicelib.jobs.registry import JobRegistry
+from tests.fakes import RecordingMetrics
 
 STORE_LATENCY = 0.008
 INVOKE_LATENCY = 0.015

@@ -7,7 +7,6 @@ from typing import Any, Callable
 
 from chalicelib.adapters.invoker import InlineInvoker
 from chalicelib.adapters.memory_store import MemoryStore
-from chalicelib.adapters.metrics import RecordingMetrics
 from chalicelib.core.errors import NotifierUnavailable
 from chalicelib.core.model import UTC, Notice
 from chalicelib.core.scheduler import SchedulerService
@@ -135,3 +134,28 @@ def rendezvous_commits(store: Any, parties: int, timeout: float = 5.0) -> None:
         return original(*args, **kwargs)
 
     store.commit = commit
+
+
+class RecordingMetrics:
+    """In-memory metrics: every point recorded, for tests and the benchmarks to read."""
+
+    def __init__(self) -> None:
+        self.points: list[tuple[str, float, str | None]] = []
+        self._lock = threading.Lock()
+
+    def record(self, name: str, value: float, *, unit: str = "Count", job_name: str | None = None) -> None:
+        with self._lock:
+            self.points.append((name, value, job_name))
+
+    def total(self, name: str, job_name: str | None = None) -> float:
+        return sum(v for n, v, j in self.points if n == name and (job_name is None or j == job_name))
+
+    def flush(self) -> None:
+        pass
+
+
+def corrupt_job(store: MemoryStore, job_name: str, junk: dict[str, Any]) -> None:
+    """Replace a job's document in the memory store with ``junk``, keeping its due entry
+    (as a hand-edited DynamoDB item keeps ``dueShard``/``dueAt``)."""
+    with store._lock:
+        store._jobs[job_name] = junk

@@ -113,12 +113,6 @@ class MemoryStore:
                 raise JobNotFound(job.name)
             self._put_job(job, doc)
 
-    def corrupt(self, job_name: str, junk: Document) -> None:
-        """Tests: replace a job's document with ``junk``, keeping its due entry (as a
-        hand-edited DynamoDB item keeps ``dueShard``/``dueAt``)."""
-        with self._lock:
-            self._jobs[job_name] = junk
-
     def delete_job(self, job_name: str, *, expected: Job | None = None, orphan: OrphanedRun | None = None) -> None:
         with self._lock:
             current = self._jobs.get(job_name)

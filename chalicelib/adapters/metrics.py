@@ -44,20 +44,3 @@ class EmfMetrics:
             except Exception:  # noqa: BLE001 - metrics must never fail a request
                 logging.getLogger(__name__).warning("metrics flush failed", exc_info=True)
 
-
-class RecordingMetrics:
-    """In-memory metrics for tests and the local stack's summary."""
-
-    def __init__(self) -> None:
-        self.points: list[tuple[str, float, str | None]] = []
-        self._lock = threading.Lock()
-
-    def record(self, name: str, value: float, *, unit: str = "Count", job_name: str | None = None) -> None:
-        with self._lock:
-            self.points.append((name, value, job_name))
-
-    def total(self, name: str, job_name: str | None = None) -> float:
-        return sum(v for n, v, j in self.points if n == name and (job_name is None or j == job_name))
-
-    def flush(self) -> None:
-        pass

@@ -11,11 +11,10 @@ from chalice.test import Client
 import app as chalice_app
 from chalicelib import bootstrap
 from chalicelib.adapters.memory_store import MemoryStore
-from chalicelib.adapters.metrics import RecordingMetrics
 from chalicelib.jobs.registry import JobRegistry
 from chalicelib.settings import Settings
 from devstack.api_server import ApiTestClient
-from tests.fakes import FakeClock, FakeNotifier, FixedRandom, utc
+from tests.fakes import FakeClock, FakeNotifier, FixedRandom, RecordingMetrics, utc
 
 SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
 BASE = "/api/v1/scheduler"

@@ -20,12 +20,11 @@ import pytest
 import app as chalice_app
 from chalicelib import bootstrap
 from chalicelib.adapters.memory_store import MemoryStore
-from chalicelib.adapters.metrics import RecordingMetrics
 from chalicelib.jobs.registry import JobRegistry
 from chalicelib.settings import Settings
 from devstack.api_server import ApiTestClient
 from tests.app.conftest import SECRET, Api
-from tests.fakes import FakeClock, FakeNotifier, FixedRandom, utc
+from tests.fakes import FakeClock, FakeNotifier, FixedRandom, RecordingMetrics, utc
 
 PREFIX = "nightly-scheduler/local/jobs/"
 SIGNING_SECRET = "whsec-3b1f0c9e8d7a6b5c4d3e2f1a"

@@ -20,11 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 import app as chalice_app
 from chalicelib import bootstrap
 from chalicelib.adapters.memory_store import MemoryStore
-from chalicelib.adapters.metrics import RecordingMetrics
 from chalicelib.api.jwks import JwksKeys, KeyNotFound
 from chalicelib.jobs.registry import JobRegistry
 from chalicelib.settings import Settings
-from tests.fakes import FakeClock, FakeNotifier, FixedRandom, utc
+from tests.fakes import FakeClock, FakeNotifier, FixedRandom, RecordingMetrics, utc
 
 SUPABASE_URL = "https://abcd.supabase.co"
 ISSUER = f"{SUPABASE_URL}/auth/v1"

@@ -24,12 +24,11 @@ import yaml
 
 from chalicelib import bootstrap
 from chalicelib.adapters.memory_store import MemoryStore
-from chalicelib.adapters.metrics import RecordingMetrics
 from chalicelib.api import auth
 from chalicelib.jobs.registry import JobRegistry
 from chalicelib.settings import Settings
 from devstack.net import free_port
-from tests.fakes import FakeClock, FakeNotifier, FixedRandom, RecordingInvoker, utc
+from tests.fakes import FakeClock, FakeNotifier, FixedRandom, RecordingInvoker, RecordingMetrics, utc
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -19,10 +19,9 @@ from chalice.test import Client
 import app as chalice_app
 from chalicelib import bootstrap
 from chalicelib.adapters.memory_store import MemoryStore
-from chalicelib.adapters.metrics import RecordingMetrics
 from chalicelib.jobs.registry import JobRegistry
 from chalicelib.settings import Settings
-from tests.fakes import FakeClock, FakeNotifier, FixedRandom, utc
+from tests.fakes import FakeClock, FakeNotifier, FixedRandom, RecordingMetrics, utc
 
 PROJECT_REF = "abcdefghijklmnopqrst"
 OTHER_REF = "zyxwvutsrqponmlkjihg"

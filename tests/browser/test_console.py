@@ -13,12 +13,11 @@ from playwright.sync_api import expect, sync_playwright
 
 from chalicelib import bootstrap
 from chalicelib.adapters.memory_store import MemoryStore
-from chalicelib.adapters.metrics import RecordingMetrics
 from chalicelib.api import auth
 from chalicelib.jobs.registry import JobRegistry
 from chalicelib.settings import Settings
 from devstack.net import free_port
-from tests.fakes import FakeNotifier
+from tests.fakes import FakeNotifier, RecordingMetrics
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -9,7 +9,7 @@ import pytest
 from chalicelib.core.channels import Channel, ChannelType
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.model import STACK_TOPIC, NoticeKind
-from tests.fakes import Harness, utc
+from tests.fakes import Harness, corrupt_job, utc
 
 START = utc(2026, 11, 28, 23, 59, 30)
 SLOT = utc(2026, 11, 29, 0, 0)
@@ -127,7 +127,7 @@ def test_a_set_aside_alert_reaches_each_channel_once_even_when_one_fails_at_firs
     h.service.register_job("legacy-zone", "0 0 * * *", "ok", notify=("team-a", "team-b"), owner="mentor-team")
     doc = job_to_document(h.service.get_job("legacy-zone"))
     doc["definition"]["timezone"] = "EST"  # stored before the code refused it: planning fails
-    h.store.corrupt("legacy-zone", doc)
+    corrupt_job(h.store, "legacy-zone", doc)
     h.notifier.failing_channels = {"team-b"}
 
     h.tick(SLOT)

@@ -85,10 +85,9 @@ def test_scheduled_runs_waiting_for_the_pool_go_before_manual_ones():
 def test_the_scheduler_puts_a_callers_triggers_behind_the_schedule_on_a_pool_of_one():
     """The whole path: triggers and a tick through the service, one local worker."""
     from chalicelib.adapters.memory_store import MemoryStore
-    from chalicelib.adapters.metrics import RecordingMetrics
     from chalicelib.core.scheduler import SchedulerService
     from chalicelib.jobs.registry import JobRegistry
-    from tests.fakes import FakeClock, FakeNotifier, FixedRandom, utc
+    from tests.fakes import FakeClock, FakeNotifier, FixedRandom, RecordingMetrics, utc
 
     clock = FakeClock(utc(2026, 11, 28, 20, 0, 30))
     order: list[str] = []

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 
 from chalicelib.core.definitions import validate_job_name
 from chalicelib.core.errors import FieldError, SchedulerError, ValidationFailed
-from chalicelib.core.model import Actor, Job, Notice, NoticeKind, iso, parse_iso
+from chalicelib.core.model import Actor, Job, iso, parse_iso
 
 MAX_WINDOW = timedelta(days=7)
 MAX_AHEAD = timedelta(days=90)
@@ -228,22 +228,3 @@ def status_of(window: MaintenanceWindow, now: datetime) -> str:
     if now >= window.ends_at or window.ends_at <= window.starts_at:
         return "ended"
     return "upcoming" if now < window.starts_at else "active"
-
-
-def pause_expired_notice(job: Job, until: datetime, now: datetime) -> Notice:
-    """The notice a pause with an end sends when it ends (``resumed`` by itself)."""
-    name = job.name
-    return Notice(
-        notice_id=f"{name}#pause-expired#{iso(until)}",
-        kind=NoticeKind.PAUSE_EXPIRED,
-        subject=f"[RESUMED] Scheduled job '{name}' resumed: its pause ended"[:100],
-        message={
-            "kind": NoticeKind.PAUSE_EXPIRED.value,
-            "jobName": name,
-            "pausedUntil": iso(until),
-            "pauseReason": job.pause_reason,
-            "pausedBy": None if job.paused_by is None else job.paused_by.subject,
-            "at": iso(now),
-        },
-        created_at=now,
-    )

@@ -17,12 +17,10 @@ from chalicelib.core.model import (
     ExecutionStatus,
     Job,
     JobState,
-    Notice,
-    NoticeKind,
     RecentRun,
     RetryPolicy,
-    iso,
 )
+from chalicelib.core.notices import alert_notice, recovery_notice
 from chalicelib.core.ports import RandomSource
 
 JITTER_SHARE = 0.2
@@ -121,66 +119,15 @@ def account_outcome(job: Job, execution: Execution, *, now: datetime) -> Job:
     return job
 
 
-def _inspect_hints(job_name: str) -> dict[str, str]:
-    base = "/api/v1/scheduler/jobs/" + job_name
-    return {
-        "history": f"GET {base}/executions",
-        "lastResult": f"GET {base}/last-result",
-        "rerun": f"POST {base}/trigger",
-    }
+FIRST_BACKOFF = timedelta(minutes=1)
+MAX_BACKOFF = timedelta(hours=1)
 
 
-def _error_of(execution: Execution) -> dict[str, Any] | None:
-    if execution.error is None:
-        return None
-    return {"type": execution.error.type, "message": execution.error.message, "retryable": execution.error.retryable}
-
-
-def alert_notice(job: Job, execution: Execution, now: datetime) -> Notice:
-    name = job.name
-    failures = job.consecutive_failures
-    times = "once" if failures == 1 else f"{failures} times in a row"
-    subject = f"[ALERT] Scheduled job '{name}' has failed {times}"
-    return Notice(
-        notice_id=f"{name}#alert#{execution.execution_id}",
-        kind=NoticeKind.ALERT,
-        subject=subject[:100],
-        message={
-            "kind": NoticeKind.ALERT.value,
-            "jobName": name,
-            "consecutiveFailures": failures,
-            "alertAfterFailures": job.definition.alert_after_failures,
-            "lastExecutionId": execution.execution_id,
-            "lastStatus": execution.status.value,
-            "lastScheduledFor": iso(execution.scheduled_for),
-            "lastError": _error_of(execution),
-            "lastSuccessAt": iso(job.last_success_at) if job.last_success_at else None,
-            "jobState": job.state.value,
-            "howToInspect": _inspect_hints(name),
-            "at": iso(now),
-        },
-        created_at=now,
-    )
-
-
-def recovery_notice(job: Job, execution: Execution, failures: int, now: datetime) -> Notice:
-    name = job.name
-    subject = f"[RECOVERED] Scheduled job '{name}' succeeded after {failures} failures"
-    return Notice(
-        notice_id=f"{name}#recovery#{execution.execution_id}",
-        kind=NoticeKind.RECOVERY,
-        subject=subject[:100],
-        message={
-            "kind": NoticeKind.RECOVERY.value,
-            "jobName": name,
-            "failuresInStreak": failures,
-            "recoveredBy": execution.execution_id,
-            "scheduledFor": iso(execution.scheduled_for),
-            "at": iso(now),
-            "howToInspect": _inspect_hints(name),
-        },
-        created_at=now,
-    )
+def backoff(failures: int) -> timedelta:
+    """The wait after the ``failures``-th failure in a row of what the scheduler retries
+    by itself (a notice's delivery, a set-aside job's dispatch): 1 min, 2, 4 … capped at 1 h."""
+    delay: timedelta = FIRST_BACKOFF * (2 ** min(max(failures, 1) - 1, 12))
+    return min(delay, MAX_BACKOFF)
 
 
 def bounded_result(result: Any, *, limit_bytes: int, dumps: Any) -> Any:

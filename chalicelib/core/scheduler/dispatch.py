@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Sequence
 
-from chalicelib.core import isolation
+from chalicelib.core import isolation, notices
 from chalicelib.core.errors import ConcurrentUpdate, StoreUnavailable
 from chalicelib.core.maintenance import MaintenanceWindow
 from chalicelib.core.model import Execution, ExecutionStatus, Job, JobDefinition, SetAside, UnreadableJob
@@ -162,7 +162,7 @@ class Dispatcher:
         parts = self.parts
         record = isolation.next_set_aside(previous, reason, now)
         if not record.alerted:  # to each of the job's channels (the stack's topic for a record that does not decode)
-            notified = self.effects.outbox.deliver_now(isolation.set_aside_notice(name, record, now), definition,
+            notified = self.effects.outbox.deliver_now(notices.set_aside_notice(name, record, now), definition,
                                                        record.notified)
             record = replace(record, notified=notified, alerted=set(outbox.destinations(definition)) <= set(notified))
         try:

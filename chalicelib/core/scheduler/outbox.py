@@ -8,21 +8,18 @@ nor keeps the alerting jobs ahead of healthy ones.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Mapping
 
 from chalicelib.core.channels import Channel, ChannelUnusable
 from chalicelib.core.model import STACK_TOPIC, Job, JobDefinition, Notice
+from chalicelib.core.policies import backoff
 from chalicelib.core.scheduler.parts import Parts, retry_on_conflict
-
-FIRST_RETRY = timedelta(minutes=1)
-MAX_RETRY = timedelta(hours=1)
 
 
 def deferred(notice: Notice, now: datetime) -> Notice:
     """The notice after one more failed publish, with its next attempt backed off."""
-    delay: timedelta = FIRST_RETRY * (2 ** min(notice.attempts, 12))
-    return replace(notice, attempts=notice.attempts + 1, next_attempt_at=now + min(delay, MAX_RETRY))
+    return replace(notice, attempts=notice.attempts + 1, next_attempt_at=now + backoff(notice.attempts + 1))
 
 
 Delivery = tuple[str, str]

@@ -16,7 +16,6 @@ from chalicelib.core.cron import CronSchedule
 from chalicelib.core.maintenance import (
     MaintenanceWindow,
     covered_until,
-    pause_expired_notice,
     skip_reason,
     window_covering,
 )
@@ -34,6 +33,7 @@ from chalicelib.core.model import (
     execution_id_for,
     idempotency_key_for,
 )
+from chalicelib.core.notices import pause_expired_notice
 from chalicelib.core.policies import (
     LateSlots,
     SlotDecision,

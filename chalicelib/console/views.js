@@ -59,29 +59,27 @@ function lastResultLine(execution) {
 const nameOf = (job) => (isObject(job) && isText(job.jobName) ? job.jobName : "");
 
 // The overview costs GET /status, GET /maintenance-windows and one GET /jobs per page of jobs:
-// each job carries its schedule in words and its last runs. The first page is drawn as soon as it
-// comes, the rest at once when the last has come (drawing a growing table page by page costs more
-// than it shows). Search and filters work on the jobs fetched, as you type; they are kept in the
-// address (#/?q=…&state=…&alert=…) without a reload.
+// each job carries its schedule in words and its last runs. The table is drawn once, when the
+// last page has come: drawing the first page while the next ones load held up asking for them (a
+// page's address needs the one before), so the last job showed later. Search and filters work on
+// the jobs fetched, as you type; they are kept in the address (#/?q=…&state=…&alert=…).
 export async function overview(params) {
   const view = beginView();
   const owner = params.get("owner");
-  show(el("h1", {}, "Jobs"), el("p", { class: "muted", id: "loading" }, "Loading…"));
+  const loading = el("p", { class: "muted", id: "loading" }, "Loading…");
+  show(el("h1", {}, "Jobs"), loading);
   const context = Promise.all([showTick(), api("GET", "/maintenance-windows").catch(() => ({ windows: [] }))]);
-  let board = null;
-  let waiting = [];
-  await allJobs(owner ? "&owner=" + encodeURIComponent(owner) : "", async (jobs, last) => {
-    if (!stillShown(view)) return false;  // the operator went elsewhere (or signed out) meanwhile
-    waiting = waiting.concat(jobs);
-    if (board && !last) return true;
-    const [status, maintenance] = await context;
-    if (!stillShown(view)) return false;
-    board = board || overviewBoard(params, status, maintenance);
-    board.add(waiting, last);
-    waiting = [];
-    return true;
+  const jobs = [];
+  await allJobs(owner ? "&owner=" + encodeURIComponent(owner) : "", (page) => {
+    jobs.push(...page);
+    loading.textContent = `Loading… ${jobs.length} jobs so far`;
+    return stillShown(view);  // false: the operator went elsewhere (or signed out) meanwhile
   });
-  if (stillShown(view) && !board.count()) {
+  const [status, maintenance] = await context;
+  if (!stillShown(view)) return;
+  const board = overviewBoard(params, status, maintenance);
+  board.add(jobs, true);
+  if (!board.count()) {
     show(el("h1", {}, "Jobs"), el("div", { class: "panel" },
       owner ? `No job has owner ${owner}. ` : "No job is registered yet. ", el("a", { href: "#/new" }, "Register a job"),
       " (or POST /jobs with a definition)."));

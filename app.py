@@ -46,11 +46,13 @@ from chalicelib.core import run_log, strict_json
 from chalicelib.core.channels import validate_channel_name
 from chalicelib.core.cron import CronSchedule
 from chalicelib.core.definitions import validate_job_name
-from chalicelib.core.errors import FieldError, ValidationFailed
+from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.maintenance import validate_window_id
 from chalicelib.core.model import parse_iso
 from chalicelib.core.replays import validate_replay_id
+from chalicelib.core.scheduler import ApiService
 from chalicelib.core.scheduler.replay_service import ReplayView
+from chalicelib.core.worker_event import WorkerEvent
 
 app = Chalice(app_name="nightly-scheduler", configure_logs=False)  # Powertools formats the logs
 logger = Logger(service="nightly-scheduler")
@@ -67,10 +69,9 @@ def _runtime() -> bootstrap.Runtime:
     return bootstrap.get_runtime()
 
 
-def _service() -> Any:
-    runtime = _runtime()
-    runtime.ensure_code_jobs()
-    return runtime.service
+def _service() -> ApiService:
+    """The API service; getting it registers nothing (see :func:`with_code_jobs`)."""
+    return _runtime().service
 
 
 def _channels() -> Any:
@@ -102,6 +103,18 @@ def api(fn: Callable[..., Response]) -> Callable[..., Response]:
                 logger.exception("request failed")
             return Response(body=strict_json.dumps(result.body), status_code=result.status,
                             headers={"Content-Type": PROBLEM_JSON, **result.headers})
+
+    return wrapper
+
+
+def with_code_jobs(fn: Callable[..., Response]) -> Callable[..., Response]:
+    """For a route that lists, reads or changes jobs: the code-defined jobs are registered
+    first (once per process), so a fresh deploy lists, shows and accepts them."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        _runtime().ensure_code_jobs()
+        return fn(*args, **kwargs)
 
     return wrapper
 
@@ -221,7 +234,7 @@ def health() -> Response:
 @app.route(f"{BASE}/handlers", methods=["GET"], authorizer=jwt_authorizer)
 @api
 def list_handlers() -> Response:
-    handlers = _service().list_handlers()
+    handlers = _service().reads.list_handlers()
     return _json(200, {"handlers": [handler_view(h) for h in handlers]})
 
 
@@ -231,19 +244,20 @@ JOBS_PAGE = 250
 
 @app.route(f"{BASE}/jobs", methods=["GET"], authorizer=jwt_authorizer)
 @api
+@with_code_jobs
 def list_jobs() -> Response:
     params = _request().query_params
-    page = _service().list_jobs(limit=parse_limit(params, default=50, maximum=JOBS_PAGE), cursor=parse_next_token(params),
-                                owner=parse_owner_param(params))
+    page = _service().reads.list_jobs(limit=parse_limit(params, default=50, maximum=JOBS_PAGE), cursor=parse_next_token(params),
+                                      owner=parse_owner_param(params))
     return _json(200, {"jobs": [job_view(j) for j in page.items], "nextToken": page.next_cursor})
 
 
 @app.route(f"{BASE}/jobs", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
 @audited("register")
 @api
+@with_code_jobs
 def register_job() -> Response:
-    service = _service()
-    job, created = service.register(service.parse_definition(_body(required=True)), _caller())
+    job, created = _service().jobs.register(_body(required=True), _caller())
     if created:
         return _json(201, job_view(job), {"Location": f"{_request_path()}/{job.name}"})
     return _json(200, job_view(job))
@@ -251,101 +265,113 @@ def register_job() -> Response:
 
 @app.route(f"{BASE}/jobs/{{jobName}}", methods=["GET"], authorizer=jwt_authorizer)
 @api
+@with_code_jobs
 def get_job(jobName: str) -> Response:
-    return _json(200, job_view(_service().describe_job(_job_name(jobName))))
+    return _json(200, job_view(_service().reads.describe_job(_job_name(jobName))))
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}", methods=["DELETE"], authorizer=jwt_authorizer)
 @audited("cancel")
 @api
+@with_code_jobs
 def cancel_job(jobName: str) -> Response:
-    _service().cancel_job(_job_name(jobName), actor=_caller())
+    _service().jobs.cancel_job(_job_name(jobName), actor=_caller())
     return _empty(204)
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}/trigger", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
 @audited("trigger")
 @api
+@with_code_jobs
 def trigger_job(jobName: str) -> Response:
     name = _job_name(jobName)
     payload = parse_trigger_body(_body())
     key = parse_idempotency_key(_request().headers)
-    execution = _service().trigger_job(name, idempotency_key=key, payload=payload, actor=_caller())
+    execution = _service().runs.trigger_job(name, idempotency_key=key, payload=payload, actor=_caller())
     return _json(202, execution_view(execution))
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}/pause", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
 @audited("pause")
 @api
+@with_code_jobs
 def pause_job(jobName: str) -> Response:
     name = _job_name(jobName)
     reason, until = parse_pause_body(_body())
-    return _json(200, job_view(_service().pause_job(name, reason, actor=_caller(), until=until)))
+    return _json(200, job_view(_service().jobs.pause_job(name, reason, actor=_caller(), until=until)))
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}/resume", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
 @audited("resume")
 @api
+@with_code_jobs
 def resume_job(jobName: str) -> Response:
     name = _job_name(jobName)
     parse_empty_body(_body())
-    return _json(200, job_view(_service().resume_job(name, actor=_caller())))
+    return _json(200, job_view(_service().jobs.resume_job(name, actor=_caller())))
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}/last-result", methods=["GET"], authorizer=jwt_authorizer)
 @api
+@with_code_jobs
 def last_result(jobName: str) -> Response:
-    execution = _service().get_last_execution_result(_job_name(jobName))
+    execution = _service().reads.get_last_execution_result(_job_name(jobName))
     return _empty(204) if execution is None else _json(200, execution_view(execution))
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}/executions", methods=["GET"], authorizer=jwt_authorizer)
 @api
+@with_code_jobs
 def list_executions(jobName: str) -> Response:
     params = _request().query_params
-    page = _service().list_executions(_job_name(jobName), limit=parse_limit(params, default=20),
-                                      cursor=parse_next_token(params))
+    page = _service().reads.list_executions(_job_name(jobName), limit=parse_limit(params, default=20),
+                                            cursor=parse_next_token(params))
     return _json(200, {"executions": [execution_view(e) for e in page.items], "nextToken": page.next_cursor})
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}/executions/{{executionId}}", methods=["GET"], authorizer=jwt_authorizer)
 @api
+@with_code_jobs
 def get_execution(jobName: str, executionId: str) -> Response:
     execution_id = validate_execution_id(executionId)
-    return _json(200, execution_detail_view(_service().get_execution(_job_name(jobName), execution_id)))
+    return _json(200, execution_detail_view(_service().reads.get_execution(_job_name(jobName), execution_id)))
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}/replays", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
 @audited("replay")
 @api
+@with_code_jobs
 def create_replay(jobName: str) -> Response:
     name = _job_name(jobName)
     key = parse_idempotency_key(_request().headers)
-    view, _ = _service().replay(name, _body(required=True), idempotency_key=key, actor=_caller())
+    view, _ = _service().replays.create(name, _body(required=True), idempotency_key=key, actor=_caller())
     return _json(202 if view.stored else 200, replay_view(view))
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}/replays", methods=["GET"], authorizer=jwt_authorizer)
 @api
+@with_code_jobs
 def list_replays(jobName: str) -> Response:
     params = _request().query_params
-    page, job = _service().list_replays(_job_name(jobName), limit=parse_limit(params, default=20),
-                                        cursor=parse_next_token(params))
+    page, job = _service().replays.list_for_job(_job_name(jobName), limit=parse_limit(params, default=20),
+                                                cursor=parse_next_token(params))
     return _json(200, {"replays": [replay_view(ReplayView(r, job)) for r in page.items], "nextToken": page.next_cursor})
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}/replays/{{replayId}}", methods=["GET"], authorizer=jwt_authorizer)
 @api
+@with_code_jobs
 def get_replay(jobName: str, replayId: str) -> Response:
-    return _json(200, replay_view(_service().get_replay(_job_name(jobName), validate_replay_id(replayId))))
+    return _json(200, replay_view(_service().replays.get(_job_name(jobName), validate_replay_id(replayId))))
 
 
 @app.route(f"{BASE}/jobs/{{jobName}}/replays/{{replayId}}", methods=["DELETE"], authorizer=jwt_authorizer)
 @audited("cancel-replay")
 @api
+@with_code_jobs
 def cancel_replay(jobName: str, replayId: str) -> Response:
     name, replay_id = _job_name(jobName), validate_replay_id(replayId)
-    return _json(200, replay_view(_service().cancel_replay(name, replay_id, actor=_caller())))
+    return _json(200, replay_view(_service().replays.cancel(name, replay_id, actor=_caller())))
 
 
 @app.route(f"{BASE}/channels", methods=["GET"], authorizer=jwt_authorizer)
@@ -379,9 +405,10 @@ def delete_channel(name: str) -> Response:
 
 @app.route(f"{BASE}/jobs/{{jobName}}/upcoming", methods=["GET"], authorizer=jwt_authorizer)
 @api
+@with_code_jobs
 def upcoming(jobName: str) -> Response:
     count = parse_limit(_request().query_params, default=10, maximum=50, name="count")
-    job, slots = _service().upcoming(_job_name(jobName), count)
+    job, slots = _service().reads.upcoming(_job_name(jobName), count)
     schedule = CronSchedule.parse(job.definition.cron_expression, job.definition.timezone)
     return _json(200, {"jobName": job.name, "timezone": job.definition.timezone, "slots": slots_view(schedule, slots)})
 
@@ -391,8 +418,8 @@ def upcoming(jobName: str) -> Response:
 @api
 def create_maintenance_window() -> Response:
     service = _service()
-    window = service.create_maintenance_window(_body(required=True), actor=_caller())
-    return _json(201, maintenance_window_view(window, service.parts.clock.now()),
+    window = service.windows.create(_body(required=True), actor=_caller())
+    return _json(201, maintenance_window_view(window, service.clock.now()),
                  {"Location": f"{_request_path()}/{window.window_id}"})
 
 
@@ -400,8 +427,8 @@ def create_maintenance_window() -> Response:
 @api
 def list_maintenance_windows() -> Response:
     service = _service()
-    now = service.parts.clock.now()
-    return _json(200, {"windows": [maintenance_window_view(w, now) for w in service.list_maintenance_windows()]})
+    now = service.clock.now()
+    return _json(200, {"windows": [maintenance_window_view(w, now) for w in service.windows.list()]})
 
 
 @app.route(f"{BASE}/maintenance-windows/{{windowId}}", methods=["DELETE"], authorizer=jwt_authorizer)
@@ -409,23 +436,24 @@ def list_maintenance_windows() -> Response:
 @api
 def end_maintenance_window(windowId: str) -> Response:
     service = _service()
-    window = service.end_maintenance_window(validate_window_id(windowId), actor=_caller())
-    return _json(200, maintenance_window_view(window, service.parts.clock.now()))
+    window = service.windows.end(validate_window_id(windowId), actor=_caller())
+    return _json(200, maintenance_window_view(window, service.clock.now()))
 
 
 @app.route(f"{BASE}/schedules/preview", methods=["POST"], authorizer=jwt_authorizer, content_types=JSON_BODIES)
 @api
 def preview_schedule() -> Response:
     cron, zone, count = parse_preview_body(_body(required=True))
-    schedule, slots = _service().preview(cron, zone, count)
+    schedule, slots = _service().reads.preview(cron, zone, count)
     return _json(200, {"cronExpression": schedule.expression, "timezone": schedule.timezone,
                        "description": describe(schedule.expression), "slots": slots_view(schedule, slots)})
 
 
 @app.route(f"{BASE}/status", methods=["GET"], authorizer=jwt_authorizer)
 @api
+@with_code_jobs
 def status() -> Response:
-    return _json(200, status_view(_service().status()))
+    return _json(200, status_view(_service().reads.status()))
 
 
 # ---------------------------------------------------------------------- console (outside the JSON API)
@@ -469,7 +497,7 @@ def dispatch(event: Any) -> dict[str, Any]:
     try:
         now = parse_iso(raw["time"])
     except (KeyError, TypeError, ValueError):
-        now = None  # the service's clock
+        now = None  # the engine's clock
         logger.warning("event has no usable 'time'; using the wall clock", extra={"event_id": raw.get("id")})
     runtime.ensure_code_jobs()
     report = _traced_tick(runtime, now, _budget(getattr(event, "context", None)))
@@ -483,19 +511,16 @@ def dispatch(event: Any) -> dict[str, Any]:
 def run_execution(event: Any, context: Any) -> dict[str, Any]:
     """The worker: run one claimed execution (invoked asynchronously by the dispatcher)."""
     try:
-        job_name = _job_name(event["jobName"])
-        execution_id = event["executionId"]
-        if not isinstance(execution_id, str):
-            raise ValidationFailed([FieldError("executionId", "must be a string")])
-    except (KeyError, TypeError, ValidationFailed) as exc:
+        worker_event = WorkerEvent.parse(event)
+    except ValidationFailed as exc:
         logger.error("worker event refused", extra={"error": str(exc)})
         return {"status": "refused", "error": "event must be {\"jobName\": str, \"executionId\": str}"}
     worker_id = getattr(context, "aws_request_id", None) or "worker"
     runtime = _runtime()
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    final = _traced_run(runtime, job_name, execution_id, worker_id, remaining if callable(remaining) else None)
+    final = _traced_run(runtime, worker_event, worker_id, remaining if callable(remaining) else None)
     runtime.metrics.flush()
-    return {"jobName": job_name, "executionId": execution_id, "status": final.status.value if final else "not-run"}
+    return {**worker_event.to_payload(), "status": final.status.value if final else "not-run"}
 
 
 DISPATCH_MARGIN_MS = 10_000
@@ -511,17 +536,16 @@ def _budget(context: Any) -> Any:
 
 def _traced_tick(runtime: bootstrap.Runtime, now: Any, budget: Any) -> Any:
     with tracing.subsegment("## dispatch") as segment:
-        report = runtime.service.dispatch(now, remaining_ms=budget)
+        report = runtime.engine.dispatcher.tick(now, remaining_ms=budget)
         segment.annotate("tick", report.now.isoformat())
         return report
 
 
-def _traced_run(runtime: bootstrap.Runtime, job_name: str, execution_id: str, worker_id: str,
-                remaining_ms: Any) -> Any:
+def _traced_run(runtime: bootstrap.Runtime, event: WorkerEvent, worker_id: str, remaining_ms: Any) -> Any:
     with tracing.subsegment("## run_execution") as segment:
-        segment.annotate("job_name", job_name)
-        segment.annotate("execution_id", execution_id)
-        return runtime.service.run_execution(job_name, execution_id, worker_id=worker_id, remaining_ms=remaining_ms)
+        segment.annotate("job_name", event.job_name)
+        segment.annotate("execution_id", event.execution_id)
+        return runtime.engine.worker.run(event, worker_id=worker_id, remaining_ms=remaining_ms)
 
 
 logging.getLogger("botocore").setLevel(logging.WARNING)  # botocore's DEBUG output would include secrets

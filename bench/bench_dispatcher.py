@@ -58,10 +58,10 @@ class EmulatorTimer:
         self.by_operation = {}
 
 
-def build(registered: int, suffix: str) -> tuple[Any, Any, Any]:
+def build(registered: int, suffix: str) -> tuple[Any, Any, Any, Any]:
     from chalicelib.adapters.dynamodb_store import DynamoDBStore
+    from chalicelib.bootstrap import build_scheduler
     from chalicelib.core.model import Job, JobDefinition
-    from chalicelib.core.scheduler import SchedulerService
     from chalicelib.jobs.registry import JobRegistry
     from chalicelib.settings import Settings
     from devstack.tables import create_tables
@@ -75,8 +75,8 @@ def build(registered: int, suffix: str) -> tuple[Any, Any, Any]:
     registry.add("noop", lambda ctx: None)
     invoker = RecordingInvoker()
     clock = FakeClock(T0)
-    service = SchedulerService(store=store, jobs=registry, invoker=invoker, notifier=FakeNotifier(),
-                               metrics=RecordingMetrics(), clock=clock, rand=FixedRandom(0.0))
+    scheduler = build_scheduler(store=store, handlers=registry, make_invoker=lambda _run: invoker, notifier=FakeNotifier(),
+                                metrics=RecordingMetrics(), clock=clock, rand=FixedRandom(0.0))
     # The idle majority: yearly jobs, registered through the store so setup stays quick.
     yearly = JobDefinition(job_name="x", cron_expression="0 0 1 1 *", handler="noop")
     next_year = datetime(2027, 1, 1, tzinfo=UTC)
@@ -84,13 +84,15 @@ def build(registered: int, suffix: str) -> tuple[Any, Any, Any]:
         definition = JobDefinition(job_name=f"idle-{index:05d}", cron_expression=yearly.cron_expression, handler="noop")
         store.create_job(Job(definition=definition, created_at=T0, updated_at=T0, next_run_at=next_year))
     for index in range(DUE):
-        service.register_job(f"due-{index}", "* * * * *", "noop")
-    return service, store, invoker, clock
+        scheduler.service.register_job(f"due-{index}", "* * * * *", "noop")
+    return scheduler.engine, store, invoker, clock
 
 
 def measure(registered: int, ticks: int, suffix: str, emulator: EmulatorTimer) -> tuple[float, float, float]:
     """Medians of (wall time, wall time less moto's own, requests) per tick."""
-    service, store, invoker, clock = build(registered, suffix)
+    from chalicelib.core.worker_event import WorkerEvent
+
+    engine, store, invoker, clock = build(registered, suffix)
     durations: list[float] = []
     own: list[float] = []
     requests: list[int] = []
@@ -100,13 +102,13 @@ def measure(registered: int, ticks: int, suffix: str, emulator: EmulatorTimer) -
         store.reset_request_count()
         emulator.reset()
         started = time.perf_counter()
-        report = service.dispatch(now)
+        report = engine.dispatcher.tick(now)
         durations.append(time.perf_counter() - started)
         own.append(durations[-1] - emulator.seconds)
         requests.append(store.request_count)
         assert len(report.claimed) == DUE, report
         for job_name, execution_id in invoker.invocations:  # the workers, untimed
-            service.run_execution(job_name, execution_id, worker_id="bench")
+            engine.worker.run(WorkerEvent(job_name, execution_id), "bench")
         invoker.invocations.clear()
     return statistics.median(durations[1:]), statistics.median(own[1:]), statistics.median(requests[1:])
 

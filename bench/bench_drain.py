@@ -25,8 +25,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.memory_store import MemoryStore
+from chalicelib.bootstrap import build_scheduler
 from chalicelib.core.model import Job, JobDefinition
-from chalicelib.core.scheduler import SchedulerService
+from chalicelib.core.scheduler import Engine
 from chalicelib.jobs.registry import JobRegistry
 from tests.fakes import RecordingMetrics
 
@@ -63,7 +64,7 @@ class LatencyInvoker:
         self._lock = threading.Lock()
         self.invoked: list[float] = []
 
-    def invoke(self, job_name: str, execution_id: str) -> None:
+    def invoke(self, event: Any, *, manual: bool = False) -> None:
         time.sleep(INVOKE_LATENCY)
         with self._lock:
             self.invoked.append(time.monotonic())
@@ -84,7 +85,7 @@ class QuietNotifier:
         pass
 
 
-def _service(store: Any) -> tuple[LatencyInvoker, SchedulerService]:
+def _engine(store: Any) -> tuple[LatencyInvoker, Engine]:
     import logging
 
     invoker = LatencyInvoker()
@@ -92,9 +93,9 @@ def _service(store: Any) -> tuple[LatencyInvoker, SchedulerService]:
     registry.add("noop", lambda ctx: None)
     quiet = logging.getLogger("bench.drain")
     quiet.setLevel(logging.ERROR)
-    return invoker, SchedulerService(store=store, jobs=registry, invoker=invoker, notifier=QuietNotifier(),
-                                     metrics=RecordingMetrics(), clock=FixedClock(), rand=NoRandom(), logger=quiet,
-                                     dispatch_concurrency=16)
+    return invoker, build_scheduler(store=store, handlers=registry, make_invoker=lambda _run: invoker,
+                                    notifier=QuietNotifier(), metrics=RecordingMetrics(), clock=FixedClock(), rand=NoRandom(),
+                                    log=quiet, dispatch_concurrency=16).engine
 
 
 def measure(due: int) -> dict[str, float]:
@@ -105,9 +106,9 @@ def measure(due: int) -> dict[str, float]:
         memory.create_job(Job(definition=definition, created_at=T0 - timedelta(days=1),
                               updated_at=T0 - timedelta(days=1), next_run_at=T0))
     store = LatencyStore(memory)
-    invoker, service = _service(store)
+    invoker, engine = _engine(store)
     started = time.monotonic()
-    report = service.dispatch(T0, remaining_ms=lambda: int((TICK_BUDGET_S - (time.monotonic() - started)) * 1000))
+    report = engine.dispatcher.tick(T0, remaining_ms=lambda: int((TICK_BUDGET_S - (time.monotonic() - started)) * 1000))
     wall = time.monotonic() - started
     within = sum(1 for t in invoker.invoked if t - started <= TICK_BUDGET_S)
     claimed = len(report.claimed)
@@ -157,9 +158,9 @@ def measure_on_moto(due: int) -> dict[str, float]:
             store.client.meta.events.register("before-call.dynamodb.*", lambda **_: time.sleep(STORE_LATENCY))
             store.reset_request_count()
             moto_seconds[0] = 0.0
-            invoker, service = _service(store)
+            invoker, engine = _engine(store)
             started, cpu = time.monotonic(), time.process_time()
-            report = service.dispatch(T0, remaining_ms=lambda: int((TICK_BUDGET_S - (time.monotonic() - started)) * 1000))
+            report = engine.dispatcher.tick(T0, remaining_ms=lambda: int((TICK_BUDGET_S - (time.monotonic() - started)) * 1000))
             wall, cpu = time.monotonic() - started, time.process_time() - cpu
             claimed = len(report.claimed)
             return {"due": due, "claimed": claimed, "handed_off_60s": sum(1 for t in invoker.invoked if t - started <= TICK_BUDGET_S),

@@ -11,17 +11,20 @@ import logging
 import re
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
+from chalicelib.core.definitions import timeout_cap
 from chalicelib.core.model import JobDefinition
-from chalicelib.core.ports import Clock, Metrics, Notifier, RandomSource, Store
-from chalicelib.core.scheduler import SchedulerService
+from chalicelib.core.ports import Clock, HandlerCatalog, Invoker, Metrics, Notifier, RandomSource, Store
+from chalicelib.core.scheduler import ApiService, Engine
 from chalicelib.jobs import builtin
 from chalicelib.jobs import registry as default_registry
 from chalicelib.jobs.registry import JobRegistry
 from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
+    from chalicelib.adapters.invoker import RunWorker
     from chalicelib.jobs.job_secrets import JobSecretResolver
 
 log = logging.getLogger("chalicelib.bootstrap")
@@ -29,10 +32,13 @@ log = logging.getLogger("chalicelib.bootstrap")
 
 @dataclass
 class Runtime:
-    """Everything an entry point needs."""
+    """Everything an entry point needs: the API service (routes), the engine (dispatch and
+    worker), and what they were built on."""
 
     settings: Settings
-    service: SchedulerService
+    service: ApiService
+    engine: Engine
+    store: Store
     metrics: Any
     invoker: Any = None
     code_jobs: list[JobDefinition] = field(default_factory=list)
@@ -55,7 +61,9 @@ class Runtime:
             return self._jwks
 
     def ensure_code_jobs(self) -> None:
-        """Register the code-defined jobs once per process (idempotent across processes)."""
+        """Register the code-defined jobs once per process (idempotent across processes).
+        Called by the entry points that need them (the tick, and the routes that list or
+        read jobs), never as a side effect of getting a service."""
         if self._jobs_ensured:
             return
         with self._lock:
@@ -64,7 +72,7 @@ class Runtime:
             ensured = True
             for definition in self.code_jobs:
                 try:
-                    self.service.ensure_job(definition)
+                    self.service.jobs.ensure_job(definition)
                 except Exception:
                     ensured = False  # tried again on the next request or tick
                     log.exception("code-defined job could not be registered", extra={"job_name": definition.job_name})
@@ -227,6 +235,75 @@ def build_store(settings: Settings, clock: Clock) -> Store:
     return DynamoDBStore.from_settings(settings, clock=clock)
 
 
+@dataclass(frozen=True)
+class Scheduler:
+    """The object graph :func:`build_scheduler` wires: the two services and what they share."""
+
+    service: ApiService
+    engine: Engine
+    invoker: Invoker
+    store: Store
+
+
+def build_scheduler(
+    *,
+    store: Store,
+    handlers: HandlerCatalog,
+    make_invoker: Callable[[RunWorker], Invoker],
+    notifier: Notifier,
+    metrics: Metrics,
+    clock: Clock,
+    rand: RandomSource,
+    log: logging.Logger | None = None,
+    retention_days: int = 90,
+    lease_margin_seconds: int = 60,
+    dispatch_batch: int = 200,
+    worker_timeout_seconds: int = 900,
+    dispatch_concurrency: int = 16,
+    trigger_budget_per_minute: int | None = None,
+) -> Scheduler:
+    """The engine, then the API service, each part given only the ports it uses.
+
+    The engine comes first: ``make_invoker`` gets the engine's worker (a local stack's and
+    a test's invoker run it in-process; Lambda's ignores it), and the hand-off to workers
+    that the dispatcher and manual triggers share is built on that invoker."""
+    from chalicelib.core.scheduler.dispatch import Dispatcher
+    from chalicelib.core.scheduler.effects import AfterCommit, HandOff
+    from chalicelib.core.scheduler.orphans import OrphanSweep
+    from chalicelib.core.scheduler.outbox import Outbox
+    from chalicelib.core.scheduler.queries import Queries
+    from chalicelib.core.scheduler.registration import Registration
+    from chalicelib.core.scheduler.replay_service import Replays
+    from chalicelib.core.scheduler.transitions import Timing
+    from chalicelib.core.scheduler.triggers import TriggerBudget, Triggers
+    from chalicelib.core.scheduler.windows import MaintenanceWindows
+    from chalicelib.core.scheduler.worker import Worker
+
+    log = log or logging.getLogger("chalicelib.scheduler")
+    timing = Timing(retention=timedelta(days=retention_days), lease_margin=timedelta(seconds=lease_margin_seconds))
+    outbox = Outbox(store, notifier, clock, log)
+    after_commit = AfterCommit(metrics, outbox)
+    worker = Worker(store=store, handlers=handlers, clock=clock, rand=rand, timing=timing, log=log,
+                    after_commit=after_commit)
+    invoker = make_invoker(worker.run)
+    hand_off = HandOff(invoker, log)
+    dispatcher = Dispatcher(store=store, clock=clock, rand=rand, timing=timing, metrics=metrics, log=log, outbox=outbox,
+                            after_commit=after_commit, hand_off=hand_off, orphans=OrphanSweep(store, log),
+                            batch=dispatch_batch, concurrency=dispatch_concurrency)
+    budget = TriggerBudget(store, trigger_budget_per_minute)
+    service = ApiService(
+        jobs=Registration(store=store, handlers=handlers, clock=clock, timing=timing, log=log,
+                          max_timeout_seconds=timeout_cap(worker_timeout_seconds, lease_margin_seconds)),
+        runs=Triggers(store=store, handlers=handlers, clock=clock, rand=rand, timing=timing, log=log, budget=budget,
+                      after_commit=after_commit, hand_off=hand_off),
+        reads=Queries(store, handlers, clock),
+        replays=Replays(store=store, clock=clock, timing=timing, log=log, budget=budget),
+        windows=MaintenanceWindows(store=store, clock=clock, rand=rand, log=log),
+        clock=clock,
+    )
+    return Scheduler(service, Engine(dispatcher, worker, outbox), invoker, store)
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -254,18 +331,16 @@ def build_runtime(
     job_secrets = build_job_secret_resolver(settings)
     code_jobs = install_handlers(registry, settings, resolve_secret, job_secrets)
     metrics = metrics or EmfMetrics(settings.metrics_namespace, settings.service_name)
-    holder: dict[str, SchedulerService] = {}
 
-    def run_worker(job_name: str, execution_id: str, worker_id: str) -> Any:
-        return holder["service"].run_execution(job_name, execution_id, worker_id=worker_id)
-
-    if invoker is None:
+    def make_invoker(run_worker: RunWorker) -> Invoker:
+        if invoker is not None:
+            return invoker
         if settings.worker_mode == "inline":
-            invoker = InlineInvoker(run_worker)
-        elif settings.worker_mode == "thread":
-            invoker = ThreadInvoker(run_worker, concurrency=settings.local_worker_concurrency)
-        else:
-            invoker = LambdaInvoker(_boto3_client(settings, "lambda"), settings.worker_function_name)
+            return InlineInvoker(run_worker)
+        if settings.worker_mode == "thread":
+            return ThreadInvoker(run_worker, concurrency=settings.local_worker_concurrency)
+        return LambdaInvoker(_boto3_client(settings, "lambda"), settings.worker_function_name)
+
     store = store or build_store(settings, clock)
     sns: list[Any] = []
 
@@ -275,15 +350,15 @@ def build_runtime(
         return sns[0]
 
     stack = notifier.publish if notifier is not None else SnsNotifier(sns_client(), settings.alert_topic_arn).publish
-    service = SchedulerService(
+    scheduler = build_scheduler(
         store=store,
-        jobs=registry,
-        invoker=invoker,
+        handlers=registry,
+        make_invoker=make_invoker,
         notifier=build_channel_notifier(settings, stack, clock, job_secrets, sns_client),
         metrics=metrics,
         clock=clock,
         rand=rand or SystemRandom(),
-        logger=logging.getLogger("chalicelib.scheduler"),
+        log=logging.getLogger("chalicelib.scheduler"),
         retention_days=settings.execution_retention_days,
         lease_margin_seconds=settings.lease_margin_seconds,
         dispatch_batch=settings.dispatch_batch,
@@ -291,10 +366,10 @@ def build_runtime(
         dispatch_concurrency=settings.dispatch_concurrency,
         trigger_budget_per_minute=settings.trigger_budget_per_minute,
     )
-    holder["service"] = service
     channels = Channels(store, clock, secret_problem=JobSecretNamespace(settings.job_secrets_prefix).problem,
                         url_problem=destination_problem(settings))
-    return Runtime(settings=settings, service=service, metrics=metrics, invoker=invoker, code_jobs=code_jobs,
+    return Runtime(settings=settings, service=scheduler.service, engine=scheduler.engine, store=scheduler.store,
+                   metrics=metrics, invoker=scheduler.invoker, code_jobs=code_jobs,
                    resolve_secret=resolve_secret, channels=channels)
 
 

@@ -7,9 +7,10 @@ from typing import Any, Callable
 
 from chalicelib.adapters.invoker import InlineInvoker
 from chalicelib.adapters.memory_store import MemoryStore
+from chalicelib.bootstrap import build_scheduler
 from chalicelib.core.errors import NotifierUnavailable
 from chalicelib.core.model import UTC, Notice
-from chalicelib.core.scheduler import SchedulerService
+from chalicelib.core.worker_event import WorkerEvent
 from chalicelib.jobs.registry import JobRegistry
 
 
@@ -38,8 +39,8 @@ class RecordingInvoker:
     def __init__(self) -> None:
         self.invocations: list[tuple[str, str]] = []
 
-    def invoke(self, job_name: str, execution_id: str, *, manual: bool = False) -> None:
-        self.invocations.append((job_name, execution_id))
+    def invoke(self, event: WorkerEvent, *, manual: bool = False) -> None:
+        self.invocations.append((event.job_name, event.execution_id))
 
 
 class FixedRandom:
@@ -77,7 +78,7 @@ def utc(*args: int) -> datetime:
 
 
 class Harness:
-    """A service on the memory store with a fake clock, notifier and metrics."""
+    """The API service and the engine on the memory store with a fake clock, notifier and metrics."""
 
     def __init__(self, start: datetime, *, inline: bool = True, store: Any = None, registry: JobRegistry | None = None,
                  notifier: Any = None) -> None:
@@ -86,14 +87,13 @@ class Harness:
         self.notifier = notifier if notifier is not None else FakeNotifier()
         self.metrics = RecordingMetrics()
         self.registry = registry or JobRegistry()
-        self.invoker: Any = InlineInvoker(self._run) if inline else RecordingInvoker()
-        self.service = SchedulerService(
-            store=self.store, jobs=self.registry, invoker=self.invoker, notifier=self.notifier,
-            metrics=self.metrics, clock=self.clock, rand=FixedRandom(0.0), lease_margin_seconds=60,
+        scheduler = build_scheduler(
+            store=self.store, handlers=self.registry, make_invoker=InlineInvoker if inline else lambda _run: RecordingInvoker(),
+            notifier=self.notifier, metrics=self.metrics, clock=self.clock, rand=FixedRandom(0.0), lease_margin_seconds=60,
         )
-
-    def _run(self, job_name: str, execution_id: str, worker_id: str) -> Any:
-        return self.service.run_execution(job_name, execution_id, worker_id=worker_id)
+        self.service = scheduler.service
+        self.engine = scheduler.engine
+        self.invoker: Any = scheduler.invoker
 
     def handler(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return self.registry.handler(name)
@@ -101,7 +101,7 @@ class Harness:
     def tick(self, moment: datetime | None = None) -> Any:
         if moment is not None:
             self.clock.set(moment)
-        return self.service.dispatch(self.clock.now())
+        return self.engine.dispatcher.tick(self.clock.now())
 
     def executions(self, job_name: str) -> list[Any]:
         out: list[Any] = []

@@ -15,15 +15,12 @@ import time
 import uuid
 from typing import Any, Callable
 
-RunWorker = Callable[[str, str, str], Any]
-"""``(job_name, execution_id, worker_id)``: the worker entry point."""
+from chalicelib.core.worker_event import WorkerEvent
+
+RunWorker = Callable[[WorkerEvent, str], Any]
+"""``(event, worker_id)``: the engine's worker (``Worker.run``), run in this process."""
 
 log = logging.getLogger("chalicelib.invoker")
-
-
-def worker_event(job_name: str, execution_id: str) -> dict[str, str]:
-    """The worker Lambda's event: names only, never a payload or a secret."""
-    return {"jobName": job_name, "executionId": execution_id}
 
 
 class LambdaInvoker:
@@ -31,14 +28,14 @@ class LambdaInvoker:
         self._client = lambda_client
         self._function = function_name
 
-    def invoke(self, job_name: str, execution_id: str, *, manual: bool = False) -> None:
+    def invoke(self, event: WorkerEvent, *, manual: bool = False) -> None:
         # Lambda has no priority among asynchronous invokes: the callers' trigger budget
         # (and the API stage's throttling) bound how much of the worker's reserved
         # concurrency manual runs can take.
         self._client.invoke(
             FunctionName=self._function,
             InvocationType="Event",  # asynchronous: the dispatcher never waits for a run
-            Payload=json.dumps(worker_event(job_name, execution_id)).encode(),
+            Payload=json.dumps(event.to_payload()).encode(),
         )
 
 
@@ -59,15 +56,15 @@ class ThreadInvoker:
     def __init__(self, run_worker: RunWorker, *, concurrency: int) -> None:
         self._run = run_worker
         self._concurrency = max(1, concurrency)
-        # (0 scheduled | 1 manual, arrival, job name, execution id): lowest first.
-        self._queue: queue.PriorityQueue[tuple[int, int, str, str]] = queue.PriorityQueue()
+        # (0 scheduled | 1 manual, arrival, event): lowest first (arrivals are unique).
+        self._queue: queue.PriorityQueue[tuple[int, int, WorkerEvent]] = queue.PriorityQueue()
         self._arrivals = itertools.count()
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._unfinished = 0  # queued or running
         self._all_done = threading.Condition(self._lock)
 
-    def invoke(self, job_name: str, execution_id: str, *, manual: bool = False) -> None:
+    def invoke(self, event: WorkerEvent, *, manual: bool = False) -> None:
         with self._lock:
             self._unfinished += 1
             # Threads live as long as the process, each taking one run at a time: one more
@@ -76,24 +73,24 @@ class ThreadInvoker:
                 thread = threading.Thread(target=self._serve, name=f"worker-{len(self._threads) + 1}", daemon=True)
                 self._threads.append(thread)
                 thread.start()
-        self._queue.put((1 if manual else 0, next(self._arrivals), job_name, execution_id))
+        self._queue.put((1 if manual else 0, next(self._arrivals), event))
 
     def _serve(self) -> None:
         while True:
-            _, _, job_name, execution_id = self._queue.get()
+            _, _, event = self._queue.get()
             try:
-                self._safe_run(job_name, execution_id)
+                self._safe_run(event)
             finally:
                 with self._lock:
                     self._unfinished -= 1
                     if self._unfinished == 0:
                         self._all_done.notify_all()
 
-    def _safe_run(self, job_name: str, execution_id: str) -> Any:
+    def _safe_run(self, event: WorkerEvent) -> Any:
         try:
-            return self._run(job_name, execution_id, f"local-{uuid.uuid4().hex[:12]}")
+            return self._run(event, f"local-{uuid.uuid4().hex[:12]}")
         except Exception:
-            log.exception("worker crashed", extra={"job_name": job_name, "execution_id": execution_id})
+            log.exception("worker crashed", extra={"job_name": event.job_name, "execution_id": event.execution_id})
             return None
 
     def shutdown(self, wait_seconds: float = 10.0) -> int:
@@ -111,6 +108,6 @@ class InlineInvoker:
         self._run = run_worker
         self.invocations: list[tuple[str, str]] = []
 
-    def invoke(self, job_name: str, execution_id: str, *, manual: bool = False) -> None:
-        self.invocations.append((job_name, execution_id))
-        self._run(job_name, execution_id, f"inline-{uuid.uuid4().hex[:12]}")
+    def invoke(self, event: WorkerEvent, *, manual: bool = False) -> None:
+        self.invocations.append((event.job_name, event.execution_id))
+        self._run(event, f"inline-{uuid.uuid4().hex[:12]}")

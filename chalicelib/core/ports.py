@@ -32,6 +32,7 @@ from chalicelib.core.errors import FieldError
 from chalicelib.core.maintenance import MaintenanceWindow
 from chalicelib.core.model import Execution, ExecutionStatus, Job, Notice, SetAside, UnreadableJob
 from chalicelib.core.replays import Replay
+from chalicelib.core.worker_event import WorkerEvent
 
 T = TypeVar("T")
 
@@ -262,8 +263,8 @@ class Store(Protocol):
 class Invoker(Protocol):
     """Hands a claimed execution to a worker, without waiting for it to run."""
 
-    def invoke(self, job_name: str, execution_id: str, *, manual: bool = False) -> None:
-        """Start the worker for this execution. May raise; the lease then runs out.
+    def invoke(self, event: WorkerEvent, *, manual: bool = False) -> None:
+        """Start the worker for this event's execution. May raise; the lease then runs out.
 
         ``manual`` marks a caller's trigger: where runs wait for a worker, scheduled runs
         (and retries) go first, so one caller's burst cannot hold the schedule back."""

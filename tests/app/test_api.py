@@ -234,13 +234,13 @@ def test_dispatch_uses_the_event_time_and_the_same_event_twice_runs_once(api):
 def test_two_ticks_at_once_from_threads_claim_once(api):
     api.call("POST", "/jobs", JOB)
     barrier = threading.Barrier(4)
-    rendezvous_commits(api.runtime.service.parts.store, 4)  # all four planned the claim before any writes
+    rendezvous_commits(api.runtime.store, 4)  # all four planned the claim before any writes
 
     claims: list[int] = []
 
     def tick():
         barrier.wait()
-        claims.append(len(api.runtime.service.dispatch(utc(2026, 11, 28, 20, 1)).claimed))
+        claims.append(len(api.runtime.engine.dispatcher.tick(utc(2026, 11, 28, 20, 1)).claimed))
 
     threads = [threading.Thread(target=tick) for _ in range(4)]
     [t.start() for t in threads]

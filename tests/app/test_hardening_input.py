@@ -144,7 +144,7 @@ def test_a_stored_result_from_before_the_fix_is_answered_as_json(api):
     api.call("POST", "/jobs", JOB)
     execution_id = api.call("POST", "/jobs/every-minute/trigger").json["executionId"]
     # A result written by a worker before results were made strict JSON.
-    api.runtime.service.parts.store._executions["every-minute"][execution_id]["result"] = {"x": math.inf}
+    api.runtime.store._executions["every-minute"][execution_id]["result"] = {"x": math.inf}
     response = api.call("GET", f"/jobs/every-minute/executions/{execution_id}")
     assert response.status_code == 200
     assert strict(response.body)["result"] == {"x": {"$unrepresentable": "Infinity"}}  # type: ignore[index]

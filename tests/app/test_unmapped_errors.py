@@ -15,7 +15,7 @@ def test_an_undeclared_error_is_a_500_and_is_logged(api, monkeypatch, caplog):
     def fail(_name):
         raise Undeclared("the detail stays in the log")
 
-    monkeypatch.setattr(api.runtime.service, "describe_job", fail)
+    monkeypatch.setattr(api.runtime.service.reads, "describe_job", fail)
     stdlib_logger = logging.getLogger(app_module.logger.name)
     stdlib_logger.addHandler(caplog.handler)
     try:

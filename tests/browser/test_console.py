@@ -52,7 +52,7 @@ def stack(monkeypatch):
                                       metrics=RecordingMetrics(), registry=registry)
     bootstrap.set_runtime(runtime)
     runtime.ensure_code_jobs()
-    runtime.service.dispatch()  # one tick, so the console shows a recent one
+    runtime.engine.dispatcher.tick()  # one tick, so the console shows a recent one
     port = free_port()
     server = create_api_server(chalice_app.app, "127.0.0.1", port)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -39,4 +39,4 @@ def test_the_register_form_offers_each_supabase_job_type_with_its_fields_and_a_t
     page.fill("#f-payload", json.dumps({"function": "mentor_counts", "expect": {"json": {"total": 20}}}))
     page.get_by_role("button", name="Register").click()
     expect(page.get_by_role("heading", name="mentor-counts")).to_be_visible()
-    assert runtime.service.get_job("mentor-counts").definition.handler == "database-function"
+    assert runtime.service.reads.get_job("mentor-counts").definition.handler == "database-function"

@@ -17,11 +17,11 @@ def test_the_console_shows_paused_until_and_the_windows_covering_each_job(stack,
     now = datetime.now(UTC)
     service.register_job("mentor-sync", "0 2 * * *", "report")
     service.register_job("billing-close", "0 3 * * *", "report")
-    service.pause_job("billing-close", "month end", until=now + timedelta(hours=3, minutes=1))
-    current = service.create_maintenance_window({"from": iso(now - timedelta(minutes=10)),
+    service.jobs.pause_job("billing-close", "month end", until=now + timedelta(hours=3, minutes=1))
+    current = service.windows.create({"from": iso(now - timedelta(minutes=10)),
                                                  "to": iso(now + timedelta(hours=2)), "reason": "database migration",
                                                  "jobs": ["mentor-sync"], "runMissed": True})
-    upcoming = service.create_maintenance_window({"from": iso(now + timedelta(days=2)),
+    upcoming = service.windows.create({"from": iso(now + timedelta(days=2)),
                                                   "to": iso(now + timedelta(days=2, hours=1)), "reason": "upgrade",
                                                   "all": True})
 

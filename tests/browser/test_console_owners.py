@@ -14,7 +14,7 @@ def test_the_overview_and_job_page_show_owner_and_channels_and_filter_by_owner(s
     from datetime import datetime
 
     now = datetime.now(UTC)
-    runtime.service.parts.store.put_channel(Channel(name="mentor-slack", type=ChannelType.SLACK, created_at=now,
+    runtime.store.put_channel(Channel(name="mentor-slack", type=ChannelType.SLACK, created_at=now,
                                                     updated_at=now, secret_ref="slack/mentor-team"))
     runtime.service.register_job("mentor-sync", "0 2 * * *", "report", owner="mentor-team", notify=("mentor-slack",))
     runtime.service.register_job("billing-close", "0 3 * * *", "report", owner="billing")

@@ -20,6 +20,7 @@ import pytest
 from chalicelib.core.errors import ConcurrentUpdate, JobNotFound
 from chalicelib.core.model import AlertState, ExecutionStatus, Lease
 from chalicelib.core.ports import OrphanedRun
+from chalicelib.core.worker_event import WorkerEvent
 from tests.fakes import Harness, utc
 
 from .builders import T0, make_job
@@ -42,12 +43,12 @@ def harness(store: Any) -> Harness:
 def started_then_dead(h: Harness) -> str:
     """Trigger a run and let a worker start it; the worker then dies without a word."""
     execution = h.service.trigger_job(NAME)
-    assert h.service.worker.start(NAME, execution.execution_id, "worker-that-dies") is not None
+    assert h.engine.worker.start(NAME, execution.execution_id, "worker-that-dies") is not None
     return execution.execution_id
 
 
 def assert_closed_timed_out(h: Harness, execution_id: str) -> None:
-    closed = h.service.get_execution(NAME, execution_id)
+    closed = h.service.reads.get_execution(NAME, execution_id)
     assert closed.status is ExecutionStatus.TIMED_OUT and closed.finished_at == h.clock.now()
     assert closed.error is not None and closed.error.type == "LeaseExpired"
     assert "cancelled or replaced" in closed.error.message and closed.error.retryable is False
@@ -64,7 +65,7 @@ def test_a_run_whose_worker_dies_after_its_job_is_cancelled_is_closed_timed_out_
 
     h.clock.advance(seconds=LEASE.total_seconds() - 10)  # the lease has not expired yet
     assert h.tick().timed_out == 0
-    assert h.service.get_execution(NAME, execution_id).status is ExecutionStatus.RUNNING
+    assert h.service.reads.get_execution(NAME, execution_id).status is ExecutionStatus.RUNNING
 
     h.clock.advance(seconds=10)
     report = h.tick()
@@ -72,7 +73,7 @@ def test_a_run_whose_worker_dies_after_its_job_is_cancelled_is_closed_timed_out_
     assert_closed_timed_out(h, execution_id)
     assert h.notifier.sent == [] and h.notifier.attempts == 0
     with pytest.raises(JobNotFound):  # no job was made or charged
-        h.service.get_job(NAME)
+        h.service.reads.get_job(NAME)
     assert store.orphaned_runs(h.clock.now(), limit=10) == []
     assert h.tick().timed_out == 0  # closed once; the watch is gone
 
@@ -88,7 +89,7 @@ def test_a_run_whose_worker_dies_after_its_job_is_replaced_is_closed_and_the_new
     h.clock.advance(seconds=LEASE.total_seconds())
     assert h.tick().timed_out == 1
     assert_closed_timed_out(h, execution_id)
-    assert h.service.get_job(NAME) == new_job
+    assert h.service.reads.get_job(NAME) == new_job
     assert (new_job.consecutive_failures, new_job.alert_state, new_job.lease, new_job.pending_retry) == (
         0, AlertState.OK, None, None)
     assert h.notifier.sent == [] and h.notifier.attempts == 0
@@ -102,7 +103,7 @@ def test_a_run_never_started_after_its_job_is_cancelled_is_closed_timed_out_at_i
 
     h.clock.advance(seconds=LEASE.total_seconds())
     assert h.tick().timed_out == 1
-    closed = h.service.get_execution(NAME, queued.execution_id)
+    closed = h.service.reads.get_execution(NAME, queued.execution_id)
     assert closed.status is ExecutionStatus.TIMED_OUT and "never started" in closed.error.message
 
 
@@ -122,7 +123,7 @@ def test_a_worker_that_reports_after_the_tick_closed_its_run_loses(store):
     execution_id = h.service.trigger_job(NAME).execution_id
     results: list[Any] = []
     worker = threading.Thread(target=lambda: results.append(
-        h.service.run_execution(NAME, execution_id, worker_id="late-worker")))
+        h.engine.worker.run(WorkerEvent(NAME, execution_id), worker_id="late-worker")))
     worker.start()
     assert started.wait(20)
     h.service.cancel_job(NAME)
@@ -144,10 +145,10 @@ def test_a_worker_that_reports_before_the_lease_expires_wins_and_the_tick_leaves
     h.clock.advance(seconds=1)
     h.service.register_job(NAME, "0 3 * * *", "job", **OPTIONS)
 
-    h.service.run_execution(NAME, execution_id, worker_id="prompt-worker")  # closed as skipped: job replaced
+    h.engine.worker.run(WorkerEvent(NAME, execution_id), worker_id="prompt-worker")  # closed as skipped: job replaced
     h.clock.advance(seconds=LEASE.total_seconds())
     assert h.tick().timed_out == 0
-    assert h.service.get_execution(NAME, execution_id).status is ExecutionStatus.SKIPPED
+    assert h.service.reads.get_execution(NAME, execution_id).status is ExecutionStatus.SKIPPED
     assert store.orphaned_runs(h.clock.now(), limit=10) == []
 
 
@@ -164,7 +165,7 @@ def test_a_finished_run_of_a_cancelled_job_keeps_its_outcome(store):
     h.service.cancel_job(NAME)
     h.service.register_job(NAME, "0 3 * * *", "gated", **OPTIONS)
     execution_id = h.service.trigger_job(NAME).execution_id
-    worker = threading.Thread(target=h.service.run_execution, args=(NAME, execution_id), kwargs={"worker_id": "w"})
+    worker = threading.Thread(target=h.engine.worker.run, args=(WorkerEvent(NAME, execution_id),), kwargs={"worker_id": "w"})
     worker.start()
     assert started.wait(20)
     h.service.cancel_job(NAME)
@@ -173,7 +174,7 @@ def test_a_finished_run_of_a_cancelled_job_keeps_its_outcome(store):
 
     h.clock.advance(seconds=LEASE.total_seconds())
     assert h.tick().timed_out == 0
-    finished = h.service.get_execution(NAME, execution_id)
+    finished = h.service.reads.get_execution(NAME, execution_id)
     assert finished.status is ExecutionStatus.SUCCEEDED and finished.result == "finished"
 
 
@@ -196,7 +197,7 @@ def test_two_dispatchers_at_once_close_an_orphaned_run_once(store):
 
     store.get_execution = get_execution
     reports: list[Any] = []
-    ticks = [threading.Thread(target=lambda: reports.append(h.service.dispatch(h.clock.now()))) for _ in range(2)]
+    ticks = [threading.Thread(target=lambda: reports.append(h.engine.dispatcher.tick(h.clock.now()))) for _ in range(2)]
     for tick in ticks:
         tick.start()
     for tick in ticks:

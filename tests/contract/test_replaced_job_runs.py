@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.core.model import AlertState, ExecutionStatus, Job
+from chalicelib.core.worker_event import WorkerEvent
 from tests.fakes import Harness, utc
 
 START = utc(2026, 11, 28, 20, 0)
@@ -43,8 +44,8 @@ def start_run(h: Harness, generation: int, gates: Gates, results: dict[int, Any]
     """Trigger a run of the current job and let a worker start it; it blocks in the handler."""
     gates.open(generation)
     execution = h.service.trigger_job(NAME, payload={"generation": generation})
-    worker = threading.Thread(target=lambda: results.__setitem__(generation, h.service.run_execution(
-        NAME, execution.execution_id, worker_id=f"worker-{generation}")))
+    worker = threading.Thread(target=lambda: results.__setitem__(generation, h.engine.worker.run(
+        WorkerEvent(NAME, execution.execution_id), worker_id=f"worker-{generation}")))
     worker.start()
     assert gates.started[generation].wait(20)
     return execution.execution_id, worker
@@ -59,7 +60,7 @@ def replace_job(h: Harness) -> Job:
 
 
 def assert_untouched(h: Harness, before: Job) -> None:
-    now = h.service.get_job(NAME)
+    now = h.service.reads.get_job(NAME)
     assert (now.consecutive_failures, now.alert_state, now.lease, now.pending_retry, now.outbox) == (
         before.consecutive_failures, AlertState.OK, before.lease, None, ())
     assert now.last_execution == before.last_execution and now.version == before.version
@@ -77,7 +78,7 @@ def test_a_run_whose_job_is_replaced_while_it_runs_records_its_outcome_and_charg
     gates.release[0].set()
     worker.join(20)
 
-    final = h.service.get_execution(NAME, execution_id)  # GET /jobs/{name}/executions/{id}
+    final = h.service.reads.get_execution(NAME, execution_id)  # GET /jobs/{name}/executions/{id}
     assert final.status is ExecutionStatus.FAILED and final.finished_at is not None
     assert final.error is not None and "generation 0 failed" in final.error.message
     assert results[0] == final
@@ -92,8 +93,8 @@ def test_a_run_whose_job_is_replaced_before_it_starts_is_closed_as_skipped(store
     queued = h.service.trigger_job(NAME, payload={"generation": 0})
     new_job = replace_job(h)
 
-    assert h.service.run_execution(NAME, queued.execution_id, worker_id="late-worker") is None
-    closed = h.service.get_execution(NAME, queued.execution_id)
+    assert h.engine.worker.run(WorkerEvent(NAME, queued.execution_id), worker_id="late-worker") is None
+    closed = h.service.reads.get_execution(NAME, queued.execution_id)
     assert closed.status is ExecutionStatus.SKIPPED and "replaced" in closed.result["reason"]
     assert_untouched(h, new_job)
 
@@ -112,7 +113,7 @@ def test_a_storm_of_replacements_leaves_every_run_final_and_charges_only_its_own
         if generation:
             job = replace_job(h)
         runs.append(start_run(h, generation, gates, results))
-        in_flight = h.service.get_job(NAME)
+        in_flight = h.service.reads.get_job(NAME)
         if generation:
             gates.release[generation - 1].set()
             runs[generation - 1][1].join(20)
@@ -122,9 +123,9 @@ def test_a_storm_of_replacements_leaves_every_run_final_and_charges_only_its_own
     last = generations - 1
     gates.release[last].set()
     runs[last][1].join(20)
-    statuses = [h.service.get_execution(NAME, execution_id).status for execution_id, _ in runs]
+    statuses = [h.service.reads.get_execution(NAME, execution_id).status for execution_id, _ in runs]
     assert statuses == [ExecutionStatus.FAILED] * generations
-    live = h.service.get_job(NAME)
+    live = h.service.reads.get_job(NAME)
     # Only the live job's own run counts: one failure, one alert, no lease left.
     assert live.created_at == job.created_at and live.consecutive_failures == 1 and live.lease is None
     assert live.last_execution is not None and live.last_execution.execution_id == runs[last][0]

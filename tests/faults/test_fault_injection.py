@@ -20,6 +20,7 @@ from botocore.awsrequest import AWSResponse
 
 from chalicelib.adapters.sns import SnsNotifier
 from chalicelib.core.model import AlertState, ExecutionStatus, Trigger
+from chalicelib.core.worker_event import WorkerEvent
 from tests.fakes import Harness, utc
 
 T0 = utc(2026, 11, 28, 20, 0)
@@ -113,8 +114,8 @@ def test_dynamodb_throttling_on_a_fifth_of_calls_loses_nothing(store_factory, mo
     harness.service.register_job("every-five", "*/5 * * * *", "count", timeout_seconds=60)
     for minute in range(1, 61):
         harness.tick(T0 + timedelta(minutes=minute))
-    harness.service.pause_job("every-minute")
-    harness.service.pause_job("every-five")
+    harness.service.jobs.pause_job("every-minute")
+    harness.service.jobs.pause_job("every-five")
     # let the lease of any run whose outcome could not be written run out, and its retries finish
     for minute in range(61, 75):
         harness.tick(T0 + timedelta(minutes=minute))
@@ -133,13 +134,13 @@ def test_a_worker_that_dies_between_claim_and_start_is_timed_out_and_retried(sto
     harness.tick(utc(2026, 11, 28, 21, 2, 1))  # lease: 60 s timeout + 60 s margin
     timed_out = harness.store.get_execution("nightly", dead)
     assert timed_out.status is ExecutionStatus.TIMED_OUT and "never started" in timed_out.error.message
-    job = harness.service.get_job("nightly")
+    job = harness.service.reads.get_job("nightly")
     harness.tick(job.pending_retry.due_at)
     retry_id = harness.invoker.invocations[-1][1]
-    final = harness.service.run_execution("nightly", retry_id, worker_id="w2")
+    final = harness.engine.worker.run(WorkerEvent("nightly", retry_id), worker_id="w2")
     assert final.status is ExecutionStatus.SUCCEEDED and final.trigger is Trigger.RETRY and final.attempt == 2
     # a late duplicate delivery of the first invoke runs nothing
-    assert harness.service.run_execution("nightly", dead, worker_id="late") is None
+    assert harness.engine.worker.run(WorkerEvent("nightly", dead), worker_id="late") is None
     assert sum(harness.side_effects.values()) == 1
 
 
@@ -148,7 +149,7 @@ def test_a_worker_that_dies_mid_run_is_timed_out_and_retried(store_factory):
     harness.service.register_job("nightly", "0 21 * * *", "count", timeout_seconds=60)
     harness.tick(utc(2026, 11, 28, 21, 0))
     [(_, execution_id)] = harness.invoker.invocations
-    started = harness.service.worker.start("nightly", execution_id, "doomed")  # then the Lambda vanishes
+    started = harness.engine.worker.start("nightly", execution_id, "doomed")  # then the Lambda vanishes
     assert started is not None
     assert harness.store.get_execution("nightly", execution_id).status is ExecutionStatus.RUNNING
     harness.tick(utc(2026, 11, 28, 21, 1, 30))
@@ -156,7 +157,7 @@ def test_a_worker_that_dies_mid_run_is_timed_out_and_retried(store_factory):
     harness.tick(utc(2026, 11, 28, 21, 2, 1))
     dead = harness.store.get_execution("nightly", execution_id)
     assert dead.status is ExecutionStatus.TIMED_OUT and dead.lease_owner == "doomed"
-    job = harness.service.get_job("nightly")
+    job = harness.service.reads.get_job("nightly")
     assert job.consecutive_failures == 1 and job.pending_retry.attempt == 2
 
 
@@ -180,15 +181,15 @@ def test_sns_failing_then_recovering_delivers_the_alert_once(store_factory, monk
                                  retry={"maxAttempts": 1, "initialDelaySeconds": 1, "maxDelaySeconds": 1})
     harness.tick(T0 + timedelta(minutes=1))
     harness.tick(T0 + timedelta(minutes=2))
-    job = harness.service.get_job("fragile")
+    job = harness.service.reads.get_job("fragile")
     assert job.alert_state is AlertState.ALERTING and len(job.outbox) == 1
     harness.tick(T0 + timedelta(minutes=3))
-    assert outage.injected >= 2 and len(harness.service.get_job("fragile").outbox) == 1
+    assert outage.injected >= 2 and len(harness.service.reads.get_job("fragile").outbox) == 1
     outage.share = 0.0  # SNS is back
     harness.tick(T0 + timedelta(minutes=4))  # the notice's next attempt is backed off to minute 5
-    assert len(harness.service.get_job("fragile").outbox) == 1
+    assert len(harness.service.reads.get_job("fragile").outbox) == 1
     harness.tick(T0 + timedelta(minutes=5))
-    assert harness.service.get_job("fragile").outbox == ()
+    assert harness.service.reads.get_job("fragile").outbox == ()
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
     bodies = [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
     assert [b["kind"] for b in bodies] == ["alert"]
@@ -206,7 +207,7 @@ def test_the_same_event_delivered_ten_times_concurrently_runs_once(store_factory
     def deliver():
         barrier.wait()
         try:
-            harness.service.dispatch(now)
+            harness.engine.dispatcher.tick(now)
         except BaseException as exc:
             errors.append(exc)
 
@@ -228,7 +229,7 @@ def test_two_dispatchers_with_their_own_clients_claim_each_slot_once(store_facto
         now = T0 + timedelta(minutes=minute)
         first.clock.set(now)
         second.clock.set(now)
-        threads = [threading.Thread(target=h.service.dispatch, args=(now,)) for h in (first, second)]
+        threads = [threading.Thread(target=h.engine.dispatcher.tick, args=(now,)) for h in (first, second)]
         [t.start() for t in threads]
         [t.join() for t in threads]
     assert_every_slot_final_once(first, "every-minute", [T0 + timedelta(minutes=m) for m in range(1, 21)])
@@ -259,6 +260,6 @@ def test_a_store_outage_inside_the_worker_is_recovered_by_the_lease(store_factor
     first = harness.executions("nightly")[0]
     assert first.status is (ExecutionStatus.QUEUED if phase == "start" else ExecutionStatus.RUNNING)
     harness.tick(utc(2026, 11, 28, 21, 2, 1))
-    harness.tick(harness.service.get_job("nightly").pending_retry.due_at)
+    harness.tick(harness.service.reads.get_job("nightly").pending_retry.due_at)
     statuses = sorted((e.attempt, e.status) for e in harness.executions("nightly"))
     assert statuses == [(1, ExecutionStatus.TIMED_OUT), (2, ExecutionStatus.SUCCEEDED)]

@@ -29,7 +29,7 @@ def make_bad(harness: Harness) -> None:
         "jobName": item["jobName"], "dueShard": item["dueShard"], "dueAt": item["dueAt"],
         "version": {"S": "not-a-number"}, "doc": {"S": "{not json"}})
     # 2. A definition stored before 'EST' was refused: written as the old code wrote it.
-    legacy = harness.service.get_job("legacy-zone")
+    legacy = harness.service.reads.get_job("legacy-zone")
     doc = job_to_document(legacy)
     doc["definition"]["timezone"] = "EST"
     client.update_item(TableName=SETTINGS.jobs_table, Key={"jobName": {"S": "legacy-zone"}},
@@ -60,12 +60,12 @@ def test_two_bad_jobs_are_set_aside_and_the_48_others_run_every_minute(store_fac
     assert alerts == {"junk": 1, "legacy-zone": 1}
 
     # Both are visible, the listing does not fail, and each says why.
-    page = harness.service.list_jobs(limit=100)
+    page = harness.service.reads.list_jobs(limit=100)
     views = {entry.name: entry for entry in page.items}
     assert len(views) == 50
-    junk = harness.service.describe_job("junk")
+    junk = harness.service.reads.describe_job("junk")
     assert "cannot be decoded" in junk.set_aside.reason
-    legacy = harness.service.describe_job("legacy-zone")
+    legacy = harness.service.reads.describe_job("legacy-zone")
     assert legacy.set_aside is not None and "EST" in legacy.set_aside.reason
 
 
@@ -78,7 +78,7 @@ def test_the_healthy_jobs_are_claimed_in_every_tick_with_the_bad_ones_present(st
     for minute in range(1, 8):
         report = harness.tick(T0 + timedelta(minutes=minute))
         assert sorted(name for name, _ in report.claimed) == HEALTHY, minute
-    set_aside_attempts = harness.service.describe_job("junk").set_aside.attempts
+    set_aside_attempts = harness.service.reads.describe_job("junk").set_aside.attempts
     assert set_aside_attempts == 3  # minutes 1, 2 (+1 min) and 4 (+2 min); the next is at 8
 
 
@@ -91,12 +91,12 @@ def test_repairing_or_registering_again_brings_them_back(store_factory):
     harness.tick(T0 + timedelta(minutes=1))
 
     # The junk record: registering the job again replaces it (201, created).
-    job, created = harness.service.register(harness.service.parse_definition(
-        {"jobName": "junk", "cronExpression": "* * * * *", "handler": "ok"}))
+    job, created = harness.service.jobs.register(
+        {"jobName": "junk", "cronExpression": "* * * * *", "handler": "ok"})
     assert created and job.set_aside is None
     # The legacy zone: registering it with a valid zone replaces the stored definition.
-    repaired, created = harness.service.register(harness.service.parse_definition(
-        {"jobName": "legacy-zone", "cronExpression": "* * * * *", "handler": "ok", "timezone": "America/New_York"}))
+    repaired, created = harness.service.jobs.register(
+        {"jobName": "legacy-zone", "cronExpression": "* * * * *", "handler": "ok", "timezone": "America/New_York"})
     assert not created and repaired.set_aside is None and repaired.definition.timezone == "America/New_York"
 
     report = harness.tick(T0 + timedelta(minutes=2))

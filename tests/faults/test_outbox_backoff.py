@@ -30,12 +30,12 @@ def test_alerting_jobs_back_off_and_the_nightly_job_runs_at_its_minute():
 
     for minute in range(1, 31):  # 00:51 .. 01:20 UTC, SNS down throughout
         h.tick(START + timedelta(minutes=minute))
-    nightly = h.service.get_job("certification-like").last_execution
+    nightly = h.service.reads.get_job("certification-like").last_execution
     assert nightly is not None and nightly.scheduled_for == NIGHTLY_SLOT and nightly.created_at == NIGHTLY_SLOT
 
     # Backed off: 300 notices over 30 minutes is at most 1 + 1 + 2 + 4 + 8 + 16 apart, not 30 tries each.
     assert h.notifier.attempts <= 300 * 6
-    stuck = h.service.get_job("alerting-000").outbox
+    stuck = h.service.reads.get_job("alerting-000").outbox
     assert len(stuck) == 1 and stuck[0].attempts >= 4 and stuck[0].next_attempt_at > START + timedelta(minutes=30)
 
     h.notifier.failing = False
@@ -43,7 +43,7 @@ def test_alerting_jobs_back_off_and_the_nightly_job_runs_at_its_minute():
         h.tick(START + timedelta(minutes=minute))
     alerts = Counter(n.notice_id for n in h.notifier.sent if n.kind is NoticeKind.ALERT)
     assert len(alerts) == 300 and set(alerts.values()) == {1}
-    assert all(not h.service.get_job(f"alerting-{i:03d}").outbox for i in range(300))
+    assert all(not h.service.reads.get_job(f"alerting-{i:03d}").outbox for i in range(300))
 
 
 def test_the_backoff_doubles_from_one_minute_and_stops_at_an_hour():

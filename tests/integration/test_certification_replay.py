@@ -38,14 +38,14 @@ def test_three_failed_nights_across_the_fall_back_are_replayed_each_as_its_own_n
     assert db.events() == []
 
     h.clock.set(utc(2026, 10, 26, 9, 0))
-    view, _ = h.service.replay(JOB, {"from": "2026-10-23T22:00:00Z", "to": "2026-10-26T09:00:00Z"})
+    view, _ = h.service.replays.create(JOB, {"from": "2026-10-23T22:00:00Z", "to": "2026-10-26T09:00:00Z"})
     assert [iso(s.scheduled_for) for s in view.replay.slots] == [iso(n) for n in NIGHTS]
     for minute in range(1, 5):
         h.tick(utc(2026, 10, 26, 9, minute))
 
-    replay = h.service.get_replay(JOB, view.replay.replay_id).replay
+    replay = h.service.replays.get(JOB, view.replay.replay_id).replay
     assert replay.status is ReplayStatus.COMPLETED
-    runs = [h.service.get_execution(JOB, s.execution_id) for s in replay.slots]
+    runs = [h.service.reads.get_execution(JOB, s.execution_id) for s in replay.slots]
     assert [(r.trigger.value, iso(r.scheduled_for), r.status, r.result["asOf"]) for r in runs] == [
         ("replay", "2026-10-24T00:00:00Z", ExecutionStatus.SUCCEEDED, "2026-10-24"),
         ("replay", "2026-10-25T00:00:00Z", ExecutionStatus.SUCCEEDED, "2026-10-25"),

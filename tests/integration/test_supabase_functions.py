@@ -142,7 +142,7 @@ def test_a_missing_function_is_permanent_pgrst202_with_postgrests_fields_and_ale
     assert run.error.message.startswith(
         "public.purge_sessions failed: HTTP 404 PGRST202: Could not find the function public.purge_sessions(days) "
         "in the schema cache (details: Searched for the function public.purge_sessions with parameters days")
-    job = h.service.get_job("purge")
+    job = h.service.reads.get_job("purge")
     assert job.pending_retry is None
     assert h.notifier.kinds() == ["alert"]  # permanent: alerted at once, not after 3 failures
     assert len(requests_to(rest_server, "/rest/v1/rpc/purge_sessions")) == 1
@@ -171,7 +171,7 @@ def test_an_unavailable_database_is_retried_as_the_schedulers_own_attempts_one_r
 
     assert first.status is ExecutionStatus.FAILED and first.error.retryable is True
     assert "HTTP 503 PGRST001: Database client error" in first.error.message
-    assert h.service.get_job("counts").pending_retry.due_at == datetime(2026, 11, 29, 2, 1, tzinfo=UTC)
+    assert h.service.reads.get_job("counts").pending_retry.due_at == datetime(2026, 11, 29, 2, 1, tzinfo=UTC)
     h.tick(datetime(2026, 11, 29, 2, 1, tzinfo=UTC))
     runs = sorted(h.executions("counts"), key=lambda e: e.attempt)
     assert [(e.attempt, e.trigger, e.status) for e in runs] == [
@@ -233,7 +233,7 @@ def test_an_edge_function_500_is_retried_as_the_schedulers_own_attempts_then_ale
     assert first.status is ExecutionStatus.FAILED and first.error.retryable is True
     assert "returned HTTP 500" in first.error.message and "always fails" in first.error.message
     h.tick(datetime(2026, 11, 29, 2, 1, tzinfo=UTC))
-    assert h.service.get_job("always-fails").pending_retry.due_at == datetime(2026, 11, 29, 2, 3, tzinfo=UTC)
+    assert h.service.reads.get_job("always-fails").pending_retry.due_at == datetime(2026, 11, 29, 2, 3, tzinfo=UTC)
     h.tick(datetime(2026, 11, 29, 2, 3, tzinfo=UTC))
     runs = sorted(h.executions("always-fails"), key=lambda e: e.attempt)
     assert [(e.attempt, e.status, e.error.retryable) for e in runs] == [
@@ -247,7 +247,7 @@ def test_a_missing_edge_function_is_a_permanent_404(db: Db, rest_server: Postgre
     run = run_once(h, "nowhere", "edge-function", {"function": "send-reminders"})
     assert run.status is ExecutionStatus.FAILED and run.error.retryable is False
     assert "returned HTTP 404" in run.error.message and "Requested function was not found" in run.error.message
-    assert h.service.get_job("nowhere").pending_retry is None
+    assert h.service.reads.get_job("nowhere").pending_retry is None
 
 
 def test_a_200_that_reports_failure_fails_expect_saying_what_differed(db: Db, rest_server: PostgrestServer):
@@ -257,7 +257,7 @@ def test_a_200_that_reports_failure_fails_expect_saying_what_differed(db: Db, re
     assert run.error.type == "ExpectationFailed"
     assert run.error.message.endswith("/functions/v1/not-ok answered HTTP 200 but not as expected: "
                                       "$.ok is false, expected true")
-    assert h.service.get_job("not-ok").pending_retry is None
+    assert h.service.reads.get_job("not-ok").pending_retry is None
 
 
 def test_expect_holds_for_database_functions_too(db: Db, rest_server: PostgrestServer):

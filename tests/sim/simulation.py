@@ -208,13 +208,13 @@ def run_simulation(start: datetime, days: float, *, seed: int, store: Any = None
     for window in windows_in(start, end):
         body = {"from": window.starts.isoformat(), "to": window.ends.isoformat(), "reason": "simulated maintenance",
                 **window.scope, "runMissed": window.run_missed}
-        ids[window] = harness.service.create_maintenance_window(body).window_id
+        ids[window] = harness.service.windows.create(body).window_id
     pauses = {at: (name, until) for name, at, until in pauses_in(start, end)}
     for minute in range(minutes + 15):  # a quarter of an hour more lets the last retries finish
         now = start + timedelta(minutes=minute)
         harness.tick(now)
         if now in pauses:
-            harness.service.pause_job(pauses[now][0], "simulated pause", until=pauses[now][1])
+            harness.service.jobs.pause_job(pauses[now][0], "simulated pause", until=pauses[now][1])
         result.ticks += 1
     check_invariants(harness, start, end, result, ids)
     return harness, result

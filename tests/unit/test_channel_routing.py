@@ -38,14 +38,14 @@ def test_one_failing_channel_among_three_neither_blocks_nor_repeats_the_others()
     h.notifier.failing_channels = {"team-b"}
 
     h.tick(SLOT)  # the run fails, the alert is queued and delivered at once to a and c
-    alert_id = "nightly-report#alert#" + h.service.get_job("nightly-report").last_execution.execution_id
+    alert_id = "nightly-report#alert#" + h.service.reads.get_job("nightly-report").last_execution.execution_id
     assert h.notifier.delivered == [(alert_id, "team-a"), (alert_id, "team-c")]
-    [waiting] = h.service.get_job("nightly-report").outbox
+    [waiting] = h.service.reads.get_job("nightly-report").outbox
     assert (waiting.channel, waiting.attempts, waiting.next_attempt_at) == ("team-b", 1, SLOT + timedelta(minutes=1))
 
     h.tick(SLOT + timedelta(seconds=30))  # not due yet: nothing sent, nothing tried
     h.tick(SLOT + timedelta(minutes=1))  # b tried again, fails, backs off 2 minutes
-    [waiting] = h.service.get_job("nightly-report").outbox
+    [waiting] = h.service.reads.get_job("nightly-report").outbox
     assert (waiting.attempts, waiting.next_attempt_at) == (2, SLOT + timedelta(minutes=3))
 
     h.notifier.failing_channels = set()
@@ -53,7 +53,7 @@ def test_one_failing_channel_among_three_neither_blocks_nor_repeats_the_others()
     assert len(h.notifier.delivered) == 2
     h.tick(SLOT + timedelta(minutes=3))
     assert Counter(h.notifier.delivered) == {(alert_id, "team-a"): 1, (alert_id, "team-b"): 1, (alert_id, "team-c"): 1}
-    assert h.service.get_job("nightly-report").outbox == ()
+    assert h.service.reads.get_job("nightly-report").outbox == ()
     assert {n.notice_id for n in h.notifier.sent} == {alert_id}  # the same stable noticeId on every channel
     assert all(n.message["owner"] == "mentor-team" for n in h.notifier.sent)
 
@@ -125,20 +125,20 @@ def test_a_set_aside_alert_reaches_each_channel_once_even_when_one_fails_at_firs
         h.store.put_channel(_channel(name))
     h.registry.add("ok", lambda ctx: None)
     h.service.register_job("legacy-zone", "0 0 * * *", "ok", notify=("team-a", "team-b"), owner="mentor-team")
-    doc = job_to_document(h.service.get_job("legacy-zone"))
+    doc = job_to_document(h.service.reads.get_job("legacy-zone"))
     doc["definition"]["timezone"] = "EST"  # stored before the code refused it: planning fails
     corrupt_job(h.store, "legacy-zone", doc)
     h.notifier.failing_channels = {"team-b"}
 
     h.tick(SLOT)
     assert [(n.kind, c) for n, (_, c) in zip(h.notifier.sent, h.notifier.delivered, strict=True)] == [(NoticeKind.SET_ASIDE, "team-a")]
-    record = h.service.describe_job("legacy-zone").set_aside
+    record = h.service.reads.describe_job("legacy-zone").set_aside
     assert (record.alerted, record.notified) == (False, ("team-a",))
 
     h.notifier.failing_channels = set()
     h.tick(record.retry_at)
     assert [c for _, c in h.notifier.delivered] == ["team-a", "team-b"]  # b now, a not again
-    assert h.service.describe_job("legacy-zone").set_aside.alerted
-    h.tick(h.service.describe_job("legacy-zone").set_aside.retry_at)
+    assert h.service.reads.describe_job("legacy-zone").set_aside.alerted
+    h.tick(h.service.reads.describe_job("legacy-zone").set_aside.retry_at)
     assert len(h.notifier.delivered) == 2
     assert all(n.message["owner"] == "mentor-team" for n in h.notifier.sent)

@@ -37,7 +37,7 @@ def test_a_permanent_failure_is_not_retried_and_alerts_at_once(h):
     executions = h.executions("closed-account")
     assert [(e.attempt, e.status) for e in executions] == [(1, ExecutionStatus.FAILED)]
     assert executions[0].error.retryable is False and "account is closed" in executions[0].error.message
-    job = h.service.get_job("closed-account")
+    job = h.service.reads.get_job("closed-account")
     assert job.pending_retry is None and job.alert_state is AlertState.ALERTING
     assert [n.kind for n in h.notifier.sent] == [NoticeKind.ALERT]
     assert h.notifier.sent[0].message["lastError"]["retryable"] is False

@@ -14,6 +14,7 @@ import pytest
 from chalicelib.core.errors import IdempotencyKeyReused, JobNotFound, ReplayInProgress, ValidationFailed
 from chalicelib.core.model import ExecutionStatus, Trigger, iso
 from chalicelib.core.replays import ReplayStatus, SlotState
+from chalicelib.core.worker_event import WorkerEvent
 from chalicelib.jobs.certification.rule import run_date
 from tests.fakes import Harness, utc
 
@@ -51,9 +52,9 @@ def test_the_plan_lists_the_jobs_slots_in_its_time_zone_across_daylight_saving(c
     h = Harness(utc(2026, 1, 1, 12, 0))
     h.registry.add("ok", lambda ctx: None)
     h.service.register_job("oslo", cron, "ok", timezone="Europe/Oslo")
-    h.service.pause_job("oslo")  # no run in its history: every slot is one with no run
+    h.service.jobs.pause_job("oslo")  # no run in its history: every slot is one with no run
     h.clock.set(utc(2026, 12, 1, 12, 0))
-    view, created = h.service.replay("oslo", body(start, end, only="all", dryRun=True))
+    view, created = h.service.replays.create("oslo", body(start, end, only="all", dryRun=True))
     assert created is False and view.stored is False
     assert slots(view) == expected and left_out(view) == []
     assert h.store.list_replays("oslo", limit=10, cursor=None).items == []  # a dry run stores nothing
@@ -84,16 +85,16 @@ def history() -> Harness:
     h.tick(utc(2026, 11, 3, 2, 0))
     h.tick(utc(2026, 11, 4, 9, 0))  # 7 h late: recorded missed
     h.clock.set(utc(2026, 11, 4, 10, 0))
-    h.service.pause_job("report")
+    h.service.jobs.pause_job("report")
     h.clock.set(utc(2026, 11, 5, 10, 0))
-    h.service.resume_job("report")
+    h.service.jobs.resume_job("report")
     h.tick(utc(2026, 11, 6, 2, 0))
     h.clock.set(utc(2026, 11, 7, 12, 0))
     return h
 
 
 def test_only_failed_picks_failed_timed_out_and_missed_slots_and_says_why_the_others_are_left_out(history):
-    view, created = history.service.replay("report", body("2026-11-01T00:00:00Z", "2026-11-07T00:00:00Z"))
+    view, created = history.service.replays.create("report", body("2026-11-01T00:00:00Z", "2026-11-07T00:00:00Z"))
     assert created is True and view.replay.only.value == "failed"
     assert slots(view) == ["2026-11-03T02:00:00Z", "2026-11-04T02:00:00Z"]
     assert left_out(view) == [("2026-11-01T02:00:00Z", "outside-history"), ("2026-11-02T02:00:00Z", "already-succeeded"),
@@ -101,7 +102,7 @@ def test_only_failed_picks_failed_timed_out_and_missed_slots_and_says_why_the_ot
 
 
 def test_only_missed_picks_missed_slots_and_slots_with_no_run(history):
-    view, _ = history.service.replay("report", body("2026-11-01T00:00:00Z", "2026-11-07T00:00:00Z",
+    view, _ = history.service.replays.create("report", body("2026-11-01T00:00:00Z", "2026-11-07T00:00:00Z",
                                                     only="missed", dryRun=True))
     assert slots(view) == ["2026-11-04T02:00:00Z", "2026-11-05T02:00:00Z"]
     assert left_out(view) == [("2026-11-01T02:00:00Z", "outside-history"), ("2026-11-02T02:00:00Z", "already-succeeded"),
@@ -109,11 +110,11 @@ def test_only_missed_picks_missed_slots_and_slots_with_no_run(history):
 
 
 def test_only_all_picks_every_slot_of_the_jobs_history_and_max_runs_keeps_the_oldest(history):
-    view, _ = history.service.replay("report", body("2026-11-01T00:00:00Z", "2026-11-07T00:00:00Z",
+    view, _ = history.service.replays.create("report", body("2026-11-01T00:00:00Z", "2026-11-07T00:00:00Z",
                                                     only="all", dryRun=True))
     assert slots(view) == [f"2026-11-0{d}T02:00:00Z" for d in range(2, 7)]
     assert left_out(view) == [("2026-11-01T02:00:00Z", "outside-history")]
-    capped, _ = history.service.replay("report", body("2026-11-01T00:00:00Z", "2026-11-07T00:00:00Z",
+    capped, _ = history.service.replays.create("report", body("2026-11-01T00:00:00Z", "2026-11-07T00:00:00Z",
                                                       only="all", maxRuns=2, dryRun=True))
     assert slots(capped) == ["2026-11-02T02:00:00Z", "2026-11-03T02:00:00Z"]
     assert [r for _, r in left_out(capped)] == ["outside-history", "max-runs", "max-runs", "max-runs"]
@@ -121,16 +122,16 @@ def test_only_all_picks_every_slot_of_the_jobs_history_and_max_runs_keeps_the_ol
 
 def test_a_slots_outcome_is_its_latest_run_a_replays_included(history):
     night = body("2026-11-03T00:00:00Z", "2026-11-04T00:00:00Z")
-    history.service.replay("report", night)
+    history.service.replays.create("report", night)
     history.tick(utc(2026, 11, 7, 12, 1))  # runs 11-03 again: it fails again
     history.tick(utc(2026, 11, 7, 12, 2))  # the replay ends
-    again, _ = history.service.replay("report", {**night, "dryRun": True})
+    again, _ = history.service.replays.create("report", {**night, "dryRun": True})
     assert slots(again) == ["2026-11-03T02:00:00Z"]  # still failed
     history.bad_nights.clear()  # the cause is fixed
-    history.service.replay("report", night)
+    history.service.replays.create("report", night)
     history.tick(utc(2026, 11, 7, 12, 3))
     history.tick(utc(2026, 11, 7, 12, 4))
-    last, _ = history.service.replay("report", {**night, "dryRun": True})
+    last, _ = history.service.replays.create("report", {**night, "dryRun": True})
     assert slots(last) == [] and left_out(last) == [("2026-11-03T02:00:00Z", "already-succeeded")]
 
 
@@ -152,13 +153,13 @@ def test_a_slots_outcome_is_its_latest_run_a_replays_included(history):
 ])
 def test_a_bad_request_names_the_field(history, payload, field):
     with pytest.raises(ValidationFailed) as err:
-        history.service.replay("report", payload)
+        history.service.replays.create("report", payload)
     assert field in {e.field for e in err.value.errors}
 
 
 def test_an_unknown_job_is_not_found(history):
     with pytest.raises(JobNotFound):
-        history.service.replay("nope", body("2026-11-01T00:00:00Z", "2026-11-07T00:00:00Z"))
+        history.service.replays.create("nope", body("2026-11-01T00:00:00Z", "2026-11-07T00:00:00Z"))
 
 
 # ----------------------------------------------------------------------- running it
@@ -188,7 +189,7 @@ def test_three_failed_nights_across_the_fall_back_replay_one_at_a_time_as_those_
     seen.clear()
     h.clock.set(utc(2026, 10, 26, 9, 0))
 
-    view, _ = h.service.replay("cert", body("2026-10-23T22:00:00Z", "2026-10-26T09:00:00Z"))
+    view, _ = h.service.replays.create("cert", body("2026-10-23T22:00:00Z", "2026-10-26T09:00:00Z"))
     assert slots(view) == ["2026-10-24T00:00:00Z", "2026-10-25T00:00:00Z", "2026-10-26T01:00:00Z"]
     rid = view.replay.replay_id
     for minute in range(1, 5):  # one slot per tick; the fourth tick ends the replay
@@ -201,11 +202,11 @@ def test_three_failed_nights_across_the_fall_back_replay_one_at_a_time_as_those_
         ("replay", "2026-10-26T01:00:00Z", "cert@2026-10-26T01:00:00Z", 1, "2026-10-26"),
     ]
     assert [row[5] for row in seen] == [f"2026102{d}T0{h_}0000000Z-r{rid}-a01" for d, h_ in ((4, 0), (5, 0), (6, 1))]
-    done = h.service.get_replay("cert", rid).replay
+    done = h.service.replays.get("cert", rid).replay
     assert done.status is ReplayStatus.COMPLETED
     assert [(iso(s.scheduled_for), s.state, s.outcome, s.execution_id) for s in done.slots] == [
         (iso(s.scheduled_for), SlotState.DONE, ExecutionStatus.SUCCEEDED, row[5]) for s, row in zip(done.slots, seen, strict=True)]
-    job = h.service.get_job("cert")
+    job = h.service.reads.get_job("cert")
     assert job.replay is None and job.consecutive_failures == 0 and job.next_run_at == utc(2026, 10, 27, 1, 0)
 
 
@@ -220,10 +221,10 @@ def test_a_failed_replay_slot_is_retried_as_usual_before_the_next_slot_starts():
 
     h.registry.add("flaky", flaky)
     h.service.register_job("job", "0 2 * * *", "flaky", retry={"maxAttempts": 3, "initialDelaySeconds": 60})
-    h.service.pause_job("job")
+    h.service.jobs.pause_job("job")
     h.clock.set(utc(2026, 11, 4, 12, 0))
-    h.service.resume_job("job")
-    view, _ = h.service.replay("job", body("2026-11-02T00:00:00Z", "2026-11-04T00:00:00Z", only="missed"))
+    h.service.jobs.resume_job("job")
+    view, _ = h.service.replays.create("job", body("2026-11-02T00:00:00Z", "2026-11-04T00:00:00Z", only="missed"))
     assert h.tick(utc(2026, 11, 4, 12, 1)).claimed  # 11-02 replayed: fails
     assert h.tick(utc(2026, 11, 4, 12, 1, 30)).claimed == []  # its retry is not due: the replay waits
     h.tick(utc(2026, 11, 4, 12, 2))  # the retry (same slot, same key) succeeds
@@ -231,15 +232,15 @@ def test_a_failed_replay_slot_is_retried_as_usual_before_the_next_slot_starts():
     h.tick(utc(2026, 11, 4, 12, 4))  # the end
     assert attempts == [("replay", "2026-11-02T02:00:00Z", 1), ("retry", "2026-11-02T02:00:00Z", 2),
                         ("replay", "2026-11-03T02:00:00Z", 1)]
-    done = h.service.get_replay("job", view.replay.replay_id).replay
+    done = h.service.replays.get("job", view.replay.replay_id).replay
     rid = view.replay.replay_id
     assert done.status is ReplayStatus.COMPLETED
     assert [(s.outcome, s.execution_id) for s in done.slots] == [
         (ExecutionStatus.SUCCEEDED, f"20261102T020000000Z-r{rid}-a02"),
         (ExecutionStatus.SUCCEEDED, f"20261103T020000000Z-r{rid}-a01")]
-    retry = h.service.get_execution("job", f"20261102T020000000Z-r{rid}-a02")
+    retry = h.service.reads.get_execution("job", f"20261102T020000000Z-r{rid}-a02")
     assert (retry.trigger, retry.replay_id, retry.idempotency_key) == (Trigger.RETRY, rid, "job@2026-11-02T02:00:00Z")
-    assert h.service.get_job("job").consecutive_failures == 0  # the last run succeeded
+    assert h.service.reads.get_job("job").consecutive_failures == 0  # the last run succeeded
 
 
 def replay_harness() -> tuple[Harness, str]:
@@ -247,16 +248,16 @@ def replay_harness() -> tuple[Harness, str]:
     h = Harness(utc(2026, 11, 1, 12, 0), inline=False)
     h.registry.add("ok", lambda ctx: None)
     h.service.register_job("job", "0 2 * * *", "ok")
-    h.service.pause_job("job")
+    h.service.jobs.pause_job("job")
     h.clock.set(utc(2026, 11, 5, 12, 0))
-    h.service.resume_job("job")
-    view, _ = h.service.replay("job", body("2026-11-02T00:00:00Z", "2026-11-05T00:00:00Z", only="missed"))
+    h.service.jobs.resume_job("job")
+    view, _ = h.service.replays.create("job", body("2026-11-02T00:00:00Z", "2026-11-05T00:00:00Z", only="missed"))
     assert slots(view) == ["2026-11-02T02:00:00Z", "2026-11-03T02:00:00Z", "2026-11-04T02:00:00Z"]
     return h, view.replay.replay_id
 
 
 def run_worker(h: Harness, job: str, execution_id: str) -> None:
-    h.service.run_execution(job, execution_id, worker_id="w1")
+    h.engine.worker.run(WorkerEvent(job, execution_id), worker_id="w1")
 
 
 def test_replay_slots_start_one_per_tick_oldest_first_and_never_while_a_run_is_in_flight():
@@ -264,18 +265,18 @@ def test_replay_slots_start_one_per_tick_oldest_first_and_never_while_a_run_is_i
     first = h.tick(utc(2026, 11, 5, 12, 1)).claimed
     assert [e for _, e in first] == [f"20261102T020000000Z-r{rid}-a01"]
     assert h.tick(utc(2026, 11, 5, 12, 2)).claimed == []  # its run is in flight
-    assert h.service.get_replay("job", rid).replay.slots[0].state is SlotState.RUNNING
+    assert h.service.replays.get("job", rid).replay.slots[0].state is SlotState.RUNNING
     run_worker(h, "job", first[0][1])
     h.clock.set(utc(2026, 11, 5, 12, 2, 30))
     h.service.trigger_job("job")  # the job's own run, in flight: the replay waits
     assert h.tick(utc(2026, 11, 5, 12, 3)).claimed == []
     from chalicelib.core import replays
-    assert replays.progress(h.service.get_replay("job", rid).replay, h.service.get_job("job"))[1] == \
+    assert replays.progress(h.service.replays.get("job", rid).replay, h.service.reads.get_job("job"))[1] == \
         "waiting: a run of the job is in flight"
-    run_worker(h, "job", h.service.get_job("job").lease.execution_id)
+    run_worker(h, "job", h.service.reads.get_job("job").lease.execution_id)
     second = h.tick(utc(2026, 11, 5, 12, 4)).claimed
     assert [e for _, e in second] == [f"20261103T020000000Z-r{rid}-a01"]
-    view = h.service.get_replay("job", rid)
+    view = h.service.replays.get("job", rid)
     assert [(s.state, s.outcome) for s in view.replay.slots] == [
         (SlotState.DONE, ExecutionStatus.SUCCEEDED), (SlotState.RUNNING, None), (SlotState.PENDING, None)]
 
@@ -291,13 +292,13 @@ def test_the_jobs_own_slot_coming_due_while_a_replay_slot_runs_is_skipped_by_the
 
 def test_a_paused_jobs_replay_waits_and_says_so():
     h, rid = replay_harness()
-    h.service.pause_job("job", "maintenance")
+    h.service.jobs.pause_job("job", "maintenance")
     from chalicelib.core import replays
     assert h.tick(utc(2026, 11, 5, 12, 1)).claimed == []
-    assert replays.progress(h.service.get_replay("job", rid).replay, h.service.get_job("job")) == (
+    assert replays.progress(h.service.replays.get("job", rid).replay, h.service.reads.get_job("job")) == (
         "active", "waiting: job paused")
     h.clock.set(utc(2026, 11, 5, 12, 2))
-    h.service.resume_job("job")
+    h.service.jobs.resume_job("job")
     assert [e for _, e in h.tick(utc(2026, 11, 5, 12, 3)).claimed] == [f"20261102T020000000Z-r{rid}-a01"]
 
 
@@ -305,54 +306,54 @@ def test_cancel_drops_the_slots_not_started_and_lets_the_running_one_finish():
     h, rid = replay_harness()
     [(_, running)] = h.tick(utc(2026, 11, 5, 12, 1)).claimed
     h.clock.set(utc(2026, 11, 5, 12, 1, 30))
-    view = h.service.cancel_replay("job", rid)
+    view = h.service.replays.cancel("job", rid)
     assert view.replay.status is ReplayStatus.CANCELLED
     assert [s.state for s in view.replay.slots] == [SlotState.RUNNING, SlotState.CANCELLED, SlotState.CANCELLED]
     with pytest.raises(ReplayInProgress):  # until its running slot has ended
-        h.service.replay("job", body("2026-11-02T00:00:00Z", "2026-11-05T00:00:00Z", only="all"))
+        h.service.replays.create("job", body("2026-11-02T00:00:00Z", "2026-11-05T00:00:00Z", only="all"))
     run_worker(h, "job", running)
     assert h.tick(utc(2026, 11, 5, 12, 2)).claimed == []
-    done = h.service.get_replay("job", rid).replay
+    done = h.service.replays.get("job", rid).replay
     assert [(s.state, s.outcome) for s in done.slots] == [
         (SlotState.DONE, ExecutionStatus.SUCCEEDED), (SlotState.CANCELLED, None), (SlotState.CANCELLED, None)]
-    assert done.status is ReplayStatus.CANCELLED and h.service.get_job("job").replay is None
+    assert done.status is ReplayStatus.CANCELLED and h.service.reads.get_job("job").replay is None
     assert h.tick(utc(2026, 11, 5, 12, 3)).claimed == []
-    again, created = h.service.replay("job", body("2026-11-02T00:00:00Z", "2026-11-05T00:00:00Z", only="missed"))
+    again, created = h.service.replays.create("job", body("2026-11-02T00:00:00Z", "2026-11-05T00:00:00Z", only="missed"))
     assert created and slots(again) == ["2026-11-03T02:00:00Z", "2026-11-04T02:00:00Z"]
 
 
 def test_cancel_with_nothing_in_flight_ends_the_replay_at_once():
     h, rid = replay_harness()
-    view = h.service.cancel_replay("job", rid)
-    assert view.replay.status is ReplayStatus.CANCELLED and h.service.get_job("job").replay is None
+    view = h.service.replays.cancel("job", rid)
+    assert view.replay.status is ReplayStatus.CANCELLED and h.service.reads.get_job("job").replay is None
     assert h.tick(utc(2026, 11, 5, 12, 1)).claimed == []
-    assert h.service.cancel_replay("job", rid).replay.status is ReplayStatus.CANCELLED  # again: no change
+    assert h.service.replays.cancel("job", rid).replay.status is ReplayStatus.CANCELLED  # again: no change
 
 
 def test_an_idempotency_key_returns_the_same_replay_and_a_second_active_replay_is_refused():
     h, rid = replay_harness()
     request = body("2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z", only="all")
     with pytest.raises(ReplayInProgress):
-        h.service.replay("job", request)
-    h.service.cancel_replay("job", rid)
-    first, created = h.service.replay("job", body("2026-11-02T00:00:00Z", "2026-11-05T00:00:00Z", only="missed"),
+        h.service.replays.create("job", request)
+    h.service.replays.cancel("job", rid)
+    first, created = h.service.replays.create("job", body("2026-11-02T00:00:00Z", "2026-11-05T00:00:00Z", only="missed"),
                                       idempotency_key="night-redo")
-    again, created_again = h.service.replay(
+    again, created_again = h.service.replays.create(
         "job", body("2026-11-02T00:00:00Z", "2026-11-05T00:00:00Z", only="missed"), idempotency_key="night-redo")
     assert created is True and created_again is False
     assert again.replay.replay_id == first.replay.replay_id
     assert len(h.store.list_replays("job", limit=10, cursor=None).items) == 2
     with pytest.raises(IdempotencyKeyReused):
-        h.service.replay("job", body("2026-11-02T00:00:00Z", "2026-11-05T00:00:00Z", only="all"),
+        h.service.replays.create("job", body("2026-11-02T00:00:00Z", "2026-11-05T00:00:00Z", only="all"),
                          idempotency_key="night-redo")
 
 
 def test_list_shows_replays_newest_first(history):
-    first, _ = history.service.replay("report", body("2026-11-03T00:00:00Z", "2026-11-04T00:00:00Z"))
-    history.service.cancel_replay("report", first.replay.replay_id)
+    first, _ = history.service.replays.create("report", body("2026-11-03T00:00:00Z", "2026-11-04T00:00:00Z"))
+    history.service.replays.cancel("report", first.replay.replay_id)
     history.clock.set(datetime(2026, 11, 7, 12, 0, 5, tzinfo=first.replay.created_at.tzinfo))
-    second, _ = history.service.replay("report", body("2026-11-04T00:00:00Z", "2026-11-05T00:00:00Z"))
-    page, job = history.service.list_replays("report", limit=1)
+    second, _ = history.service.replays.create("report", body("2026-11-04T00:00:00Z", "2026-11-05T00:00:00Z"))
+    page, job = history.service.replays.list_for_job("report", limit=1)
     assert [r.replay_id for r in page.items] == [second.replay.replay_id] and page.next_cursor
-    rest, _ = history.service.list_replays("report", limit=1, cursor=page.next_cursor)
+    rest, _ = history.service.replays.list_for_job("report", limit=1, cursor=page.next_cursor)
     assert [r.replay_id for r in rest.items] == [first.replay.replay_id] and rest.next_cursor is None

@@ -9,6 +9,7 @@ import pytest
 
 from chalicelib.core.errors import JobConflict, JobNotFound, RunInProgress, ValidationFailed
 from chalicelib.core.model import AlertState, ExecutionStatus, JobState, Trigger
+from chalicelib.core.worker_event import WorkerEvent
 from tests.fakes import Harness, rendezvous_commits, utc
 
 
@@ -36,7 +37,7 @@ def test_register_computes_next_slot_in_the_jobs_time_zone(h):
 
 def test_register_is_idempotent_for_the_same_definition_and_conflicts_for_another(h):
     first = h.service.register_job("nightly", "0 2 * * *", "ok")
-    again, created = h.service.register(first.definition)
+    again, created = h.service.jobs.register_definition(first.definition)
     assert created is False and again.version == first.version
     with pytest.raises(JobConflict):
         h.service.register_job("nightly", "0 3 * * *", "ok")
@@ -68,7 +69,7 @@ def test_a_due_slot_is_claimed_once_and_run_by_the_worker(h):
     assert execution.scheduled_for == utc(2026, 11, 28, 20, 1)
     assert execution.idempotency_key == "every-minute@2026-11-28T20:01:00Z"
     assert execution.result == {"ran": execution.execution_id}
-    job = h.service.get_job("every-minute")
+    job = h.service.reads.get_job("every-minute")
     assert job.last_execution.status is ExecutionStatus.SUCCEEDED
     assert job.next_run_at == utc(2026, 11, 28, 20, 2)
     assert job.lease is None
@@ -84,7 +85,7 @@ def test_concurrent_ticks_claim_each_slot_once(h):
 
     def tick():
         barrier.wait()
-        claims.append(len(h.service.dispatch(utc(2026, 11, 28, 20, 1)).claimed))
+        claims.append(len(h.engine.dispatcher.tick(utc(2026, 11, 28, 20, 1)).claimed))
 
     threads = [threading.Thread(target=tick) for _ in range(8)]
     for t in threads:
@@ -99,17 +100,17 @@ def test_failed_attempts_retry_with_backoff_then_alert_once_and_recover(h):
     h.service.register_job("flaky", "0 2 * * *", "boom", retry={"maxAttempts": 3, "initialDelaySeconds": 60,
                                                                  "maxDelaySeconds": 3600}, alert_after_failures=3)
     h.tick(utc(2026, 11, 29, 2, 0))
-    job = h.service.get_job("flaky")
+    job = h.service.reads.get_job("flaky")
     assert job.consecutive_failures == 1
     assert job.pending_retry.attempt == 2
     assert job.pending_retry.due_at == utc(2026, 11, 29, 2, 1)  # 60 s, no jitter with random()=0
     h.tick(utc(2026, 11, 29, 2, 0, 59))
     assert len(h.executions("flaky")) == 1  # not before its time
     h.tick(utc(2026, 11, 29, 2, 1))
-    job = h.service.get_job("flaky")
+    job = h.service.reads.get_job("flaky")
     assert job.pending_retry.due_at == utc(2026, 11, 29, 2, 3)  # 120 s after the second failure
     h.tick(utc(2026, 11, 29, 2, 3))
-    job = h.service.get_job("flaky")
+    job = h.service.reads.get_job("flaky")
     assert job.consecutive_failures == 3 and job.pending_retry is None
     assert job.alert_state is AlertState.ALERTING
     runs = sorted(h.executions("flaky"), key=lambda e: e.attempt)
@@ -130,7 +131,7 @@ def test_failed_attempts_retry_with_backoff_then_alert_once_and_recover(h):
     assert h.notifier.kinds() == ["alert"]
     h.registry._handlers["boom"] = h.registry.get("ok").__class__("boom", "", ok)  # the fix is deployed
     h.tick(utc(2026, 11, 30, 2, 1))
-    job = h.service.get_job("flaky")
+    job = h.service.reads.get_job("flaky")
     assert job.consecutive_failures == 0 and job.alert_state is AlertState.OK
     assert h.notifier.kinds() == ["alert", "recovery"]
     assert h.metrics.total("ExecutionFailed", "flaky") == 4
@@ -160,14 +161,14 @@ def test_an_expired_lease_is_timed_out_and_retried_and_the_late_worker_cannot_ov
     h.tick(utc(2026, 11, 28, 21, 2))
     first = h.store.get_execution("nightly", execution_id)
     assert first.status is ExecutionStatus.TIMED_OUT and first.error.type == "LeaseExpired"
-    job = h.service.get_job("nightly")
+    job = h.service.reads.get_job("nightly")
     assert job.consecutive_failures == 1 and job.pending_retry.attempt == 2
     # the original worker wakes up now: nothing it does changes the recorded state
-    assert h.service.run_execution(job_name, execution_id, worker_id="zombie") is None
+    assert h.engine.worker.run(WorkerEvent(job_name, execution_id), worker_id="zombie") is None
     assert h.store.get_execution("nightly", execution_id).status is ExecutionStatus.TIMED_OUT
     h.tick(utc(2026, 11, 28, 21, 2, 30))
     retry_id = h.invoker.invocations[-1][1]
-    final = h.service.run_execution("nightly", retry_id, worker_id="w2")
+    final = h.engine.worker.run(WorkerEvent("nightly", retry_id), worker_id="w2")
     assert final.status is ExecutionStatus.SUCCEEDED and final.attempt == 2
 
 
@@ -187,8 +188,8 @@ def test_a_worker_that_finishes_after_its_lease_was_broken_keeps_the_newer_state
     h.tick(utc(2026, 11, 28, 21, 0))
     _, execution_id = h.invoker.invocations[0]
     result: dict = {}
-    worker = threading.Thread(target=lambda: result.setdefault("final", h.service.run_execution(
-        "slow-job", execution_id, worker_id="w1")))
+    worker = threading.Thread(target=lambda: result.setdefault("final", h.engine.worker.run(
+        WorkerEvent("slow-job", execution_id), worker_id="w1")))
     worker.start()
     assert started.wait(5)
     h.tick(utc(2026, 11, 28, 21, 5))  # lease (30 s + 60 s) long gone
@@ -208,7 +209,7 @@ def test_a_handler_past_its_timeout_is_recorded_timed_out(h):
     h.tick(utc(2026, 11, 28, 20, 1))
     [execution] = h.executions("sleepy-job")
     assert execution.status is ExecutionStatus.TIMED_OUT and execution.error.type == "Timeout"
-    assert h.service.get_job("sleepy-job").consecutive_failures == 1
+    assert h.service.reads.get_job("sleepy-job").consecutive_failures == 1
 
 
 def test_three_hours_of_downtime_coalesce_within_grace_and_are_missed_beyond_it(h):
@@ -220,10 +221,10 @@ def test_three_hours_of_downtime_coalesce_within_grace_and_are_missed_beyond_it(
     [missed] = h.executions("beyond-grace")
     assert missed.status is ExecutionStatus.MISSED and missed.scheduled_for == utc(2026, 11, 28, 23, 0)
     assert "2 older slot(s) coalesced" in missed.error.message
-    job = h.service.get_job("beyond-grace")
+    job = h.service.reads.get_job("beyond-grace")
     assert job.consecutive_failures == 1 and job.alert_state is AlertState.ALERTING
     assert job.next_run_at == utc(2026, 11, 29, 0, 0)
-    assert h.service.get_job("within-grace").next_run_at == utc(2026, 11, 28, 23, 5)
+    assert h.service.reads.get_job("within-grace").next_run_at == utc(2026, 11, 28, 23, 5)
 
 
 def test_manual_trigger_runs_now_and_an_idempotency_key_returns_the_same_execution(h):
@@ -236,7 +237,7 @@ def test_manual_trigger_runs_now_and_an_idempotency_key_returns_the_same_executi
     assert first.trigger is Trigger.MANUAL
     assert first.idempotency_key == "report@2026-11-28T20:00:00.001Z"  # the contract's formula, not the header
     assert seen == [{"a": 1, "b": 2}]
-    assert h.service.get_job("report").definition.payload == {"a": 1}
+    assert h.service.reads.get_job("report").definition.payload == {"a": 1}
 
 
 def test_manual_trigger_is_refused_while_a_run_is_in_flight():
@@ -250,14 +251,14 @@ def test_manual_trigger_is_refused_while_a_run_is_in_flight():
 
 def test_pause_stops_schedules_but_not_manual_runs_and_resume_replays_nothing(h):
     h.service.register_job("every-minute", "* * * * *", "ok")
-    paused = h.service.pause_job("every-minute", "maintenance")
+    paused = h.service.jobs.pause_job("every-minute", "maintenance")
     assert paused.state is JobState.PAUSED and paused.pause_reason == "maintenance"
     h.tick(utc(2026, 11, 28, 20, 5))
     assert h.executions("every-minute") == []
     h.service.trigger_job("every-minute")
     assert len(h.executions("every-minute")) == 1
     h.clock.set(utc(2026, 11, 28, 21, 0, 30))
-    resumed = h.service.resume_job("every-minute")
+    resumed = h.service.jobs.resume_job("every-minute")
     assert resumed.state is JobState.ACTIVE and resumed.next_run_at == utc(2026, 11, 28, 21, 1)
     h.tick(utc(2026, 11, 28, 21, 1))
     assert len(h.executions("every-minute")) == 2
@@ -268,7 +269,7 @@ def test_pause_after_failures_pauses_the_job_with_a_reason(h):
                            retry={"maxAttempts": 1, "initialDelaySeconds": 1, "maxDelaySeconds": 1})
     h.tick(utc(2026, 11, 28, 20, 1))
     h.tick(utc(2026, 11, 28, 20, 2))
-    job = h.service.get_job("fragile")
+    job = h.service.reads.get_job("fragile")
     assert job.state is JobState.PAUSED and "2 consecutive failures" in job.pause_reason
     h.tick(utc(2026, 11, 28, 20, 3))
     assert len(h.executions("fragile")) == 2
@@ -279,18 +280,18 @@ def test_an_alert_that_cannot_be_published_stays_in_the_outbox_until_it_is_sent(
     h.service.register_job("fragile", "* * * * *", "boom", alert_after_failures=1,
                            retry={"maxAttempts": 1, "initialDelaySeconds": 1, "maxDelaySeconds": 1})
     h.tick(utc(2026, 11, 28, 20, 1))
-    job = h.service.get_job("fragile")
+    job = h.service.reads.get_job("fragile")
     assert job.alert_state is AlertState.ALERTING and len(job.outbox) == 1 and h.notifier.sent == []
-    h.service.pause_job("fragile")
+    h.service.jobs.pause_job("fragile")
     h.tick(utc(2026, 11, 28, 20, 2))  # still failing: kept, next attempt two minutes on
-    (kept,) = h.service.get_job("fragile").outbox
+    (kept,) = h.service.reads.get_job("fragile").outbox
     assert kept.attempts == 2 and kept.next_attempt_at == utc(2026, 11, 28, 20, 4)
     h.notifier.failing = False
     h.tick(utc(2026, 11, 28, 20, 3))  # backed off: not tried
     assert h.notifier.sent == [] and h.notifier.attempts == 2
     h.tick(utc(2026, 11, 28, 20, 4))
     assert h.notifier.kinds() == ["alert"]
-    assert h.service.get_job("fragile").outbox == ()
+    assert h.service.reads.get_job("fragile").outbox == ()
     h.tick(utc(2026, 11, 28, 20, 5))
     assert h.notifier.kinds() == ["alert"]
 
@@ -300,7 +301,7 @@ def test_cancel_removes_the_job_but_keeps_its_history(h):
     h.tick(utc(2026, 11, 28, 20, 1))
     h.service.cancel_job("every-minute")
     with pytest.raises(JobNotFound):
-        h.service.get_job("every-minute")
+        h.service.reads.get_job("every-minute")
     h.tick(utc(2026, 11, 28, 20, 2))
     assert len(h.executions("every-minute")) == 1
     with pytest.raises(JobNotFound):
@@ -331,18 +332,18 @@ def test_code_defined_jobs_survive_a_redeploy_and_take_a_changed_definition(h):
     from chalicelib.core.model import JobDefinition
 
     definition = JobDefinition(job_name="nightly", cron_expression="0 2 * * *", handler="ok", timezone="Europe/Oslo")
-    first = h.service.ensure_job(definition)
+    first = h.service.jobs.ensure_job(definition)
     h.tick(utc(2026, 11, 29, 1, 0))
-    before = h.service.get_job("nightly")
-    again = h.service.ensure_job(definition)  # a redeploy with the same code
+    before = h.service.reads.get_job("nightly")
+    again = h.service.jobs.ensure_job(definition)  # a redeploy with the same code
     assert again.version == before.version and again.last_execution == before.last_execution
     assert again.next_run_at == utc(2026, 11, 30, 1, 0) and first.created_at == again.created_at
     h.clock.set(utc(2026, 11, 29, 12, 0))
-    retimed = h.service.ensure_job(change(definition, cron_expression="30 3 * * *"))
+    retimed = h.service.jobs.ensure_job(change(definition, cron_expression="30 3 * * *"))
     assert retimed.definition.cron_expression == "30 3 * * *"
     assert retimed.next_run_at == utc(2026, 11, 30, 2, 30)
     assert retimed.last_execution.status is ExecutionStatus.SUCCEEDED  # history kept
-    longer = h.service.ensure_job(change(definition, cron_expression="30 3 * * *", timeout_seconds=900))
+    longer = h.service.jobs.ensure_job(change(definition, cron_expression="30 3 * * *", timeout_seconds=900))
     assert longer.next_run_at == retimed.next_run_at and longer.definition.timeout_seconds == 900
 
 
@@ -364,9 +365,9 @@ def test_a_run_whose_job_is_cancelled_while_it_runs_still_records_its_outcome(fi
     h.service.register_job("doomed", "0 21 * * *", "ok")
     h.tick(utc(2026, 11, 28, 21, 0))
     [(_, execution_id)] = h.invoker.invocations
-    job, running = h.service.worker.start("doomed", execution_id, "w1")
+    job, running = h.engine.worker.start("doomed", execution_id, "w1")
     h.service.cancel_job("doomed")
-    final = h.service.worker.finish("doomed", running, "w1", ExecutionStatus.SUCCEEDED, {"done": True}, None,
+    final = h.engine.worker.finish("doomed", running, "w1", ExecutionStatus.SUCCEEDED, {"done": True}, None,
                                     known_job=job if finish_on_the_started_job else None)
     assert final.status is ExecutionStatus.SUCCEEDED
     assert h.store.get_execution("doomed", execution_id).status is ExecutionStatus.SUCCEEDED
@@ -380,7 +381,7 @@ def test_a_run_whose_job_is_cancelled_before_it_starts_is_closed_as_skipped():
     h.tick(utc(2026, 11, 28, 21, 0))
     [(_, execution_id)] = h.invoker.invocations
     h.service.cancel_job("doomed")
-    assert h.service.run_execution("doomed", execution_id, worker_id="w1") is None
+    assert h.engine.worker.run(WorkerEvent("doomed", execution_id), worker_id="w1") is None
     closed = h.store.get_execution("doomed", execution_id)
     assert closed.status is ExecutionStatus.SKIPPED and "cancelled" in closed.result["reason"]
 
@@ -389,15 +390,15 @@ def test_a_cancelled_jobs_history_stays_readable_and_a_new_job_of_that_name_star
     h.service.register_job("reused", "* * * * *", "ok")
     h.tick(utc(2026, 11, 28, 20, 1))
     h.service.cancel_job("reused")
-    assert len(h.service.list_executions("reused").items) == 1  # the retained history
+    assert len(h.service.reads.list_executions("reused").items) == 1  # the retained history
     with pytest.raises(JobNotFound):
-        h.service.list_executions("never-existed")
+        h.service.reads.list_executions("never-existed")
     h.clock.set(utc(2026, 11, 28, 20, 5))
     h.service.register_job("reused", "* * * * *", "ok")
-    page = h.service.list_executions("reused")
+    page = h.service.reads.list_executions("reused")
     assert page.items == [] and page.next_cursor is None
     h.tick(utc(2026, 11, 28, 20, 6))
-    assert [e.scheduled_for for e in h.service.list_executions("reused").items] == [utc(2026, 11, 28, 20, 6)]
+    assert [e.scheduled_for for e in h.service.reads.list_executions("reused").items] == [utc(2026, 11, 28, 20, 6)]
 
 
 def test_the_same_idempotency_key_from_concurrent_requests_returns_one_execution():
@@ -465,7 +466,7 @@ def test_a_job_paused_while_its_run_runs_keeps_the_pause_and_the_outcome():
     h = Harness(utc(2026, 11, 28, 20, 0))
 
     def pauses_itself(ctx):
-        h.service.pause_job("self-pausing", "paused mid-run")
+        h.service.jobs.pause_job("self-pausing", "paused mid-run")
         return {"ran": True}
 
     h.registry.add("pauses-itself", pauses_itself)
@@ -473,6 +474,6 @@ def test_a_job_paused_while_its_run_runs_keeps_the_pause_and_the_outcome():
     h.tick(utc(2026, 11, 28, 20, 1))
     [execution] = h.executions("self-pausing")
     assert execution.status is ExecutionStatus.SUCCEEDED and execution.result == {"ran": True}
-    job = h.service.get_job("self-pausing")
+    job = h.service.reads.get_job("self-pausing")
     assert job.state is JobState.PAUSED and job.pause_reason == "paused mid-run"
     assert job.lease is None and job.last_execution.status is ExecutionStatus.SUCCEEDED

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -17,14 +18,16 @@ from datetime import datetime
 from typing import Callable, Sequence
 
 from chalicelib.core import isolation, notices
-from chalicelib.core.errors import ConcurrentUpdate, StoreUnavailable
+from chalicelib.core.errors import StoreUnavailable
 from chalicelib.core.maintenance import MaintenanceWindow
-from chalicelib.core.model import Execution, ExecutionStatus, Job, JobDefinition, SetAside, UnreadableJob
-from chalicelib.core.ports import ReplayUpdate
+from chalicelib.core.model import ExecutionStatus, Job, JobDefinition, SetAside, UnreadableJob
+from chalicelib.core.ports import Clock, Metrics, RandomSource, ReplayUpdate, Store
 from chalicelib.core.scheduler import outbox, transitions
-from chalicelib.core.scheduler.effects import Effects
+from chalicelib.core.scheduler.common import CAS_ATTEMPTS, lease_execution, retry_on_conflict
+from chalicelib.core.scheduler.effects import AfterCommit, HandOff
 from chalicelib.core.scheduler.orphans import OrphanSweep
-from chalicelib.core.scheduler.parts import CAS_ATTEMPTS, Parts
+from chalicelib.core.scheduler.outbox import Outbox
+from chalicelib.core.scheduler.transitions import Timing
 
 RemainingMs = Callable[[], int]
 """Milliseconds the tick may still use (the dispatch Lambda's remaining time less a margin)."""
@@ -60,24 +63,44 @@ class DispatchReport:
 class Dispatcher:
     """One tick at a time; safe to run twice with the same ``now`` and concurrently."""
 
-    def __init__(self, parts: Parts, effects: Effects) -> None:
-        self.parts = parts
-        self.effects = effects
-        self.orphans = OrphanSweep(parts)
+    def __init__(self, *, store: Store, clock: Clock, rand: RandomSource, timing: Timing, metrics: Metrics,
+                 log: logging.Logger, outbox: Outbox, after_commit: AfterCommit, hand_off: HandOff,
+                 orphans: OrphanSweep, batch: int, concurrency: int) -> None:
+        self.store = store
+        self.clock = clock
+        self.rand = rand
+        self.timing = timing
+        self.metrics = metrics
+        self.log = log
+        self.outbox = outbox
+        self.after_commit = after_commit
+        self.hand_off = hand_off
+        self.orphans = orphans
+        self.batch = batch
+        self.concurrency = max(1, concurrency)
         self._pool: ThreadPoolExecutor | None = None  # kept for the process: warm ticks reuse its threads
         self._pool_lock = threading.Lock()
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._pool_lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=self.parts.dispatch_concurrency,
+                self._pool = ThreadPoolExecutor(max_workers=self.concurrency,
                                                 thread_name_prefix="dispatch")
             return self._pool
 
-    def tick(self, now: datetime, *, remaining_ms: RemainingMs | None = None) -> DispatchReport:
-        """One tick at ``now``: do all due work (see :meth:`SchedulerService.dispatch`)."""
+    def tick(self, now: datetime | None = None, *, remaining_ms: RemainingMs | None = None) -> DispatchReport:
+        """One tick at ``now`` (the EventBridge event's time; the clock's when None).
+
+        Claims due slots and due retries, breaks expired leases, records skipped and
+        missed slots, and retries unsent notices. Claimed executions are handed to the
+        worker; nothing runs inline. Safe to call twice with the same ``now`` and from
+        concurrent dispatchers: every claim is one conditional write. ``remaining_ms`` is
+        the tick's time budget: it drains the due index page by page until nothing is
+        due or the budget is spent. A job that cannot be dispatched is set aside.
+        """
+        now = now if now is not None else self.clock.now()
         report = DispatchReport(now=now)
-        log, batch = self.parts.log, self.parts.dispatch_batch
+        log, batch = self.log, self.batch
         cursor: str | None = None
         windows = self._maintenance_windows(report)
         dispatch_one = functools.partial(self._dispatch_in, contextvars.copy_context(), now, windows or ())
@@ -85,14 +108,14 @@ class Dispatcher:
         # store's and the invoker's clients are thread-safe; every claim stays conditional.
         while windows is not None:
             try:
-                page = self.parts.store.due_page(now, limit=batch, cursor=cursor)
+                page = self.store.due_page(now, limit=batch, cursor=cursor)
             except StoreUnavailable as exc:
                 report.errors.append(f"due query failed: {exc}")
                 log.error("dispatcher could not read due work", extra={"error": str(exc)})
                 break
             report.pages += 1
             report.due_jobs += len(page.items)
-            if len(page.items) > 1 and self.parts.dispatch_concurrency > 1:
+            if len(page.items) > 1 and self.concurrency > 1:
                 parts_done = list(self._executor().map(dispatch_one, page.items))
             else:
                 parts_done = [dispatch_one(entry) for entry in page.items]
@@ -111,7 +134,7 @@ class Dispatcher:
             report.timed_out += self.orphans.sweep(now, report.errors)
         self._tick_metrics(report)
         try:
-            self.parts.store.record_tick(now)
+            self.store.record_tick(now)
         except Exception as exc:  # noqa: BLE001 - the tick's work is done; only its record is missing
             log.warning("could not record the tick", extra={"error": f"{type(exc).__name__}: {exc}"})
         log.info("dispatcher tick", extra={
@@ -125,11 +148,11 @@ class Dispatcher:
         """The maintenance windows, read once for the whole tick; None when they cannot be
         read (nothing is dispatched then: a slot inside a window must not run)."""
         try:
-            return self.parts.store.maintenance_windows().windows
+            return self.store.maintenance_windows().windows
         except Exception as exc:  # noqa: BLE001 - the next tick reads them again
             report.errors.append(f"maintenance windows unreadable: {type(exc).__name__}: {exc}")
-            self.parts.log.error("dispatcher could not read the maintenance windows; nothing dispatched this tick",
-                                 extra={"error": f"{type(exc).__name__}: {exc}"})
+            self.log.error("dispatcher could not read the maintenance windows; nothing dispatched this tick",
+                           extra={"error": f"{type(exc).__name__}: {exc}"})
             return None
 
     def _dispatch_in(self, context: contextvars.Context, now: datetime, windows: Sequence[MaintenanceWindow],
@@ -150,8 +173,8 @@ class Dispatcher:
         except StoreUnavailable as exc:
             # The store's fault, not the job's: it stays due and the next tick picks it up.
             report.errors.append(f"{entry.name}: {exc}")
-            self.parts.log.error("dispatch of job failed; will retry next tick",
-                                 extra={"job_name": entry.name, "error": str(exc)})
+            self.log.error("dispatch of job failed; will retry next tick",
+                           extra={"job_name": entry.name, "error": str(exc)})
         except Exception as exc:  # noqa: BLE001 - one job's fault must not stop the tick
             self._set_aside(entry.name, entry.due_at, entry.set_aside, f"{type(exc).__name__}: {exc}", now, report,
                             entry.definition)
@@ -159,55 +182,52 @@ class Dispatcher:
 
     def _set_aside(self, name: str, seen_due_at: datetime | None, previous: SetAside | None, reason: str,
                    now: datetime, report: DispatchReport, definition: JobDefinition | None = None) -> None:
-        parts = self.parts
         record = isolation.next_set_aside(previous, reason, now)
         if not record.alerted:  # to each of the job's channels (the stack's topic for a record that does not decode)
-            notified = self.effects.outbox.deliver_now(notices.set_aside_notice(name, record, now), definition,
+            notified = self.outbox.deliver_now(notices.set_aside_notice(name, record, now), definition,
                                                        record.notified)
             record = replace(record, notified=notified, alerted=set(outbox.destinations(definition)) <= set(notified))
         try:
-            moved = parts.store.set_aside(name, seen_due_at=seen_due_at, set_aside=record)
+            moved = self.store.set_aside(name, seen_due_at=seen_due_at, set_aside=record)
         except Exception as exc:  # noqa: BLE001 - logged; the job stays where it is
             moved = False
-            parts.log.error("could not record the job as set aside", extra={
+            self.log.error("could not record the job as set aside", extra={
                 "job_name": name, "error": f"{type(exc).__name__}: {exc}"})
-        parts.log.error("job set aside: it cannot be dispatched", extra={
+        self.log.error("job set aside: it cannot be dispatched", extra={
             "job_name": name, "reason": record.reason, "retry_at": record.retry_at.isoformat(),
             "attempts": record.attempts, "recorded": moved})
-        parts.metrics.record("DispatchErrors", 1, job_name=name)
+        self.metrics.record("DispatchErrors", 1, job_name=name)
         report.set_aside.append(name)
         report.errors.append(f"{name}: set aside: {record.reason}")
 
     def _tick_metrics(self, report: DispatchReport) -> None:
-        metrics = self.parts.metrics
+        metrics = self.metrics
         metrics.record("DispatcherHeartbeat", 1)
         metrics.record("DueSlots", len(report.claimed) + report.skipped + report.missed)
         metrics.record("LateSlots", report.late_slots)
         metrics.record("DispatchErrors", len(report.set_aside))
 
-    def _dispatch_job(self, job: Job | None, now: datetime, report: DispatchReport,
+    def _dispatch_job(self, due: Job, now: datetime, report: DispatchReport,
                       windows: Sequence[MaintenanceWindow] = ()) -> None:
-        name = job.name if job else "?"
-        for attempt in range(CAS_ATTEMPTS):
+        """Plan the due job and commit the plan; after a lost race, read it again and plan again."""
+
+        def step(attempt: int) -> None:
+            job = due if attempt == 0 else self.store.get_job(due.name)
             if job is None or job.due_at is None or job.due_at > now:
                 return
             restored = isolation.restore(job, now)
             replay_read = transitions.replay_is_due(restored, now)
-            replay = self.parts.store.get_replay(job.name, job.replay.replay_id) if replay_read and job.replay else None
-            plan = transitions.plan(restored, self._lease_execution(job, now), now, self.parts.timing, self.parts.rand,
-                                    replay, replay_read=replay_read, windows=windows)
+            replay = self.store.get_replay(job.name, job.replay.replay_id) if replay_read and job.replay else None
+            plan = transitions.plan(restored, lease_execution(self.store, job, now, self.log), now, self.timing,
+                                    self.rand, replay, replay_read=replay_read, windows=windows)
             if attempt == 0:
                 report.late_slots += plan.late_slots
             if plan.needs_commit or restored is not job:
-                try:
-                    stored = self.parts.store.commit(plan.job, expected_version=job.version,
-                                                     new_executions=plan.new_executions,
-                                                     execution_updates=plan.updates,
-                                                     replay=None if plan.replay is None or replay is None
-                                                     else ReplayUpdate(plan.replay, replay.version))
-                except ConcurrentUpdate:
-                    job = self.parts.store.get_job(job.name)
-                    continue
+                stored = self.store.commit(plan.job, expected_version=job.version,
+                                           new_executions=plan.new_executions,
+                                           execution_updates=plan.updates,
+                                           replay=None if plan.replay is None or replay is None
+                                           else ReplayUpdate(plan.replay, replay.version))
             elif attempt:
                 # Lost a race and nothing is left to change: the winner publishes the notices it
                 # committed (a pause's end notifies once); any left unsent are due next tick.
@@ -215,34 +235,19 @@ class Dispatcher:
             else:
                 stored = job
             if restored is not job:
-                self.parts.log.info("set-aside job dispatches again", extra={"job_name": job.name})
+                self.log.info("set-aside job dispatches again", extra={"job_name": job.name})
             if plan.coalesced:
-                self.parts.log.warning("late slots coalesced into one run", extra={
+                self.log.warning("late slots coalesced into one run", extra={
                     "job_name": job.name, "slot": plan.to_invoke[-1].scheduled_for.isoformat(),
                     "coalesced": plan.coalesced})
             _count(plan, report)
-            self.effects.after_commit(stored, plan.finals)
+            self.after_commit(stored, plan.finals)
             for execution in plan.to_invoke:
                 report.claimed.append((execution.job_name, execution.execution_id))
-                self.effects.hand_to_worker(execution)
-            return
-        report.errors.append(f"{name}: gave up after {CAS_ATTEMPTS} conflicting writes")
+                self.hand_off(execution)
 
-    def _lease_execution(self, job: Job, now: datetime) -> Execution | None:
-        """The expired lease's execution, read before planning (None when no lease expired,
-        or when its record cannot be decoded: the lease is then released without it)."""
-        if not transitions.lease_has_expired(job, now):
-            return None
-        assert job.lease is not None
-        try:
-            return self.parts.store.get_execution(job.name, job.lease.execution_id)
-        except StoreUnavailable:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the run's record is lost; the job is not
-            self.parts.log.error("the expired lease's execution cannot be read; lease released", extra={
-                "job_name": job.name, "execution_id": job.lease.execution_id,
-                "error": f"{type(exc).__name__}: {exc}"})
-            return None
+        retry_on_conflict(step, on_exhausted=lambda: report.errors.append(
+            f"{due.name}: gave up after {CAS_ATTEMPTS} conflicting writes"))
 
 
 def _count(plan: transitions.Plan, report: DispatchReport) -> None:

@@ -14,13 +14,14 @@ exactly as for a live job whose lease was broken.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import datetime
 
 from chalicelib.core.errors import ConcurrentUpdate, StoreUnavailable
 from chalicelib.core.model import Execution, ExecutionError, ExecutionStatus, Job, iso
-from chalicelib.core.ports import ExecutionUpdate, OrphanedRun
-from chalicelib.core.scheduler.parts import Parts, run_fields
+from chalicelib.core.ports import ExecutionUpdate, OrphanedRun, Store
+from chalicelib.core.scheduler.common import run_fields
 from chalicelib.core.scheduler.transitions import Timing
 
 ORPHANS_PER_TICK = 50
@@ -61,16 +62,17 @@ def close_orphaned(execution: Execution, watch: OrphanedRun, now: datetime) -> E
 class OrphanSweep:
     """The dispatcher's part that ends watched runs whose lease expired."""
 
-    def __init__(self, parts: Parts) -> None:
-        self.parts = parts
+    def __init__(self, store: Store, log: logging.Logger) -> None:
+        self.store = store
+        self.log = log
 
     def sweep(self, now: datetime, errors: list[str]) -> int:
         """Close every watched run whose lease expired by ``now`` (one page of watches);
         the number closed. A watch whose run cannot be handled now stays for the next tick
         (its error is appended to ``errors``); the others go on."""
-        log = self.parts.log
+        log = self.log
         try:
-            watches = self.parts.store.orphaned_runs(now, limit=ORPHANS_PER_TICK)
+            watches = self.store.orphaned_runs(now, limit=ORPHANS_PER_TICK)
         except Exception as exc:  # noqa: BLE001 - the next tick reads them again
             errors.append(f"orphaned runs unreadable: {type(exc).__name__}: {exc}")
             log.error("dispatcher could not read the orphaned runs", extra={"error": f"{type(exc).__name__}: {exc}"})
@@ -87,7 +89,7 @@ class OrphanSweep:
         return closed
 
     def _close(self, watch: OrphanedRun, now: datetime) -> int:
-        store, log = self.parts.store, self.parts.log
+        store, log = self.store, self.log
         try:
             execution = store.get_execution(watch.job_name, watch.execution_id)
         except StoreUnavailable:

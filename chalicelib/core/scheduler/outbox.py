@@ -7,6 +7,7 @@ nor keeps the alerting jobs ahead of healthy ones.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Mapping
@@ -14,7 +15,8 @@ from typing import Any, Mapping
 from chalicelib.core.channels import Channel, ChannelUnusable
 from chalicelib.core.model import STACK_TOPIC, Job, JobDefinition, Notice
 from chalicelib.core.policies import backoff
-from chalicelib.core.scheduler.parts import Parts, retry_on_conflict
+from chalicelib.core.ports import Clock, Notifier, Store
+from chalicelib.core.scheduler.common import retry_on_conflict
 
 
 def deferred(notice: Notice, now: datetime) -> Notice:
@@ -71,8 +73,11 @@ class Outbox:
     the stack's topic instead, with a ``note`` saying which channel and why.
     """
 
-    def __init__(self, parts: Parts) -> None:
-        self.parts = parts
+    def __init__(self, store: Store, notifier: Notifier, clock: Clock, log: logging.Logger) -> None:
+        self.store = store
+        self.notifier = notifier
+        self.clock = clock
+        self.log = log
 
     def flush(self, job: Job) -> int:
         """Publish the job's deliveries that are due; returns how many were sent.
@@ -81,7 +86,7 @@ class Outbox:
         a destination fails, its other deliveries wait too (the others go on). Delivery is
         at least once: each notice carries a stable ``noticeId``, the same on every channel.
         """
-        now = self.parts.clock.now()
+        now = self.clock.now()
         routed = route(job)
         sent: set[Delivery] = set()
         later: dict[Delivery, Notice] = {}
@@ -97,7 +102,7 @@ class Outbox:
             try:
                 self._deliver(notice, channels)
             except Exception as exc:  # noqa: BLE001 - kept, with a backoff, for a later tick
-                self.parts.log.warning("notice delivery failed; kept in outbox", extra={
+                self.log.warning("notice delivery failed; kept in outbox", extra={
                     "job_name": job.name, "notice_id": notice.notice_id, "channel": notice.channel,
                     "attempts": notice.attempts + 1, "error": f"{type(exc).__name__}: {exc}"})
                 failing.add(notice.channel)
@@ -111,13 +116,13 @@ class Outbox:
         def step(attempt: int) -> int:
             nonlocal current
             if attempt:
-                fresh = self.parts.store.get_job(job.name)
+                fresh = self.store.get_job(job.name)
                 if fresh is None:
                     return len(sent)
                 current = fresh
             remaining = tuple(later.get((n.notice_id, str(n.channel)), n) for n in route(current)
                               if (n.notice_id, str(n.channel)) not in sent)
-            self.parts.store.commit(replace(current, outbox=remaining), expected_version=current.version)
+            self.store.commit(replace(current, outbox=remaining), expected_version=current.version)
             return len(sent)
 
         return retry_on_conflict(step, on_exhausted=lambda: len(sent))
@@ -134,7 +139,7 @@ class Outbox:
             try:
                 self._deliver(replace(notice, channel=destination, message=_with_owner(notice, definition)), channels)
             except Exception as exc:  # noqa: BLE001 - the caller retries at its next attempt
-                self.parts.log.warning("notice delivery failed; retried at the next attempt", extra={
+                self.log.warning("notice delivery failed; retried at the next attempt", extra={
                     "notice_id": notice.notice_id, "channel": destination, "error": f"{type(exc).__name__}: {exc}"})
                 continue
             delivered.append(destination)
@@ -143,21 +148,21 @@ class Outbox:
     def _deliver(self, notice: Notice, channels: dict[str, Channel | None]) -> None:
         name = notice.channel
         if name is None or name == STACK_TOPIC:
-            self.parts.notifier.publish(notice)
+            self.notifier.publish(notice)
             return
         if name not in channels:
-            channels[name] = self.parts.store.get_channel(name)
+            channels[name] = self.store.get_channel(name)
         channel = channels[name]
         if channel is None:
-            self.parts.notifier.publish(with_note(notice, (
+            self.notifier.publish(with_note(notice, (
                 f"This notice was meant for channel '{name}', which no longer exists (it was deleted while the "
                 "job named it); it went to the stack's topic instead. Name another channel in the job's notify.")))
             return
         try:
-            self.parts.notifier.publish(notice, channel)
+            self.notifier.publish(notice, channel)
         except ChannelUnusable as exc:
-            self.parts.log.error("channel cannot be used; notice sent to the stack's topic", extra={
+            self.log.error("channel cannot be used; notice sent to the stack's topic", extra={
                 "notice_id": notice.notice_id, "channel": name, "error": str(exc)})
-            self.parts.notifier.publish(with_note(notice, (
+            self.notifier.publish(with_note(notice, (
                 f"This notice was meant for channel '{name}', which cannot be used: {exc}. It went to the "
                 "stack's topic instead; fix the channel (PUT /channels/" + name + ").")))

@@ -5,6 +5,7 @@ at most one slot per tick, and only when nothing else of the job is in flight.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -13,10 +14,11 @@ from chalicelib.core import replays
 from chalicelib.core.cursor import encode_cursor
 from chalicelib.core.errors import IdempotencyKeyReused, JobNotFound, ReplayInProgress, ReplayNotFound
 from chalicelib.core.model import UTC, Actor, Execution, Job, ReplayCursor
-from chalicelib.core.ports import IdempotencyRecord, Page, ReplayUpdate, Store
+from chalicelib.core.ports import Clock, IdempotencyRecord, Page, ReplayUpdate, Store
 from chalicelib.core.replays import Replay, ReplayRequest
-from chalicelib.core.scheduler.parts import Parts, give_up, retry_on_conflict
-from chalicelib.core.scheduler.triggers import IDEMPOTENCY_WINDOW, take_trigger_budget
+from chalicelib.core.scheduler.common import give_up, retry_on_conflict
+from chalicelib.core.scheduler.transitions import Timing
+from chalicelib.core.scheduler.triggers import IDEMPOTENCY_WINDOW, TriggerBudget
 
 HISTORY_PAGE = 100
 
@@ -33,13 +35,28 @@ class ReplayView:
 class Replays:
     """Plans replays and records them on their job; the dispatcher advances them."""
 
-    def __init__(self, parts: Parts) -> None:
-        self.parts = parts
+    def __init__(self, *, store: Store, clock: Clock, timing: Timing, log: logging.Logger, budget: TriggerBudget) -> None:
+        self.store = store
+        self.clock = clock
+        self.timing = timing
+        self.log = log
+        self.budget = budget
 
     def create(self, job_name: str, body: Any, *, idempotency_key: str | None = None,
                actor: Actor | None = None) -> tuple[ReplayView, bool]:
-        """See :meth:`SchedulerService.replay`; returns the view and whether it was created now."""
-        store, clock = self.parts.store, self.parts.clock
+        """Run again, once each and oldest first, the past slots of ``[from, to)`` that
+        ``body`` selects (``{"from", "to", "only", "maxRuns", "dryRun"}``, see
+        :func:`chalicelib.core.replays.parse_replay_request`). ``(view, created)``.
+
+        The plan comes from the job's current schedule in its time zone; it names the
+        slots it leaves out and why. ``dryRun`` returns the plan and stores nothing. A
+        repeated ``idempotency_key`` within 24 h returns the same replay. Raises
+        ``ValidationFailed``, ``JobNotFound``, ``ReplayInProgress`` (one active replay per
+        job) and ``IdempotencyKeyReused``. The dispatcher then starts one slot per tick
+        while nothing else of the job is in flight; a paused job's replay waits. Creating
+        one takes a unit of the caller's trigger budget.
+        """
+        store, clock = self.store, self.clock
         request = replays.parse_replay_request(body, clock.now())
         key = f"replay:{idempotency_key}" if idempotency_key else None
         budget_taken = False
@@ -57,20 +74,20 @@ class Replays:
             if job is None:
                 raise JobNotFound(job_name)
             plan = replays.plan_replay(job, request, self._history(job, request), replay_id=new_replay_id(now, job),
-                                       now=now, retention=self.parts.timing.retention, actor=actor,
+                                       now=now, retention=self.timing.retention, actor=actor,
                                        idempotency_key=idempotency_key)
             if request.dry_run:
                 return ReplayView(plan, job, stored=False), False
             if job.replay is not None:
                 raise ReplayInProgress(job_name, job.replay.replay_id)
             if not budget_taken:  # one unit of the caller's manual budget; a dry run or a repeated key costs none
-                take_trigger_budget(self.parts, actor, now)
+                self.budget.take(actor, now)
                 budget_taken = True
             cursor = ReplayCursor(plan.replay_id, due_at=now) if plan.slots else None
             record = IdempotencyRecord(job_name, key, plan.replay_id, now + IDEMPOTENCY_WINDOW) if key else None
             stored_job = store.commit(replace(job, replay=cursor, updated_at=now), expected_version=job.version,
                                       replay=ReplayUpdate(plan, None), idempotency=record)
-            self.parts.log.info("replay planned", extra={
+            self.log.info("replay planned", extra={
                 "job_name": job_name, "replay_id": plan.replay_id, "slots": len(plan.slots),
                 "left_out": len(plan.left_out), "only": plan.only.value})
             return ReplayView(replace(plan, version=1), stored_job), True
@@ -79,16 +96,16 @@ class Replays:
 
     def get(self, job_name: str, replay_id: str) -> ReplayView:
         """One replay with its progress; raises ``ReplayNotFound``."""
-        replay = self.parts.store.get_replay(job_name, replay_id)
+        replay = self.store.get_replay(job_name, replay_id)
         if replay is None:
             raise ReplayNotFound(job_name, replay_id)
-        return ReplayView(replay, self.parts.store.get_job(job_name))
+        return ReplayView(replay, self.store.get_job(job_name))
 
-    def list_for_job(self, job_name: str, *, limit: int, cursor: str | None) -> tuple[Page[Replay], Job | None]:
+    def list_for_job(self, job_name: str, *, limit: int = 20, cursor: str | None = None) -> tuple[Page[Replay], Job | None]:
         """The job's replays, newest first; raises ``JobNotFound`` for a job with neither
         a record nor replays."""
-        job = self.parts.store.get_job(job_name)
-        page = self.parts.store.list_replays(job_name, limit=limit, cursor=cursor)
+        job = self.store.get_job(job_name)
+        page = self.store.list_replays(job_name, limit=limit, cursor=cursor)
         if job is None and not page.items and cursor is None:
             raise JobNotFound(job_name)
         return page, job
@@ -96,7 +113,7 @@ class Replays:
     def cancel(self, job_name: str, replay_id: str, actor: Actor | None = None) -> ReplayView:
         """Drop the slots not yet started; a slot in flight runs to its end, after which
         the next step ends the replay. Cancelling an ended replay changes nothing."""
-        store, clock = self.parts.store, self.parts.clock
+        store, clock = self.store, self.clock
 
         def step(_attempt: int) -> ReplayView:
             now = clock.now()
@@ -112,19 +129,19 @@ class Replays:
             stored_job = store.commit(replace(job, replay=job.replay if keep else None, updated_at=now),
                                       expected_version=job.version,
                                       replay=ReplayUpdate(cancelled, replay.version))
-            self.parts.log.info("replay cancelled", extra={
+            self.log.info("replay cancelled", extra={
                 "job_name": job_name, "replay_id": replay_id, "by": str(actor) if actor else None})
             return ReplayView(replace(cancelled, version=replay.version + 1), stored_job)
 
         return retry_on_conflict(step, on_exhausted=give_up(f"job '{job_name}' kept changing; retry"))
 
     def _replay_for_key(self, job_name: str, key: str, now: datetime) -> Replay | None:
-        record = self.parts.store.find_idempotency(job_name, key, now)
-        return None if record is None else self.parts.store.get_replay(job_name, record.execution_id)
+        record = self.store.find_idempotency(job_name, key, now)
+        return None if record is None else self.store.get_replay(job_name, record.execution_id)
 
     def _history(self, job: Job, request: ReplayRequest) -> list[Execution]:
         """The job's executions of slots in ``[from, to)``, read newest first from ``to`` on."""
-        return list(executions_between(self.parts.store, job.name, request.window_from, request.window_to))
+        return list(executions_between(self.store, job.name, request.window_from, request.window_to))
 
 
 

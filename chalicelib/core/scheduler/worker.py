@@ -13,18 +13,15 @@ from chalicelib.core.context import RUN_FIELDS, RunContext
 from chalicelib.core.errors import ConcurrentUpdate, JobUnreadable, StoreUnavailable, ValidationFailed
 from chalicelib.core.model import Execution, ExecutionError, ExecutionStatus, Job
 from chalicelib.core.policies import bounded_result
-from chalicelib.core.ports import ExecutionUpdate, HandlerFn
+from chalicelib.core.ports import Clock, ExecutionUpdate, HandlerCatalog, HandlerFn, RandomSource, Store
 from chalicelib.core.redaction import RUN_SECRETS, Scrubber
 from chalicelib.core.run_log import CURRENT as run_log_var
 from chalicelib.core.run_log import RunLog
 from chalicelib.core.scheduler import transitions
-from chalicelib.core.scheduler.effects import Effects
-from chalicelib.core.scheduler.parts import (
-    CAS_ATTEMPTS,
-    Parts,
-    retry_on_conflict,
-    run_fields,
-)
+from chalicelib.core.scheduler.common import CAS_ATTEMPTS, retry_on_conflict, run_fields
+from chalicelib.core.scheduler.effects import AfterCommit
+from chalicelib.core.scheduler.transitions import Timing
+from chalicelib.core.worker_event import WorkerEvent
 
 FINISH_MARGIN_SECONDS = 10
 """Kept free of the Lambda's remaining time so a run past its deadline is still recorded."""
@@ -49,13 +46,26 @@ def is_retryable(exc: BaseException) -> bool:
 class Worker:
     """Runs one execution per call; a duplicate or late delivery does nothing."""
 
-    def __init__(self, parts: Parts, effects: Effects) -> None:
-        self.parts = parts
-        self.effects = effects
+    def __init__(self, *, store: Store, handlers: HandlerCatalog, clock: Clock, rand: RandomSource, timing: Timing,
+                 log: logging.Logger, after_commit: AfterCommit) -> None:
+        self.store = store
+        self.handlers = handlers
+        self.clock = clock
+        self.rand = rand
+        self.timing = timing
+        self.log = log
+        self.after_commit = after_commit
 
-    def run(self, job_name: str, execution_id: str, *, worker_id: str,
+    def run(self, event: WorkerEvent, worker_id: str, *,
             remaining_ms: Callable[[], int] | None = None) -> Execution | None:
-        """See :meth:`SchedulerService.run_execution`."""
+        """Start the claimed execution, call its handler, record the outcome.
+
+        A second delivery of the same event finds the execution no longer ``queued`` and
+        does nothing. A worker whose lease was broken meanwhile cannot overwrite the newer
+        state: its final write is conditional on its own lease. ``remaining_ms`` is the
+        Lambda context's ``get_remaining_time_in_millis``.
+        """
+        job_name, execution_id = event.job_name, event.execution_id
         try:
             started = self.start(job_name, execution_id, worker_id)
         except JobUnreadable as exc:
@@ -63,9 +73,9 @@ class Worker:
         except StoreUnavailable:
             raise
         except Exception as exc:  # noqa: BLE001 - an execution record that cannot be decoded
-            self.parts.log.error("the execution cannot be read; not run (the dispatcher's lease sweep ends it)",
-                                 extra={"job_name": job_name, "execution_id": execution_id,
-                                        "error": f"{type(exc).__name__}: {exc}"})
+            self.log.error("the execution cannot be read; not run (the dispatcher's lease sweep ends it)",
+                           extra={"job_name": job_name, "execution_id": execution_id,
+                                  "error": f"{type(exc).__name__}: {exc}"})
             return None
         if started is None:
             return None
@@ -76,7 +86,7 @@ class Worker:
         log_token = run_log_var.set(run_log)
         secrets_token = RUN_SECRETS.set(Scrubber())  # the job's resolver adds what it reads
         try:
-            registered = self.parts.jobs.get(job.definition.handler)
+            registered = self.handlers.get(job.definition.handler)
             if registered is None:
                 outcome: Outcome = (ExecutionStatus.FAILED, None, ExecutionError(
                     "HandlerNotFound", f"no handler named '{job.definition.handler}' is registered in this worker"))
@@ -92,7 +102,7 @@ class Worker:
 
     def start(self, job_name: str, execution_id: str, worker_id: str) -> tuple[Job, Execution] | None:
         """Mark the queued execution running under ``worker_id``; None when it is not ours to run."""
-        store, log = self.parts.store, self.parts.log
+        store, log = self.store, self.log
 
         def step(_attempt: int) -> tuple[Job, Execution] | None:
             execution = store.get_execution(job_name, execution_id)
@@ -103,7 +113,7 @@ class Worker:
                 return None
             job = store.get_job(job_name)
             if job is None:
-                self._close_orphan(replace(execution, status=ExecutionStatus.SKIPPED, finished_at=self.parts.clock.now(),
+                self._close_orphan(replace(execution, status=ExecutionStatus.SKIPPED, finished_at=self.clock.now(),
                                            duration_ms=0, result={"reason": "the job was cancelled before the run started"}),
                                    ExecutionStatus.QUEUED, None)
                 return None
@@ -112,11 +122,11 @@ class Worker:
                 # deleted and registered again (a broken lease would have closed it).
                 log.warning("execution has no lease on its job (the job was replaced); not run",
                             extra={"job_name": job_name, "execution_id": execution_id})
-                self._close_orphan(replace(execution, status=ExecutionStatus.SKIPPED, finished_at=self.parts.clock.now(),
+                self._close_orphan(replace(execution, status=ExecutionStatus.SKIPPED, finished_at=self.clock.now(),
                                            duration_ms=0, result={"reason": "the job was replaced before the run started"}),
                                    ExecutionStatus.QUEUED, None)
                 return None
-            claimed, running = transitions.start(job, execution, self.parts.clock.now(), worker_id, self.parts.timing)
+            claimed, running = transitions.start(job, execution, self.clock.now(), worker_id, self.timing)
             stored = store.commit(claimed, expected_version=job.version,
                                   execution_updates=[ExecutionUpdate(running, ExecutionStatus.QUEUED, None)])
             log.info("run started", extra=run_fields(running))
@@ -126,7 +136,7 @@ class Worker:
 
     def _call(self, job: Job, running: Execution, fn: HandlerFn, fields: dict[str, Any],
               lambda_remaining_ms: Callable[[], int] | None) -> Outcome:
-        clock = self.parts.clock
+        clock = self.clock
         timeout: float = job.definition.timeout_seconds
         if lambda_remaining_ms is not None:
             # The Lambda's own clock wins: stop waiting while there is time to record the outcome.
@@ -141,7 +151,7 @@ class Worker:
             idempotency_key=running.idempotency_key,
             payload={**job.definition.payload, **running.payload_override},
             timezone=job.definition.timezone,
-            logger=logging.LoggerAdapter(self.parts.log, fields),
+            logger=logging.LoggerAdapter(self.log, fields),
             remaining_time_ms=lambda: max(0, int((deadline - clock.now()).total_seconds() * 1000)),
             triggered_by=str(running.triggered_by) if running.triggered_by else None,
         )
@@ -166,7 +176,7 @@ class Worker:
         scrub = RUN_SECRETS.get() or Scrubber()  # every secret the run resolved, in every common encoding
         if "error" in outcome:
             exc = outcome["error"]
-            self.parts.log.warning("handler failed", extra={**fields, "error_type": type(exc).__name__})
+            self.log.warning("handler failed", extra={**fields, "error_type": type(exc).__name__})
             message = scrub(str(exc))[:MAX_ERROR_MESSAGE] or type(exc).__name__
             return ExecutionStatus.FAILED, None, ExecutionError(type(exc).__name__, message, retryable=is_retryable(exc))
         result = bounded_result(scrub.value(outcome.get("result")), limit_bytes=MAX_RESULT_BYTES, dumps=json.dumps)
@@ -181,10 +191,10 @@ class Worker:
         if anything changed the job meanwhile, that commit loses and the next attempt
         reads it afresh.
         """
-        store, log = self.parts.store, self.parts.log
+        store, log = self.store, self.log
 
         def step(attempt: int) -> Execution | None:
-            now = self.parts.clock.now()
+            now = self.clock.now()
             final = transitions.final_execution(running, now, status, result, error)
             job = known_job if attempt == 0 and known_job is not None else store.get_job(job_name)
             if job is None:  # cancelled while it ran: record the outcome, account it to no job
@@ -197,12 +207,12 @@ class Worker:
                             extra={**run_fields(running), "status": status.value})
                 return self._close_orphan(final, ExecutionStatus.RUNNING, worker_id)
             # The log lines stay on the execution; the job's copy of its last run goes without.
-            updated = transitions.finish(job, replace(final, logs=(), logs_dropped=0), now, self.parts.rand)
+            updated = transitions.finish(job, replace(final, logs=(), logs_dropped=0), now, self.rand)
             stored = store.commit(updated, expected_version=job.version,
                                   execution_updates=[ExecutionUpdate(final, ExecutionStatus.RUNNING, worker_id)])
             log.info("run finished", extra={**run_fields(final), "status": status.value,
                                             "duration_ms": final.duration_ms})
-            self.effects.after_commit(stored, [final])
+            self.after_commit(stored, [final])
             return final
 
         def exhausted() -> None:
@@ -213,23 +223,23 @@ class Worker:
 
     def _fail_unreadable_job(self, job_name: str, execution_id: str, exc: JobUnreadable) -> Execution | None:
         """A run whose job record cannot be decoded ends as a recorded failure, not a crash loop."""
-        execution = self.parts.store.get_execution(job_name, execution_id)
+        execution = self.store.get_execution(job_name, execution_id)
         if execution is None or execution.status is not ExecutionStatus.QUEUED:
             return None
-        now = self.parts.clock.now()
+        now = self.clock.now()
         failed = replace(execution, status=ExecutionStatus.FAILED, started_at=now, finished_at=now, duration_ms=0,
                          error=ExecutionError("JobUnreadable", str(exc)[:MAX_ERROR_MESSAGE], retryable=False))
-        self.parts.log.error("the job's record cannot be read; run recorded as failed",
-                             extra={**run_fields(execution), "error": exc.reason})
+        self.log.error("the job's record cannot be read; run recorded as failed",
+                       extra={**run_fields(execution), "error": exc.reason})
         return self._close_orphan(failed, ExecutionStatus.QUEUED, None)
 
     def _close_orphan(self, final: Execution, expected: ExecutionStatus, owner: str | None) -> Execution | None:
         """Record the outcome of a run whose job was cancelled or replaced, so it is not left
         open; no job is charged with it. Lands only while the execution is as expected."""
         try:
-            self.parts.store.update_execution(ExecutionUpdate(final, expected, owner))
+            self.store.update_execution(ExecutionUpdate(final, expected, owner))
         except ConcurrentUpdate:
             return None
-        self.parts.log.info("run of a cancelled or replaced job closed",
-                            extra={**run_fields(final), "status": final.status.value})
+        self.log.info("run of a cancelled or replaced job closed",
+                      extra={**run_fields(final), "status": final.status.value})
         return final

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from functools import wraps
-from typing import Any, Callable, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
 from aws_lambda_powertools.logging import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
@@ -54,6 +54,9 @@ from chalicelib.core.scheduler import ApiService
 from chalicelib.core.scheduler.replay_service import ReplayView
 from chalicelib.core.worker_event import WorkerEvent
 
+if TYPE_CHECKING:
+    from chalicelib.core.scheduler.channel_service import Channels
+
 app = Chalice(app_name="nightly-scheduler", configure_logs=False)  # Powertools formats the logs
 logger = Logger(service="nightly-scheduler")
 copy_config_to_registered_loggers(source_logger=logger, include={"chalicelib"})
@@ -74,7 +77,8 @@ def _service() -> ApiService:
     return _runtime().service
 
 
-def _channels() -> Any:
+def _channels() -> Channels:
+    """The notification channels' use case (PUT, GET, DELETE /channels)."""
     return _runtime().channels
 
 

@@ -25,6 +25,7 @@ from chalicelib.settings import Settings
 
 if TYPE_CHECKING:
     from chalicelib.adapters.invoker import RunWorker
+    from chalicelib.core.scheduler.channel_service import Channels
     from chalicelib.jobs.job_secrets import JobSecretResolver
 
 log = logging.getLogger("chalicelib.bootstrap")
@@ -39,11 +40,11 @@ class Runtime:
     service: ApiService
     engine: Engine
     store: Store
+    channels: Channels
     metrics: Any
     invoker: Any = None
     code_jobs: list[JobDefinition] = field(default_factory=list)
     resolve_secret: Callable[[str], str] | None = None
-    channels: Any = None  # chalicelib.core.scheduler.channel_service.Channels
     _jobs_ensured: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _jwks: Any = None

@@ -292,7 +292,8 @@ Try:
   curl -s {base}/jobs -H "Authorization: Bearer $TOKEN"
   curl -s -X POST {base}/jobs -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\
        -d '{{"jobName": "every-minute", "cronExpression": "* * * * *", "handler": "noop"}}'
-  curl -s -X POST {base}/jobs/certification-expiry-check/trigger -H "Authorization: Bearer $TOKEN"
+  curl -s -X POST {base}/jobs/certification-expiry-check/trigger -H "Authorization: Bearer $TOKEN" \\
+       -H 'Content-Type: application/json' -d '{{"payload": {{"dryRun": true}}}}'   # dryRun: report, change nothing
   curl -s {base}/jobs/every-minute/executions -H "Authorization: Bearer $TOKEN"
 
 The dispatcher ticks at every wall-clock minute. Ctrl-C stops everything.

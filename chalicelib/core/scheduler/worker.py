@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Callable
 
+from chalicelib.core import strict_json
 from chalicelib.core.context import RUN_FIELDS, RunContext
 from chalicelib.core.errors import ConcurrentUpdate, JobUnreadable, StoreUnavailable, ValidationFailed
 from chalicelib.core.model import Execution, ExecutionError, ExecutionStatus, Job
@@ -179,7 +180,9 @@ class Worker:
             self.log.warning("handler failed", extra={**fields, "error_type": type(exc).__name__})
             message = scrub(str(exc))[:MAX_ERROR_MESSAGE] or type(exc).__name__
             return ExecutionStatus.FAILED, None, ExecutionError(type(exc).__name__, message, retryable=is_retryable(exc))
-        result = bounded_result(scrub.value(outcome.get("result")), limit_bytes=MAX_RESULT_BYTES, dumps=json.dumps)
+        # Strict JSON first (NaN, lone surrogates, depth past 32 made JSON), so the scrub's walk is bounded too.
+        result = bounded_result(scrub.value(strict_json.sanitize(outcome.get("result"))), limit_bytes=MAX_RESULT_BYTES,
+                                dumps=json.dumps)
         return ExecutionStatus.SUCCEEDED, result, None
 
     def finish(self, job_name: str, running: Execution, worker_id: str, status: ExecutionStatus,

@@ -108,6 +108,8 @@ class JobItem(Model):
 
     - Beside the jobs, notification channels: ``jobName`` ``"#channel#" + name`` (see
       :data:`CHANNEL_PREFIX`), ``doc`` :func:`~chalicelib.core.codec.channel_to_document`.
+    - And the maintenance windows, one item: ``jobName`` ``"#maintenance-windows"`` (see
+      :data:`WINDOWS_KEY`), ``version``, ``doc`` ``{"windows": [...]}``.
 
     Unbound: :func:`bind_models` makes a subclass with the table's name and location.
     """
@@ -137,6 +139,7 @@ class ExecutionItem(Model):
     - The watches on runs of deleted jobs: PK ``"#orphaned-runs"``, SK lease expiry
       (:func:`due_index_key`) ``"#" + job + "#" + execution_id``, ``doc``, ``expiresAt``
       (see :data:`ORPHANED_RUNS_PARTITION`).
+    - The latest tick, one item: PK ``"#dispatcher"``, SK ``"TICK"``, ``doc`` ``{"at": <instant>}``.
     - ``status`` (S), ``leaseOwner`` (S, absent when none): executions only, copies of
       the document's fields for conditions.
     - ``expiresAt`` (N, epoch seconds): the table's TTL attribute. Executions: their
@@ -178,3 +181,16 @@ def bind_models(
         return model
 
     return bound(JobItem, jobs_table), bound(ExecutionItem, executions_table)
+
+
+class BoundTables:
+    """What each part of :class:`~chalicelib.adapters.dynamodb_store.DynamoDBStore` works on
+    (set by its ``__init__``): the connection every request goes through, the models bound
+    to the store's two tables (:func:`bind_models`), and how many due-index shards a job's
+    entry is written to and read from."""
+
+    _connection: Connection
+    _Job: type[JobItem]
+    _Execution: type[ExecutionItem]
+    _write_shards: int
+    _read_shards: int

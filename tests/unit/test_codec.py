@@ -24,8 +24,7 @@ from chalicelib.core.model import (
     PendingRetry,
     Trigger,
 )
-
-from .builders import T0, make_execution, make_job
+from tests.contract.builders import T0, make_execution, make_job
 
 
 def _through_json(doc):

@@ -10,11 +10,10 @@ from chalice.test import Client
 
 import app as chalice_app
 from chalicelib import bootstrap
-from chalicelib.adapters.memory_store import MemoryStore
 from chalicelib.jobs.registry import JobRegistry
-from chalicelib.settings import Settings
 from devstack.api_server import ApiTestClient
-from tests.fakes import FakeClock, FakeNotifier, FixedRandom, RecordingMetrics, utc
+from tests.fakes import FakeClock, FakeNotifier
+from tests.support.app_stack import app_runtime
 
 SECRET = "test-jwt-secret-that-is-long-enough-for-hs256"
 BASE = "/api/v1/scheduler"
@@ -67,11 +66,6 @@ def api(monkeypatch, request) -> Api:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-north-1")
-    settings = Settings.from_env({"SCHEDULER_JWT_SECRET": SECRET, "SCHEDULER_WORKER_MODE": "inline",
-                                  "SUPABASE_URL": "http://127.0.0.1:9", "SUPABASE_SERVICE_KEY": "unused",
-                                  **getattr(request, "param", {})})
-    clock = FakeClock(utc(2026, 11, 28, 20, 0))
-    notifier = FakeNotifier()
     registry = JobRegistry()
     registry.add("ok", lambda ctx: {"attempt": ctx.attempt, "payload": dict(ctx.payload)}, "Always succeeds")
 
@@ -79,9 +73,8 @@ def api(monkeypatch, request) -> Api:
         raise RuntimeError("handler exploded")
 
     registry.add("boom", boom, "Always fails")
-    runtime = bootstrap.build_runtime(settings, store=MemoryStore(clock=clock), clock=clock, rand=FixedRandom(0.0),
-                                      notifier=notifier, metrics=RecordingMetrics(), registry=registry)
-    bootstrap.set_runtime(runtime)
-    with ApiTestClient(chalice_app.app, stage_name="dev") as client:  # unknown paths answered as deployed
-        yield Api(client, runtime, clock, notifier, registry)
-    bootstrap.set_runtime(None)
+    env = {"SCHEDULER_JWT_SECRET": SECRET, "SCHEDULER_WORKER_MODE": "inline",
+           "SUPABASE_URL": "http://127.0.0.1:9", "SUPABASE_SERVICE_KEY": "unused", **getattr(request, "param", {})}
+    with app_runtime(env, registry=registry) as stack, \
+            ApiTestClient(chalice_app.app, stage_name="dev") as client:  # unknown paths answered as deployed
+        yield Api(client, stack.runtime, stack.clock, stack.notifier, registry)

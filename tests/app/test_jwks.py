@@ -18,12 +18,8 @@ from chalice.test import Client
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 import app as chalice_app
-from chalicelib import bootstrap
-from chalicelib.adapters.memory_store import MemoryStore
 from chalicelib.api.jwks import JwksKeys, KeyNotFound
-from chalicelib.jobs.registry import JobRegistry
-from chalicelib.settings import Settings
-from tests.fakes import FakeClock, FakeNotifier, FixedRandom, RecordingMetrics, utc
+from tests.support.app_stack import app_runtime
 
 SUPABASE_URL = "https://abcd.supabase.co"
 ISSUER = f"{SUPABASE_URL}/auth/v1"
@@ -76,18 +72,12 @@ def api(monkeypatch, keys):
         monkeypatch.setenv(name, "testing")
     server = JwksServer()
     server.keys = [public_jwk(keys["es"], "es-1", "ES256"), public_jwk(keys["rs"], "rs-1", "RS256")]
-    settings = Settings.from_env({"SCHEDULER_WORKER_MODE": "inline", "SCHEDULER_LOCAL_MODE": "true",
-                                  "SUPABASE_URL": SUPABASE_URL, "SUPABASE_SERVICE_KEY": "unused",
-                                  "SCHEDULER_JWKS_URL": server.url})
-    assert settings.problems == ()
-    clock = FakeClock(utc(2026, 11, 28, 20, 0))
-    runtime = bootstrap.build_runtime(settings, store=MemoryStore(clock=clock), clock=clock, rand=FixedRandom(0.0),
-                                      notifier=FakeNotifier(), metrics=RecordingMetrics(), registry=JobRegistry())
-    bootstrap.set_runtime(runtime)
-    with Client(chalice_app.app, stage_name="dev") as client:
-        yield client, server, runtime
+    env = {"SCHEDULER_WORKER_MODE": "inline", "SCHEDULER_LOCAL_MODE": "true",
+           "SUPABASE_URL": SUPABASE_URL, "SUPABASE_SERVICE_KEY": "unused", "SCHEDULER_JWKS_URL": server.url}
+    with app_runtime(env) as stack, Client(chalice_app.app, stage_name="dev") as client:
+        assert stack.settings.problems == ()
+        yield client, server, stack.runtime
     server.httpd.shutdown()
-    bootstrap.set_runtime(None)
 
 
 def sign(key: Any, alg: str, kid: str | None, **changes: Any) -> str:
@@ -193,15 +183,8 @@ def test_hs256_with_the_legacy_secret_still_works_alongside(monkeypatch, keys):
 
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
-    settings = Settings.from_env({"SCHEDULER_JWT_SECRET": SECRET, "SCHEDULER_WORKER_MODE": "inline",
-                                  "SUPABASE_URL": SUPABASE_URL, "SUPABASE_SERVICE_KEY": "unused"})
-    clock = FakeClock(utc(2026, 11, 28, 20, 0))
-    runtime = bootstrap.build_runtime(settings, store=MemoryStore(clock=clock), clock=clock, rand=FixedRandom(0.0),
-                                      notifier=FakeNotifier(), metrics=RecordingMetrics(), registry=JobRegistry())
-    bootstrap.set_runtime(runtime)
-    try:
-        with Client(chalice_app.app, stage_name="dev") as client:
-            assert status(client, token(issuer=ISSUER)) == 200
-            assert status(client, token(issuer=None)) == 401  # iss is required where SUPABASE_URL is set
-    finally:
-        bootstrap.set_runtime(None)
+    env = {"SCHEDULER_JWT_SECRET": SECRET, "SCHEDULER_WORKER_MODE": "inline",
+           "SUPABASE_URL": SUPABASE_URL, "SUPABASE_SERVICE_KEY": "unused"}
+    with app_runtime(env), Client(chalice_app.app, stage_name="dev") as client:
+        assert status(client, token(issuer=ISSUER)) == 200
+        assert status(client, token(issuer=None)) == 401  # iss is required where SUPABASE_URL is set

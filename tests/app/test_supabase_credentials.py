@@ -18,10 +18,8 @@ from chalice.test import Client
 
 import app as chalice_app
 from chalicelib import bootstrap
-from chalicelib.adapters.memory_store import MemoryStore
-from chalicelib.jobs.registry import JobRegistry
 from chalicelib.settings import Settings
-from tests.fakes import FakeClock, FakeNotifier, FixedRandom, RecordingMetrics, utc
+from tests.support.app_stack import app_runtime
 
 PROJECT_REF = "abcdefghijklmnopqrst"
 OTHER_REF = "zyxwvutsrqponmlkjihg"
@@ -82,21 +80,16 @@ def build(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], secrets: dict[st
         monkeypatch.setenv(name, "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-north-1")
     secrets = dict(secrets or {})
-    settings = Settings.from_env({"SCHEDULER_WORKER_MODE": "inline", "SCHEDULER_JWKS_URL": "", **env})
-    clock = FakeClock(utc(2026, 11, 28, 20, 0))
-    runtime = bootstrap.build_runtime(settings, store=MemoryStore(clock=clock), clock=clock, rand=FixedRandom(0.0),
-                                      notifier=FakeNotifier(), metrics=RecordingMetrics(), registry=JobRegistry())
 
     def resolve(secret_id: str) -> str:  # Secrets Manager by name, as the deployed resolver reads it
         if secret_id not in secrets:
             raise LookupError(f"ResourceNotFoundException: {secret_id}")
         return secrets[secret_id]
 
-    runtime.resolve_secret = resolve
-    bootstrap.set_runtime(runtime)
-    with Client(chalice_app.app, stage_name="dev") as client:
-        yield Stack(client, secrets)
-    bootstrap.set_runtime(None)
+    with app_runtime({"SCHEDULER_WORKER_MODE": "inline", "SCHEDULER_JWKS_URL": "", **env}) as stack:
+        stack.runtime.resolve_secret = resolve
+        with Client(chalice_app.app, stage_name="dev") as client:
+            yield Stack(client, secrets)
 
 
 DEPLOYED = {"SUPABASE_URL": PROJECT_URL, "SCHEDULER_JWT_SECRET_ID": "nightly-scheduler/prod/jwt-secret",

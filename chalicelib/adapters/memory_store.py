@@ -47,7 +47,15 @@ from chalicelib.core.codec import (
 from chalicelib.core.errors import ConcurrentUpdate, InvalidCursor, JobAlreadyExists, JobNotFound, JobUnreadable
 from chalicelib.core.maintenance import MaintenanceWindow
 from chalicelib.core.model import Execution, Job, SetAside, UnreadableJob, parse_iso
-from chalicelib.core.ports import Clock, ExecutionUpdate, IdempotencyRecord, OrphanedRun, Page, ReplayUpdate, WindowSet
+from chalicelib.core.ports import (
+    Clock,
+    ExecutionUpdate,
+    IdempotencyRecord,
+    OrphanedRun,
+    Page,
+    ReplayUpdate,
+    WindowSet,
+)
 from chalicelib.core.replays import Replay
 
 
@@ -71,12 +79,12 @@ class MemoryStore:
         self._set_aside: dict[str, Document] = {}
         self._executions: dict[str, dict[str, Document]] = {}
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
+        self._replays: dict[str, dict[str, Document]] = {}
         self._last_tick: datetime | None = None
         self._windows: tuple[list[Document], int] = ([], 0)  # documents, version (one record, as in DynamoDB)
         # Manual triggers counted per (caller, minute), with when each count may be dropped.
         self._trigger_budget: dict[tuple[str, datetime], tuple[int, datetime]] = {}
         self._channels: dict[str, Document] = {}
-        self._replays: dict[str, dict[str, Document]] = {}
         # Watches on runs of deleted jobs, by (lease expiry, job, execution): see orphaned_runs.
         self._orphans: dict[tuple[datetime, str, str], OrphanedRun] = {}
 

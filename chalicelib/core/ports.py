@@ -210,14 +210,6 @@ class Store(Protocol):
     def find_idempotency(self, job_name: str, key: str, now: datetime) -> IdempotencyRecord | None:
         """The unexpired record for (job, key), or None."""
 
-    def take_trigger_budget(self, caller: str, minute: datetime, *, per_minute: int, expires_at: datetime) -> bool:
-        """Count one manual trigger of ``caller`` in the minute that starts at ``minute``:
-        True when it was counted, False (nothing written) when ``per_minute`` were already.
-
-        Atomic, so every API instance shares one budget per caller; the count is kept until
-        ``expires_at`` (DynamoDB: the table's TTL), then forgotten.
-        """
-
     def get_replay(self, job_name: str, replay_id: str) -> Replay | None:
         """One replay of the job (strongly consistent), or None. Replays are written only
         by :meth:`commit`, with their job; like executions they outlive a cancelled job
@@ -227,6 +219,14 @@ class Store(Protocol):
         """Replays of one job, newest first (a query, never a scan); ``cursor`` is the
         opaque ``next_cursor`` of the page before. Raises ``InvalidCursor`` for a cursor
         this store did not issue for this listing."""
+
+    def take_trigger_budget(self, caller: str, minute: datetime, *, per_minute: int, expires_at: datetime) -> bool:
+        """Count one manual trigger of ``caller`` in the minute that starts at ``minute``:
+        True when it was counted, False (nothing written) when ``per_minute`` were already.
+
+        Atomic, so every API instance shares one budget per caller; the count is kept until
+        ``expires_at`` (DynamoDB: the table's TTL), then forgotten.
+        """
 
     def put_channel(self, channel: Channel) -> None:
         """Create the notification channel ``channel.name``, or replace it (last write wins:

@@ -60,7 +60,7 @@ tick reads it once (:meth:`~chalicelib.core.ports.Store.maintenance_windows`).""
 
 CHANNEL_PREFIX = "#channel#"
 """A notification channel in the jobs table: ``jobName`` ``#channel#<name>`` (no job name
-starts with '#'), ``version`` 0, ``doc`` :func:`~chalicelib.core.codec.channel_to_document`;
+starts with '#'), ``version`` 0, ``doc`` :func:`~chalicelib.core.stack_codec.channel_to_document`;
 never in the due index. ``list_jobs`` leaves these items out."""
 
 
@@ -107,7 +107,7 @@ class JobItem(Model):
       a record whose ``doc`` cannot be decoded.
 
     - Beside the jobs, notification channels: ``jobName`` ``"#channel#" + name`` (see
-      :data:`CHANNEL_PREFIX`), ``doc`` :func:`~chalicelib.core.codec.channel_to_document`.
+      :data:`CHANNEL_PREFIX`), ``doc`` :func:`~chalicelib.core.stack_codec.channel_to_document`.
     - And the maintenance windows, one item: ``jobName`` ``"#maintenance-windows"`` (see
       :data:`WINDOWS_KEY`), ``version``, ``doc`` ``{"windows": [...]}``.
 

@@ -24,17 +24,19 @@ from chalicelib.adapters.dynamodb_models import (
 from chalicelib.adapters.store_support import check_limit, replays_cursor, replays_cursor_position
 from chalicelib.core.channels import Channel, ChannelNotFound
 from chalicelib.core.codec import (
-    channel_from_document,
-    channel_to_document,
     replay_from_document,
     replay_to_document,
-    window_from_document,
-    window_to_document,
 )
 from chalicelib.core.errors import ConcurrentUpdate
 from chalicelib.core.maintenance import MaintenanceWindow
 from chalicelib.core.ports import Page, WindowSet
 from chalicelib.core.replays import Replay
+from chalicelib.core.stack_codec import (
+    channel_from_document,
+    channel_to_document,
+    window_from_document,
+    window_to_document,
+)
 
 
 class ReplayRecords(BoundTables):

@@ -30,8 +30,6 @@ from chalicelib.adapters.store_support import (
 from chalicelib.core.channels import Channel, ChannelNotFound
 from chalicelib.core.codec import (
     Document,
-    channel_from_document,
-    channel_to_document,
     encode_time,
     execution_from_document,
     execution_to_document,
@@ -41,8 +39,6 @@ from chalicelib.core.codec import (
     replay_to_document,
     set_aside_from_document,
     set_aside_to_document,
-    window_from_document,
-    window_to_document,
 )
 from chalicelib.core.errors import ConcurrentUpdate, InvalidCursor, JobAlreadyExists, JobNotFound, JobUnreadable
 from chalicelib.core.maintenance import MaintenanceWindow
@@ -57,6 +53,12 @@ from chalicelib.core.ports import (
     WindowSet,
 )
 from chalicelib.core.replays import Replay
+from chalicelib.core.stack_codec import (
+    channel_from_document,
+    channel_to_document,
+    window_from_document,
+    window_to_document,
+)
 
 
 class MemoryStore:

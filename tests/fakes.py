@@ -1,6 +1,7 @@
 """Fakes for the service's ports (cosmicpython style: fakes, not mocks)."""
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -158,4 +159,4 @@ def corrupt_job(store: MemoryStore, job_name: str, junk: dict[str, Any]) -> None
     """Replace a job's document in the memory store with ``junk``, keeping its due entry
     (as a hand-edited DynamoDB item keeps ``dueShard``/``dueAt``)."""
     with store._lock:
-        store._jobs[job_name] = junk
+        store._jobs[job_name] = dataclasses.replace(store._jobs[job_name], doc=junk)

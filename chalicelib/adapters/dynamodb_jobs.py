@@ -6,7 +6,6 @@ is read as an :class:`~chalicelib.core.model.UnreadableJob`, never as a store fa
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -15,13 +14,7 @@ from chalicelib.adapters.dynamodb_due import due_at_of, read_due_page, set_aside
 from chalicelib.adapters.dynamodb_errors import ConditionFailed, answer, translated
 from chalicelib.adapters.dynamodb_models import BoundTables, JobItem, due_index_key, due_shard_for
 from chalicelib.adapters.store_support import check_limit, jobs_cursor, jobs_cursor_position
-from chalicelib.core.codec import (
-    encode_time,
-    job_from_document,
-    job_to_document,
-    set_aside_from_document,
-    set_aside_to_document,
-)
+from chalicelib.core.codec import JobRecord, encode_time, job_from_record, job_to_record, set_aside_to_document
 from chalicelib.core.errors import ConcurrentUpdate, JobAlreadyExists, JobNotFound, JobUnreadable
 from chalicelib.core.model import Job, SetAside, UnreadableJob
 from chalicelib.core.ports import OrphanedRun, Page
@@ -107,14 +100,15 @@ class JobRecords(BoundTables):
 
     def _job_item(self, job: Job) -> JobItem:
         due_at = job.due_at
+        record = job_to_record(job)
         return self._Job(
             job.name,
-            version=job.version,
+            version=record.version,
             created_at=encode_time(job.created_at),
-            doc=job_to_document(job),
+            doc=record.doc,
             due_shard=due_shard_for(job.name, self._write_shards) if due_at is not None else None,
             due_at=due_index_key(due_at) if due_at is not None else None,
-            set_aside=set_aside_to_document(job.set_aside) if job.set_aside is not None else None,
+            set_aside=record.set_aside,
         )
 
     def _decode_job(self, raw: dict[str, Any]) -> Job | UnreadableJob:
@@ -122,8 +116,7 @@ class JobRecords(BoundTables):
         name = str(raw.get("jobName", {}).get("S", "?"))
         try:
             item = self._Job.from_raw_data(raw)
-            return replace(job_from_document(item.doc), version=int(item.version),
-                           set_aside=set_aside_from_document(item.set_aside))
+            return job_from_record(JobRecord(doc=item.doc, version=int(item.version), set_aside=item.set_aside))
         except Exception as exc:  # noqa: BLE001 - any decoding failure is this record's, not the store's
             return UnreadableJob(name=name, reason=f"{type(exc).__name__}: {exc}"[:300],
                                  due_at=due_at_of(raw), set_aside=set_aside_of(raw))

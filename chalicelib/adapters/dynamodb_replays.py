@@ -24,8 +24,8 @@ from chalicelib.adapters.dynamodb_models import (
 from chalicelib.adapters.store_support import check_limit, replays_cursor, replays_cursor_position
 from chalicelib.core.channels import Channel, ChannelNotFound
 from chalicelib.core.codec import (
-    replay_from_document,
-    replay_to_document,
+    replay_from_record,
+    replay_to_record,
 )
 from chalicelib.core.errors import ConcurrentUpdate
 from chalicelib.core.maintenance import MaintenanceWindow
@@ -48,7 +48,7 @@ class ReplayRecords(BoundTables):
                 item = self._Execution.get(job_name, REPLAY_PREFIX + replay_id, consistent_read=True)
             except DoesNotExist:
                 return None
-        return replay_from_document(item.doc)
+        return replay_from_record(item.doc, int(item.version or 0))
 
     def list_replays(self, job_name: str, *, limit: int, cursor: str | None) -> Page[Replay]:
         check_limit(limit)
@@ -59,18 +59,19 @@ class ReplayRecords(BoundTables):
         with translated("Query"):
             results = self._Execution.query(job_name, range_key_condition=self._Execution.sk.startswith(REPLAY_PREFIX),
                                             scan_index_forward=False, limit=limit, last_evaluated_key=start)
-            replays = [replay_from_document(item.doc) for item in results]
+            replays = [replay_from_record(item.doc, int(item.version or 0)) for item in results]
             last_key = results.last_evaluated_key
         next_cursor = replays_cursor(job_name, last_key["sk"]["S"][len(REPLAY_PREFIX):]) if last_key else None
         return Page(items=replays, next_cursor=next_cursor)
 
     def _replay_item(self, replay: Replay) -> ExecutionItem:
+        doc, version = replay_to_record(replay)
         return self._Execution(
             replay.job_name,
             REPLAY_PREFIX + replay.replay_id,
-            version=replay.version,
+            version=version,
             expires_at=epoch_seconds(replay.expires_at) if replay.expires_at is not None else None,
-            doc=replay_to_document(replay),
+            doc=doc,
         )
 
 

@@ -30,13 +30,14 @@ from chalicelib.adapters.store_support import (
 from chalicelib.core.channels import Channel, ChannelNotFound
 from chalicelib.core.codec import (
     Document,
+    JobRecord,
     encode_time,
     execution_from_document,
     execution_to_document,
-    job_from_document,
-    job_to_document,
-    replay_from_document,
-    replay_to_document,
+    job_from_record,
+    job_to_record,
+    replay_from_record,
+    replay_to_record,
     set_aside_from_document,
     set_aside_to_document,
 )
@@ -72,16 +73,13 @@ class MemoryStore:
     def __init__(self, *, clock: Clock | None = None) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._jobs: dict[str, Document] = {}
+        self._jobs: dict[str, JobRecord] = {}  # as DynamoDB keeps them: document, version, set-aside
         # The due index: (due_at, job_name) kept sorted; _due_at says where each job sits.
         self._due: list[tuple[datetime, str]] = []
         self._due_at: dict[str, datetime] = {}
-        # Set-aside records, beside the job documents as in DynamoDB (they can be written on
-        # a document that cannot be decoded).
-        self._set_aside: dict[str, Document] = {}
         self._executions: dict[str, dict[str, Document]] = {}
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
-        self._replays: dict[str, dict[str, Document]] = {}
+        self._replays: dict[str, dict[str, tuple[Document, int]]] = {}  # document, version
         self._last_tick: datetime | None = None
         self._windows: tuple[list[Document], int] = ([], 0)  # documents, version (one record, as in DynamoDB)
         # Manual triggers counted per (caller, minute), with when each count may be dropped.
@@ -102,26 +100,26 @@ class MemoryStore:
         return entry
 
     def create_job(self, job: Job) -> None:
-        doc = job_to_document(job)
+        record = job_to_record(job)
         with self._lock:
             if job.name in self._jobs:
                 raise JobAlreadyExists(job.name)
-            self._put_job(job, doc)
+            self._put_job(job, record)
 
     def set_aside(self, job_name: str, *, seen_due_at: datetime | None, set_aside: SetAside) -> bool:
         with self._lock:
             if job_name not in self._jobs or self._due_at.get(job_name) != seen_due_at:
                 return False
-            self._set_aside[job_name] = set_aside_to_document(set_aside)
+            self._jobs[job_name] = replace(self._jobs[job_name], set_aside=set_aside_to_document(set_aside))
             self._index(job_name, set_aside.retry_at)
         return True
 
     def replace_unreadable_job(self, job: Job) -> None:
-        doc = job_to_document(job)
+        record = job_to_record(job)
         with self._lock:
             if job.name not in self._jobs:
                 raise JobNotFound(job.name)
-            self._put_job(job, doc)
+            self._put_job(job, record)
 
     def delete_job(self, job_name: str, *, expected: Job | None = None, orphan: OrphanedRun | None = None) -> None:
         with self._lock:
@@ -129,13 +127,12 @@ class MemoryStore:
             if current is None and expected is None:
                 raise JobNotFound(job_name)
             # The same job (not one registered again since) at the version the caller read.
-            if expected is not None and (current is None or current.get("version") != expected.version
-                                         or current.get("created_at") != encode_time(expected.created_at)):
+            if expected is not None and (current is None or current.version != expected.version
+                                         or current.doc.get("created_at") != encode_time(expected.created_at)):
                 raise ConcurrentUpdate(f"Job '{job_name}' is no longer at version {expected.version}; re-read it.")
             del self._jobs[job_name]
             if orphan is not None:
                 self._orphans[(orphan.lease_expires_at, orphan.job_name, orphan.execution_id)] = orphan
-            self._set_aside.pop(job_name, None)
             self._unindex(job_name)
 
     def commit(
@@ -150,8 +147,8 @@ class MemoryStore:
     ) -> Job:
         reject_repeated_executions(new_executions, execution_updates)
         stored_job = replace(job, version=expected_version + 1)
-        job_doc = job_to_document(stored_job)
-        replay_doc = None if replay is None else replay_to_document(
+        job_record = job_to_record(stored_job)
+        replay_record = None if replay is None else replay_to_record(
             replace(replay.replay, version=(replay.expected_version or 0) + 1))
         new_docs = [(ex.job_name, ex.execution_id, execution_to_document(ex)) for ex in new_executions]
         update_docs = [
@@ -163,8 +160,8 @@ class MemoryStore:
             # Check every condition first; write only when all hold.
             current = self._jobs.get(job.name)
             # The same job (not one registered again since) at the version the caller read.
-            if (current is None or current.get("version") != expected_version
-                    or current.get("created_at") != job_doc["created_at"]):
+            if (current is None or current.version != expected_version
+                    or current.doc.get("created_at") != job_record.doc["created_at"]):
                 raise ConcurrentUpdate(
                     f"Job '{job.name}' is no longer at version {expected_version}; re-read it and retry."
                 )
@@ -179,18 +176,18 @@ class MemoryStore:
                     raise ConcurrentUpdate(f"Idempotency key {idempotency.key!r} is already bound.")
             if replay is not None:
                 stored_replay = self._replays.get(job.name, {}).get(replay.replay.replay_id)
-                if (None if stored_replay is None else stored_replay["version"]) != replay.expected_version:
+                if (None if stored_replay is None else stored_replay[1]) != replay.expected_version:
                     raise ConcurrentUpdate(f"Replay {job.name}/{replay.replay.replay_id} is no longer at "
                                            f"version {replay.expected_version}.")
 
-            self._put_job(stored_job, job_doc)
+            self._put_job(stored_job, job_record)
             for job_name, execution_id, doc in new_docs + update_docs:
                 self._executions.setdefault(job_name, {})[execution_id] = doc
             if idempotency is not None:
                 self._idempotency[(idempotency.job_name, idempotency.key)] = idempotency
-            if replay_doc is not None:
-                self._replays.setdefault(job.name, {})[replay_doc["replay_id"]] = replay_doc
-        return replace(job_from_document(job_doc), set_aside=stored_job.set_aside)
+            if replay is not None and replay_record is not None:
+                self._replays.setdefault(job.name, {})[replay.replay.replay_id] = replay_record
+        return job_from_record(job_record)
 
     def update_execution(self, update: ExecutionUpdate) -> None:
         doc = execution_to_document(update.execution)
@@ -255,12 +252,12 @@ class MemoryStore:
 
     def _decode(self, job_name: str) -> Job | UnreadableJob:
         """Under the lock: the stored job, or an UnreadableJob saying why it is not one."""
-        set_aside = set_aside_from_document(self._set_aside.get(job_name))
+        record = self._jobs[job_name]
         try:
-            job = job_from_document(self._jobs[job_name])
+            return job_from_record(record)
         except Exception as exc:  # noqa: BLE001 - any decoding failure is this record's, not the store's
-            return UnreadableJob(job_name, f"{type(exc).__name__}: {exc}"[:300], self._due_at.get(job_name), set_aside)
-        return replace(job, set_aside=set_aside)
+            return UnreadableJob(job_name, f"{type(exc).__name__}: {exc}"[:300], self._due_at.get(job_name),
+                                 _readable_set_aside(record.set_aside))
 
     # --- executions -----------------------------------------------------------------
 
@@ -286,17 +283,17 @@ class MemoryStore:
 
     def get_replay(self, job_name: str, replay_id: str) -> Replay | None:
         with self._lock:
-            doc = self._replays.get(job_name, {}).get(replay_id)
-        return None if doc is None else replay_from_document(doc)
+            record = self._replays.get(job_name, {}).get(replay_id)
+        return None if record is None else replay_from_record(*record)
 
     def list_replays(self, job_name: str, *, limit: int, cursor: str | None) -> Page[Replay]:
         check_limit(limit)
         before = replays_cursor_position(cursor, job_name) if cursor else None
         with self._lock:
             ids = [i for i in sorted(self._replays.get(job_name, {}), reverse=True) if before is None or i < before]
-            docs = [self._replays[job_name][i] for i in ids[:limit]]
+            records = [self._replays[job_name][i] for i in ids[:limit]]
         next_cursor = replays_cursor(job_name, ids[limit - 1]) if len(ids) > limit else None
-        return Page(items=[replay_from_document(doc) for doc in docs], next_cursor=next_cursor)
+        return Page(items=[replay_from_record(*record) for record in records], next_cursor=next_cursor)
 
     # --- notification channels ---------------------------------------------------------
 
@@ -359,12 +356,8 @@ class MemoryStore:
 
     # --- the due index (callers hold the lock) --------------------------------------
 
-    def _put_job(self, job: Job, doc: Document) -> None:
-        self._jobs[job.name] = doc
-        if job.set_aside is not None:
-            self._set_aside[job.name] = set_aside_to_document(job.set_aside)
-        else:
-            self._set_aside.pop(job.name, None)
+    def _put_job(self, job: Job, record: JobRecord) -> None:
+        self._jobs[job.name] = record
         self._index(job.name, job.due_at)
 
     def _index(self, job_name: str, due_at: datetime | None) -> None:
@@ -377,3 +370,11 @@ class MemoryStore:
         due_at = self._due_at.pop(job_name, None)
         if due_at is not None:
             del self._due[bisect.bisect_left(self._due, (due_at, job_name))]
+
+
+def _readable_set_aside(doc: Document | None) -> SetAside | None:
+    """The set-aside part of a record whose document cannot be decoded, when it can be."""
+    try:
+        return set_aside_from_document(doc)
+    except (KeyError, TypeError, ValueError):
+        return None

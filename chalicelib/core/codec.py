@@ -10,6 +10,7 @@ has whole milliseconds (the usual case), otherwise microsecond precision, so tha
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -82,7 +83,7 @@ def execution_to_document(ex: Execution) -> Document:
                                                 "retryable": ex.error.retryable},
         "lease_owner": ex.lease_owner,
         "expires_at": _time_or_none(ex.expires_at),
-        "triggered_by": _actor_to_document(ex.triggered_by),
+        "triggered_by": actor_to_document(ex.triggered_by),
         "logs": [{"at": encode_time(line.at), "level": line.level, "message": line.message} for line in ex.logs],
         "logs_dropped": ex.logs_dropped,
         "replay_id": ex.replay_id,
@@ -110,7 +111,7 @@ def execution_from_document(doc: Mapping[str, Any]) -> Execution:
                                                         retryable=bool(error.get("retryable", True))),
         lease_owner=doc.get("lease_owner"),
         expires_at=_parse_or_none(doc.get("expires_at")),
-        triggered_by=_actor_from_document(doc.get("triggered_by")),
+        triggered_by=actor_from_document(doc.get("triggered_by")),
         logs=tuple(LogLine(at=parse_iso(line["at"]), level=str(line["level"]), message=str(line["message"]))
                    for line in doc.get("logs") or ()),
         logs_dropped=int(doc.get("logs_dropped", 0)),
@@ -248,17 +249,16 @@ def _notice_from_document(doc: Mapping[str, Any]) -> Notice:
     )
 
 
-def _actor_to_document(actor: Actor | None) -> Document | None:
+def actor_to_document(actor: Actor | None) -> Document | None:
     return None if actor is None else {"subject": actor.subject, "role": actor.role}
 
 
-def _actor_from_document(doc: Mapping[str, Any] | None) -> Actor | None:
+def actor_from_document(doc: Mapping[str, Any] | None) -> Actor | None:
     return None if not doc else Actor(subject=str(doc["subject"]), role=str(doc["role"]))
 
 
 def set_aside_to_document(set_aside: SetAside) -> Document:
-    """The set-aside record, kept by the stores beside (not inside) the job's document so
-    that it can be written on a record that cannot be decoded."""
+    """The set-aside part of a :class:`JobRecord` (written alone by ``Store.set_aside``)."""
     return {
         "reason": set_aside.reason,
         "since": encode_time(set_aside.since),
@@ -277,7 +277,38 @@ def set_aside_from_document(doc: Mapping[str, Any] | None) -> SetAside | None:
                     notified=tuple(str(n) for n in doc.get("notified") or ()))
 
 
-def job_to_document(job: Job) -> Document:
+@dataclass(frozen=True)
+class JobRecord:
+    """A job as both stores keep it: three parts, each stored once.
+
+    - ``doc``: the job's document (everything but the two parts below);
+    - ``version``: the compare-and-swap counter, beside the document because every
+      conditional write tests it (DynamoDB's ``version`` attribute);
+    - ``set_aside``: the dispatcher's hold (:func:`set_aside_to_document`), beside the
+      document because it is written on records whose document cannot be decoded, and
+      written without rewriting the document.
+
+    :func:`job_to_record` and :func:`job_from_record` are the only place the parts are
+    split and joined; the stores keep the parts and never splice.
+    """
+
+    doc: Document
+    version: int
+    set_aside: Document | None
+
+
+def job_to_record(job: Job) -> JobRecord:
+    return JobRecord(doc=_job_to_document(job), version=job.version,
+                     set_aside=None if job.set_aside is None else set_aside_to_document(job.set_aside))
+
+
+def job_from_record(record: JobRecord) -> Job:
+    """The job a record holds; any decoding failure raises (the store reads it as unreadable)."""
+    return replace(_job_from_document(record.doc), version=int(record.version),
+                   set_aside=set_aside_from_document(record.set_aside))
+
+
+def _job_to_document(job: Job) -> Document:
     return {
         "schema": SCHEMA_VERSION,
         "definition": _definition_to_document(job.definition),
@@ -293,9 +324,9 @@ def job_to_document(job: Job) -> Document:
         "lease": _lease_to_document(job.lease),
         "pending_retry": _pending_retry_to_document(job.pending_retry),
         "outbox": [_notice_to_document(n) for n in job.outbox],
-        "created_by": _actor_to_document(job.created_by),
-        "updated_by": _actor_to_document(job.updated_by),
-        "paused_by": _actor_to_document(job.paused_by),
+        "created_by": actor_to_document(job.created_by),
+        "updated_by": actor_to_document(job.updated_by),
+        "paused_by": actor_to_document(job.paused_by),
         "replay": _replay_cursor_to_document(job.replay),
         "paused_until": _time_or_none(job.paused_until),
         "held_slot": None if job.held_slot is None else {
@@ -303,11 +334,10 @@ def job_to_document(job: Job) -> Document:
             "release_at": encode_time(job.held_slot.release_at)},
         "recent_runs": [{"execution_id": r.execution_id, "status": r.status.value,
                          "scheduled_for": encode_time(r.scheduled_for)} for r in job.recent_runs],
-        "version": job.version,
     }
 
 
-def job_from_document(doc: Mapping[str, Any]) -> Job:
+def _job_from_document(doc: Mapping[str, Any]) -> Job:
     if doc.get("schema") != SCHEMA_VERSION:
         raise ValueError(f"unsupported job document schema {doc.get('schema')!r}")
     last = doc.get("last_execution")
@@ -325,22 +355,31 @@ def job_from_document(doc: Mapping[str, Any]) -> Job:
         lease=_lease_from_document(doc.get("lease")),
         pending_retry=_pending_retry_from_document(doc.get("pending_retry")),
         outbox=tuple(_notice_from_document(n) for n in doc.get("outbox") or ()),
-        created_by=_actor_from_document(doc.get("created_by")),
-        updated_by=_actor_from_document(doc.get("updated_by")),
-        paused_by=_actor_from_document(doc.get("paused_by")),
+        created_by=actor_from_document(doc.get("created_by")),
+        updated_by=actor_from_document(doc.get("updated_by")),
+        paused_by=actor_from_document(doc.get("paused_by")),
         replay=_replay_cursor_from_document(doc.get("replay")),
         paused_until=_parse_or_none(doc.get("paused_until")),
         held_slot=_held_slot_from_document(doc.get("held_slot")),
         recent_runs=tuple(RecentRun(str(r["execution_id"]), ExecutionStatus(r["status"]), parse_iso(r["scheduled_for"]))
                           for r in doc.get("recent_runs") or ()),
-        version=int(doc.get("version", 0)),
     )
 
 
 # --- replays ------------------------------------------------------------------------
 
 
-def replay_to_document(replay: Replay) -> Document:
+def replay_to_record(replay: Replay) -> tuple[Document, int]:
+    """A replay as both stores keep it: its document and, beside it, its version (the
+    compare-and-swap counter, stored once)."""
+    return _replay_to_document(replay), replay.version
+
+
+def replay_from_record(doc: Mapping[str, Any], version: int) -> Replay:
+    return replace(_replay_from_document(doc), version=int(version))
+
+
+def _replay_to_document(replay: Replay) -> Document:
     return {
         "replay_id": replay.replay_id,
         "job_name": replay.job_name,
@@ -356,14 +395,13 @@ def replay_to_document(replay: Replay) -> Document:
         "created_at": encode_time(replay.created_at),
         "updated_at": encode_time(replay.updated_at),
         "job_created_at": encode_time(replay.job_created_at),
-        "created_by": _actor_to_document(replay.created_by),
+        "created_by": actor_to_document(replay.created_by),
         "idempotency_key": replay.idempotency_key,
         "expires_at": _time_or_none(replay.expires_at),
-        "version": replay.version,
     }
 
 
-def replay_from_document(doc: Mapping[str, Any]) -> Replay:
+def _replay_from_document(doc: Mapping[str, Any]) -> Replay:
     return Replay(
         replay_id=str(doc["replay_id"]),
         job_name=str(doc["job_name"]),
@@ -381,10 +419,9 @@ def replay_from_document(doc: Mapping[str, Any]) -> Replay:
         created_at=parse_iso(doc["created_at"]),
         updated_at=parse_iso(doc["updated_at"]),
         job_created_at=parse_iso(doc["job_created_at"]),
-        created_by=_actor_from_document(doc.get("created_by")),
+        created_by=actor_from_document(doc.get("created_by")),
         idempotency_key=doc.get("idempotency_key"),
         expires_at=_parse_or_none(doc.get("expires_at")),
-        version=int(doc.get("version", 0)),
     )
 
 

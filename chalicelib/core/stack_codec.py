@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from chalicelib.core.channels import Channel, ChannelType
-from chalicelib.core.codec import SCHEMA_VERSION, Document, _actor_from_document, _actor_to_document, encode_time
+from chalicelib.core.codec import SCHEMA_VERSION, Document, actor_from_document, actor_to_document, encode_time
 from chalicelib.core.maintenance import MaintenanceWindow
 from chalicelib.core.model import parse_iso
 
@@ -26,7 +26,7 @@ def channel_to_document(channel: Channel) -> Document:
         "description": channel.description,
         "created_at": encode_time(channel.created_at),
         "updated_at": encode_time(channel.updated_at),
-        "updated_by": _actor_to_document(channel.updated_by),
+        "updated_by": actor_to_document(channel.updated_by),
     }
 
 
@@ -40,7 +40,7 @@ def channel_from_document(doc: Mapping[str, Any]) -> Channel:
         description=str(doc.get("description") or ""),
         created_at=parse_iso(doc["created_at"]),
         updated_at=parse_iso(doc["updated_at"]),
-        updated_by=_actor_from_document(doc.get("updated_by")),
+        updated_by=actor_from_document(doc.get("updated_by")),
     )
 
 
@@ -58,8 +58,8 @@ def window_to_document(window: MaintenanceWindow) -> Document:
         "owner": window.owner,
         "all": window.all_jobs,
         "run_missed": window.run_missed,
-        "created_by": _actor_to_document(window.created_by),
-        "ended_by": _actor_to_document(window.ended_by),
+        "created_by": actor_to_document(window.created_by),
+        "ended_by": actor_to_document(window.ended_by),
     }
 
 
@@ -69,5 +69,5 @@ def window_from_document(doc: Mapping[str, Any]) -> MaintenanceWindow:
         reason=str(doc["reason"]), created_at=parse_iso(doc["created_at"]),
         jobs=tuple(str(name) for name in doc.get("jobs") or ()), owner=doc.get("owner"),
         all_jobs=bool(doc.get("all", False)), run_missed=bool(doc.get("run_missed", False)),
-        created_by=_actor_from_document(doc.get("created_by")), ended_by=_actor_from_document(doc.get("ended_by")),
+        created_by=actor_from_document(doc.get("created_by")), ended_by=actor_from_document(doc.get("ended_by")),
     )

@@ -149,6 +149,8 @@ def test_the_key_layout_is_as_documented(dynamodb_store, settings, raw):
     assert job_item["dueShard"] == {"S": "due"}
     assert job_item["dueAt"] == {"S": "2026-11-28T20:05:00.000000Z"} == {"S": due_index_key(T0 + timedelta(minutes=5))}
     assert json.loads(job_item["doc"]["S"])["definition"]["job_name"] == job.name
+    # each part stored once: the version and the set-aside beside the document, not in it
+    assert not {"version", "set_aside"} & set(json.loads(job_item["doc"]["S"]))
 
     items = raw.query(
         TableName=settings.executions_table,
@@ -278,3 +280,16 @@ def test_an_endpoint_that_never_answers_is_store_unavailable(aws_env):
         for conn in held:
             conn.close()
         listener.close()
+
+
+def test_a_replay_keeps_its_version_beside_its_document_only(dynamodb_store, settings, raw):
+    from chalicelib.core.ports import ReplayUpdate
+    from tests.contract.test_replay_store import make_replay
+
+    job = make_job()
+    dynamodb_store.create_job(job)
+    replay = make_replay(job.name, "20261128T200000000-0000")
+    dynamodb_store.commit(job, expected_version=0, replay=ReplayUpdate(replay, None))
+    item = raw.get_item(TableName=settings.executions_table,
+                        Key={"jobName": {"S": job.name}, "sk": {"S": "R#" + replay.replay_id}})["Item"]
+    assert item["version"] == {"N": "1"} and "version" not in json.loads(item["doc"]["S"])

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import boto3
 
-from chalicelib.core.codec import job_to_document
+from chalicelib.core.codec import job_to_record
 from chalicelib.core.model import NoticeKind
 from tests.fakes import Harness, utc
 from tests.faults.conftest import SETTINGS
@@ -30,7 +30,7 @@ def make_bad(harness: Harness) -> None:
         "version": {"S": "not-a-number"}, "doc": {"S": "{not json"}})
     # 2. A definition stored before 'EST' was refused: written as the old code wrote it.
     legacy = harness.service.reads.get_job("legacy-zone")
-    doc = job_to_document(legacy)
+    doc = job_to_record(legacy).doc
     doc["definition"]["timezone"] = "EST"
     client.update_item(TableName=SETTINGS.jobs_table, Key={"jobName": {"S": "legacy-zone"}},
                        UpdateExpression="SET #doc = :doc", ExpressionAttributeNames={"#doc": "doc"},

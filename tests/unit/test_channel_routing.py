@@ -118,14 +118,14 @@ def test_stack_topic_is_no_channel_name():
 
 
 def test_a_set_aside_alert_reaches_each_channel_once_even_when_one_fails_at_first():
-    from chalicelib.core.codec import job_to_document
+    from chalicelib.core.codec import job_to_record
 
     h = Harness(START)
     for name in ("team-a", "team-b"):
         h.store.put_channel(_channel(name))
     h.registry.add("ok", lambda ctx: None)
     h.service.register_job("legacy-zone", "0 0 * * *", "ok", notify=("team-a", "team-b"), owner="mentor-team")
-    doc = job_to_document(h.service.reads.get_job("legacy-zone"))
+    doc = job_to_record(h.service.reads.get_job("legacy-zone")).doc
     doc["definition"]["timezone"] = "EST"  # stored before the code refused it: planning fails
     corrupt_job(h.store, "legacy-zone", doc)
     h.notifier.failing_channels = {"team-b"}

@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 
 from chalicelib.core.codec import (
+    JobRecord,
     execution_from_document,
     execution_to_document,
-    job_from_document,
-    job_to_document,
+    job_from_record,
+    job_to_record,
 )
 from chalicelib.core.model import (
     AlertState,
@@ -29,6 +30,20 @@ from tests.contract.builders import T0, make_execution, make_job
 
 def _through_json(doc):
     return json.loads(json.dumps(doc))
+
+
+def job_to_document(job):
+    return job_to_record(job).doc
+
+
+def job_from_document(doc, version=0):
+    return job_from_record(JobRecord(doc=doc, version=version, set_aside=None))
+
+
+def test_the_version_and_the_set_aside_are_beside_the_document_not_in_it():
+    record = job_to_record(make_job(version=12))
+    assert record.version == 12 and not {"version", "set_aside"} & set(record.doc)
+    assert job_from_record(JobRecord(_through_json(record.doc), 12, None)) == make_job(version=12)
 
 
 def test_a_minimal_job_round_trips_through_json():
@@ -63,7 +78,7 @@ def test_a_job_with_every_optional_field_round_trips_through_json():
     )
     doc = job_to_document(job)
     assert _through_json(doc) == doc
-    assert job_from_document(_through_json(doc)) == job
+    assert job_from_document(_through_json(doc), version=12) == job
 
 
 def test_times_keep_microseconds_and_use_iso_z_otherwise():

@@ -18,13 +18,11 @@ from typing import Any, Callable, Iterator
 import pytest
 
 import app as chalice_app
-from chalicelib import bootstrap
-from chalicelib.adapters.memory_store import MemoryStore
 from chalicelib.jobs.registry import JobRegistry
-from chalicelib.settings import Settings
 from devstack.api_server import ApiTestClient
 from tests.app.conftest import SECRET, Api
-from tests.fakes import FakeClock, FakeNotifier, FixedRandom, RecordingMetrics, utc
+from tests.fakes import FakeClock, utc
+from tests.support.app_stack import app_runtime
 
 PREFIX = "nightly-scheduler/local/jobs/"
 SIGNING_SECRET = "whsec-3b1f0c9e8d7a6b5c4d3e2f1a"
@@ -99,24 +97,19 @@ def stack(monkeypatch) -> Iterator[tuple[Api, Receiver, Receiver, list[str | Non
         secrets = boto3.client("secretsmanager", region_name="eu-north-1")
         secrets.create_secret(Name=PREFIX + "slack/mentor-team", SecretString=slack.url + SLACK_PATH)
         secrets.create_secret(Name=PREFIX + "webhooks/pager", SecretString=SIGNING_SECRET)
-        settings = Settings.from_env({
-            "SCHEDULER_JWT_SECRET": SECRET, "SCHEDULER_WORKER_MODE": "inline", "SCHEDULER_LOCAL_MODE": "1",
-            "SUPABASE_URL": "http://127.0.0.1:9", "SUPABASE_SERVICE_KEY": "unused", "SCHEDULER_CONSOLE_URL": CONSOLE})
+        env = {"SCHEDULER_JWT_SECRET": SECRET, "SCHEDULER_WORKER_MODE": "inline", "SCHEDULER_LOCAL_MODE": "1",
+               "SUPABASE_URL": "http://127.0.0.1:9", "SUPABASE_SERVICE_KEY": "unused", "SCHEDULER_CONSOLE_URL": CONSOLE}
         registry = JobRegistry()
 
         def leaky(ctx):
             raise RuntimeError("upstream refused Authorization: Bearer sk_live_4f3e2d1c0b9a and answered 503")
 
         registry.add("leaky", leaky, "Always fails, quoting a credential")
-        notifier = FakeNotifier()
-        runtime = bootstrap.build_runtime(settings, store=MemoryStore(clock=clock), clock=clock, rand=FixedRandom(0.0),
-                                          notifier=notifier, metrics=RecordingMetrics(), registry=registry)
-        bootstrap.set_runtime(runtime)
         try:
-            with ApiTestClient(chalice_app.app, stage_name="dev") as client:
-                yield Api(client, runtime, clock, notifier, registry), slack, webhook, verdicts
+            with app_runtime(env, registry=registry, clock=clock) as built, \
+                    ApiTestClient(chalice_app.app, stage_name="dev") as client:
+                yield Api(client, built.runtime, clock, built.notifier, registry), slack, webhook, verdicts
         finally:
-            bootstrap.set_runtime(None)
             slack.close()
             webhook.close()
 

@@ -22,13 +22,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chalicelib import bootstrap
-from chalicelib.adapters.memory_store import MemoryStore
 from chalicelib.api import auth
 from chalicelib.jobs.registry import JobRegistry
-from chalicelib.settings import Settings
 from devstack.net import free_port
-from tests.fakes import FakeClock, FakeNotifier, FixedRandom, RecordingInvoker, RecordingMetrics, utc
+from tests.fakes import RecordingInvoker
+from tests.support.app_stack import app_runtime
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -88,21 +86,16 @@ def server(monkeypatch):
 
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
-    settings = Settings.from_env({"SCHEDULER_JWT_SECRET": SECRET, "SCHEDULER_WORKER_MODE": "inline",
-                                  "SUPABASE_URL": "http://127.0.0.1:9", "SUPABASE_SERVICE_KEY": "unused"})
-    clock = FakeClock(utc(2026, 11, 28, 20, 0))
+    env = {"SCHEDULER_JWT_SECRET": SECRET, "SCHEDULER_WORKER_MODE": "inline",
+           "SUPABASE_URL": "http://127.0.0.1:9", "SUPABASE_SERVICE_KEY": "unused"}
     registry = JobRegistry()
     registry.add("ok", lambda ctx: {"ok": True}, "Always succeeds")
-    runtime = bootstrap.build_runtime(settings, store=MemoryStore(clock=clock), clock=clock, rand=FixedRandom(0.0),
-                                      notifier=FakeNotifier(), metrics=RecordingMetrics(), registry=registry,
-                                      invoker=RecordingInvoker())
-    bootstrap.set_runtime(runtime)
-    port = free_port()
-    local = create_api_server(chalice_app.app, "127.0.0.1", port)
-    threading.Thread(target=local.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{port}"
-    local.shutdown()
-    bootstrap.set_runtime(None)
+    with app_runtime(env, registry=registry, invoker=RecordingInvoker()):
+        port = free_port()
+        local = create_api_server(chalice_app.app, "127.0.0.1", port)
+        threading.Thread(target=local.serve_forever, daemon=True).start()
+        yield f"http://127.0.0.1:{port}"
+        local.shutdown()
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(server, record_property):

@@ -11,13 +11,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from chalicelib import bootstrap
-from chalicelib.adapters.memory_store import MemoryStore
 from chalicelib.api import auth
 from chalicelib.jobs.registry import JobRegistry
-from chalicelib.settings import Settings
 from devstack.net import free_port
-from tests.fakes import FakeNotifier, RecordingMetrics
+from tests.support.app_stack import app_runtime
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -34,9 +31,8 @@ def stack(monkeypatch):
 
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
-    settings = Settings.from_env({"SCHEDULER_JWT_SECRET": SECRET, "SCHEDULER_WORKER_MODE": "inline",
-                                  "SCHEDULER_LOCAL_MODE": "true", "SUPABASE_URL": "http://127.0.0.1:9",
-                                  "SUPABASE_SERVICE_KEY": "unused"})
+    env = {"SCHEDULER_JWT_SECRET": SECRET, "SCHEDULER_WORKER_MODE": "inline", "SCHEDULER_LOCAL_MODE": "true",
+           "SUPABASE_URL": "http://127.0.0.1:9", "SUPABASE_SERVICE_KEY": "unused"}
     registry = JobRegistry()
 
     def report(ctx):
@@ -48,19 +44,17 @@ def stack(monkeypatch):
 
     registry.add("report", report, "Builds the coordinators' report")
     registry.add("boom", boom, "Always fails")
-    runtime = bootstrap.build_runtime(settings, store=MemoryStore(), notifier=FakeNotifier(),
-                                      metrics=RecordingMetrics(), registry=registry)
-    bootstrap.set_runtime(runtime)
-    runtime.ensure_code_jobs()
-    runtime.engine.dispatcher.tick()  # one tick, so the console shows a recent one
-    port = free_port()
-    server = create_api_server(chalice_app.app, "127.0.0.1", port)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    token = auth.issue_token(SECRET, subject="ops-anna", now_epoch=int(time.time()), ttl_seconds=3600,
-                             issuer=auth.issuer_for(settings.supabase_url))
-    yield f"http://127.0.0.1:{port}/api/v1/scheduler", token, runtime
-    server.shutdown()
-    bootstrap.set_runtime(None)
+    with app_runtime(env, registry=registry, start=None) as built:  # the system clock, as make run
+        runtime = built.runtime
+        runtime.ensure_code_jobs()
+        runtime.engine.dispatcher.tick()  # one tick, so the console shows a recent one
+        port = free_port()
+        server = create_api_server(chalice_app.app, "127.0.0.1", port)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        token = auth.issue_token(SECRET, subject="ops-anna", now_epoch=int(time.time()), ttl_seconds=3600,
+                                 issuer=auth.issuer_for(built.settings.supabase_url))
+        yield f"http://127.0.0.1:{port}/api/v1/scheduler", token, runtime
+        server.shutdown()
 
 
 @pytest.fixture

@@ -41,11 +41,13 @@ def app_runtime(
     store: Any = None,
     invoker: Any = None,
     start: datetime | None = START,
+    clock: FakeClock | None = None,
 ) -> Iterator[AppStack]:
     """The runtime for ``env`` installed while the block runs. ``start=None``: the system
-    clock and randomness (and a memory store on them), as the local stack runs."""
+    clock and randomness (and a memory store on them), as the local stack runs; ``clock``:
+    this fake clock, for a fixture that needs it before the stack is built."""
     settings = Settings.from_env(dict(env))
-    clock = FakeClock(start) if start is not None else None
+    clock = clock if clock is not None else FakeClock(start) if start is not None else None
     registry = registry if registry is not None else JobRegistry()
     notifier = notifier if notifier is not None else FakeNotifier()
     store = store if store is not None else MemoryStore(clock=clock) if clock is not None else MemoryStore()

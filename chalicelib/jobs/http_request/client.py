@@ -1,16 +1,15 @@
-"""The pinned HTTP client: one ``http-request`` attempt, connected to the address that was checked."""
+"""One ``http-request`` attempt: secrets resolved, sent over the pinned connection
+(:mod:`~chalicelib.jobs.http_request.wire`), the answer checked and kept scrubbed."""
 from __future__ import annotations
 
 import json
 import socket
 import ssl
-import threading
 import time
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-import certifi
 import httpx
 
 from chalicelib.core import strict_json
@@ -18,17 +17,10 @@ from chalicelib.core.context import RunContext
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.model import iso
 from chalicelib.jobs.http_request.destinations import (
-    ALLOWED_HOSTS_SETTING,
     BadUrl,
     HostAllowList,
     HostResolver,
-    IPAddress,
-    Target,
-    address_refusal,
-    as_allow_list,
-    ip_literal,
     parse_url,
-    policy_refusal,
 )
 from chalicelib.jobs.http_request.errors import (
     DestinationRefused,
@@ -36,7 +28,6 @@ from chalicelib.jobs.http_request.errors import (
     HttpRequestError,
     HttpRequestFailed,
     HttpRequestTimeout,
-    RedirectNotFollowed,
 )
 from chalicelib.jobs.http_request.expect import expectation_failure, status_failure
 from chalicelib.jobs.http_request.payload import (
@@ -51,20 +42,12 @@ from chalicelib.jobs.http_request.secrets import (
     resolve_body_secrets,
     resolve_ref,
 )
-
-MAX_REDIRECTS = 3
-
+from chalicelib.jobs.http_request.wire import MAX_REDIRECTS, Answer, PinnedConnection, follow_redirect
 
 RESULT_BODY_LIMIT = 4000  # characters of response body kept in an execution's result
 
 
 ERROR_BODY_LIMIT = 500  # characters of response body quoted in an error message
-
-
-_READ_LIMIT = 64 * 1024  # bytes of a response read at most; the rest is never downloaded
-
-
-_CONNECT_TIMEOUT_CAP = 10.0
 
 
 @dataclass(frozen=True)
@@ -86,33 +69,13 @@ def scheduler_headers(ctx: RunContext) -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True)
-class _Answer:
-    status: int
-    location: str | None
-    content_type: str
-    charset: str | None
-    content: bytes
-    truncated: bool
-
-
 class HttpRequestHandler:
     """Runs one ``http-request`` attempt: ``handler(ctx) -> {"status", "body"}``.
 
-    How the connection is pinned: the host is resolved once per request (and again for
-    each followed redirect), *every* address is checked, and httpx is then given a URL
-    whose host is the checked IP address, with the ``Host`` header set to the real host
-    and the ``sni_hostname`` request extension set to it. httpcore uses that name for TLS
-    SNI and for certificate verification (``ssl.SSLContext.check_hostname``), so the
-    certificate must be valid for the host name while the socket goes to an address
-    that cannot change in between (no DNS rebinding). httpx was chosen over urllib3
-    because it is already a pinned runtime dependency; ``trust_env=False`` keeps
-    ``HTTPS_PROXY`` and friends from routing the request around the check.
-
-    Each run gets a fresh transport: pooled connections are keyed by address, and one
-    made with SNI for host A must never carry a request for host B on the same address.
-    When a host has several addresses they are tried in order, moving on only when the
-    connection could not be established (nothing was sent).
+    Resolves the payload's secrets, sends the request through a
+    :class:`~chalicelib.jobs.http_request.wire.PinnedConnection` (the destination policy
+    and the pinned address), follows same-origin redirects, checks ``expect`` and keeps a
+    scrubbed result.
     """
 
     def __init__(
@@ -128,13 +91,9 @@ class HttpRequestHandler:
         time_margin_seconds: float = 1.0,
         own_credentials: Callable[[], OwnCredentials] | None = None,
     ) -> None:
-        self._allow_list = as_allow_list(allowed_hosts)
-        self._local_mode = local_mode
+        self._wire = PinnedConnection(allowed_hosts=allowed_hosts, local_mode=local_mode, resolve_host=resolve_host,
+                                      ssl_context=ssl_context, transport_factory=transport_factory, monotonic=monotonic)
         self._resolve_secret = resolve_secret
-        self._resolve_host = resolve_host
-        self._ssl_context = ssl_context
-        self._ssl_lock = threading.Lock()
-        self._transport_factory = transport_factory
         self._monotonic = monotonic
         self._margin = time_margin_seconds
         self._own_credentials = own_credentials
@@ -177,12 +136,10 @@ class HttpRequestHandler:
         log.info("http-request %s %s (timeout %.1f s)", method, target.display, timeout)
         log.debug("http-request headers %s", ", ".join(sorted(headers)))  # names only: values may be secrets
 
-        with httpx.Client(
-            transport=self._transport(), follow_redirects=False, trust_env=False, timeout=timeout
-        ) as client:
+        with self._wire.client(timeout) as client:
             for hop in range(MAX_REDIRECTS + 1):
-                addresses = self._checked_addresses(target)
-                answer = self._send(client, method, target, addresses, headers, body, deadline, timeout, scrub)
+                addresses = self._wire.checked_addresses(target)
+                answer = self._wire.send(client, method, target, addresses, headers, body, deadline, timeout, scrub)
                 log.info("http-request %s %s -> HTTP %d", method, target.display, answer.status)
                 if self._is_success(answer.status, spec.expect_status):
                     if spec.expect is not None:
@@ -195,7 +152,7 @@ class HttpRequestHandler:
                             raise missed
                     return _result(answer, scrub)
                 if 300 <= answer.status < 400 and answer.status != 304:
-                    target, method, body = self._follow(answer, method, target, body, hop, headers)
+                    target, method, body = follow_redirect(answer, method, target, body, hop, headers)
                     continue
                 excerpt = _excerpt(answer, ERROR_BODY_LIMIT, scrub) or "(empty body)"
                 if spec.expect is not None:
@@ -225,11 +182,10 @@ class HttpRequestHandler:
             raise DestinationRefused(scrub(f"refused to call the URL: it {exc}")) from None
         sent = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **headers}
         try:
-            with httpx.Client(transport=self._transport(), follow_redirects=False, trust_env=False,
-                              timeout=timeout) as client:
-                addresses = self._checked_addresses(target)
-                answer = self._send(client, "POST", target, addresses, sent, body, self._monotonic() + timeout,
-                                    timeout, scrub)
+            with self._wire.client(timeout) as client:
+                addresses = self._wire.checked_addresses(target)
+                answer = self._wire.send(client, "POST", target, addresses, sent, body, self._monotonic() + timeout,
+                                         timeout, scrub)
         except (DestinationRefused, HttpConnectionFailed, HttpRequestTimeout) as exc:
             raise type(exc)(scrub(str(exc))) from None
         return answer.status
@@ -263,173 +219,7 @@ class HttpRequestHandler:
             headers[name] = value.render(secret)
         return headers, secrets
 
-    # -- destinations
-
-    def _checked_addresses(self, target: Target) -> list[IPAddress]:
-        refusal = policy_refusal(target, self._allow_list, self._local_mode)
-        if refusal is not None:
-            raise DestinationRefused(f"refused to call {target.display}: {refusal}")
-        allow_loopback = self._local_mode and target.is_local_loopback
-        if target.ip is not None:
-            addresses = [target.ip]
-        else:
-            try:
-                infos = self._resolve_host(target.host, target.port)
-            except (OSError, UnicodeError) as exc:
-                raise HttpConnectionFailed(f"could not resolve host {target.host}: {exc}") from None
-            addresses = []
-            for info in infos:
-                ip = ip_literal(str(info[4][0]).split("%", 1)[0])
-                if ip is None:
-                    raise DestinationRefused(
-                        f"refused to call {target.display}: {target.host} resolved to an address "
-                        f"that cannot be checked ({info[4][0]!r})"
-                    )
-                if ip not in addresses:
-                    addresses.append(ip)
-            if not addresses:
-                raise HttpConnectionFailed(f"host {target.host} did not resolve to any address")
-        for ip in addresses:
-            reason = address_refusal(ip, allow_loopback=allow_loopback)
-            if reason is not None:
-                raise DestinationRefused(
-                    f"refused to call {target.display}: {target.host} resolves to {ip}, {reason}. "
-                    "Private, loopback, link-local, metadata and other non-public addresses are "
-                    f"never called, whatever {ALLOWED_HOSTS_SETTING} says"
-                )
-        return addresses
-
-    def _follow(
-        self, answer: _Answer, method: str, target: Target, body: bytes | None, hop: int, headers: dict[str, str]
-    ) -> tuple[Target, str, bytes | None]:
-        status = answer.status
-        where = f"{method} {target.display} was redirected (HTTP {status})"
-        if not answer.location:
-            raise HttpRequestFailed(
-                f"{where} without a Location header", method=method, url=target.display, status=status, body_excerpt=""
-            )
-        try:
-            nxt = parse_url(str(target.url.join(answer.location)))
-        except (BadUrl, httpx.InvalidURL, ValueError) as exc:
-            raise RedirectNotFollowed(
-                f"{where} to a URL that is not followed: it {exc}",
-                method=method, url=target.display, status=status, location="(invalid)",
-            ) from None
-        if nxt.origin != target.origin:
-            raise RedirectNotFollowed(
-                f"{where} to {nxt.display}, another scheme, host or port; redirects are followed "
-                "only within the same origin. Point the job's url at the final address "
-                f"(and allow its host in {ALLOWED_HOSTS_SETTING}).",
-                method=method, url=target.display, status=status, location=nxt.display,
-            )
-        if hop >= MAX_REDIRECTS:
-            raise RedirectNotFollowed(
-                f"{where} to {nxt.display}: stopped after {MAX_REDIRECTS} redirects",
-                method=method, url=target.display, status=status, location=nxt.display,
-            )
-        if status == 303 or (status in (301, 302) and method == "POST"):
-            # What every HTTP client does; 307 and 308 keep the method and body.
-            method, body = "GET", None
-            for name in [n for n in headers if n.lower() == "content-type"]:
-                del headers[name]
-        return nxt, method, body
-
-    # -- the wire
-
-    def _transport(self) -> httpx.BaseTransport:
-        context = self._tls_context()
-        if self._transport_factory is not None:
-            return self._transport_factory(context)
-        return httpx.HTTPTransport(verify=context, trust_env=False, retries=0)
-
-    def _tls_context(self) -> ssl.SSLContext:
-        with self._ssl_lock:  # built once, on first use: no cost for processes that never call out
-            if self._ssl_context is None:
-                self._ssl_context = ssl.create_default_context(cafile=certifi.where())
-            return self._ssl_context
-
-    def _send(
-        self,
-        client: httpx.Client,
-        method: str,
-        target: Target,
-        addresses: Sequence[IPAddress],
-        headers: Mapping[str, str],
-        body: bytes | None,
-        deadline: float,
-        total: float,
-        scrub: Scrubber,
-    ) -> _Answer:
-        last_error: Exception | None = None
-        for ip in addresses:
-            left = deadline - self._monotonic()
-            if left <= 0:
-                raise self._timed_out(method, target, total)
-            request = client.build_request(
-                method,
-                target.url.copy_with(host=str(ip)),
-                headers={**headers, "Host": target.authority},
-                content=body,
-                timeout=httpx.Timeout(left, connect=min(left, _CONNECT_TIMEOUT_CAP)),
-                extensions={"sni_hostname": target.host} if target.scheme == "https" else None,
-            )
-            try:
-                response = client.send(request, stream=True)
-            except httpx.ConnectError as exc:
-                last_error = exc
-                continue
-            except httpx.TimeoutException:
-                raise self._timed_out(method, target, total) from None
-            except httpx.TransportError as exc:
-                raise self._connection_failed(method, target, exc, scrub) from None
-            try:
-                content, truncated = self._read(response, deadline, method, target, total)
-            except httpx.TimeoutException:
-                raise self._timed_out(method, target, total) from None
-            except httpx.TransportError as exc:
-                raise self._connection_failed(method, target, exc, scrub) from None
-            finally:
-                response.close()
-            return _Answer(
-                status=response.status_code,
-                location=response.headers.get("location"),
-                content_type=response.headers.get("content-type", ""),
-                charset=response.charset_encoding,
-                content=content,
-                truncated=truncated,
-            )
-        tried = ", ".join(str(ip) for ip in addresses)
-        raise HttpConnectionFailed(
-            scrub(f"{method} {target.display}: could not connect to {target.host} ({tried}): {last_error}")
-        )
-
-    def _read(
-        self, response: httpx.Response, deadline: float, method: str, target: Target, total: float
-    ) -> tuple[bytes, bool]:
-        buffer = bytearray()
-        for chunk in response.iter_bytes():
-            buffer += chunk
-            if len(buffer) >= _READ_LIMIT:
-                return bytes(buffer[:_READ_LIMIT]), True
-            if self._monotonic() > deadline:
-                raise self._timed_out(method, target, total)
-        return bytes(buffer), False
-
-    @staticmethod
-    def _timed_out(method: str, target: Target, total: float) -> HttpRequestTimeout:
-        return HttpRequestTimeout(
-            f"{method} {target.display} did not answer within {total:g} s "
-            "(payload timeoutSeconds, capped by the run's remaining time)"
-        )
-
-    @staticmethod
-    def _connection_failed(method: str, target: Target, exc: Exception, scrub: Scrubber) -> HttpConnectionFailed:
-        return HttpConnectionFailed(
-            scrub(f"{method} {target.display}: connection failed ({type(exc).__name__}: {exc})")
-        )
-
-
-def _text(answer: _Answer) -> str:
+def _text(answer: Answer) -> str:
     try:
         text = answer.content.decode(answer.charset or "utf-8", errors="replace")
     except LookupError:
@@ -438,13 +228,13 @@ def _text(answer: _Answer) -> str:
     return text.rstrip("\ufffd") if answer.truncated else text
 
 
-def _excerpt(answer: _Answer, limit: int, scrub: Scrubber) -> str:
+def _excerpt(answer: Answer, limit: int, scrub: Scrubber) -> str:
     # Scrubbed before whitespace is collapsed or the excerpt cut; a read cut mid-secret too.
     text = " ".join(scrub(_text(answer), cut_end=answer.truncated).split())
     return text if len(text) <= limit and not answer.truncated else text[:limit] + "…"
 
 
-def _result(answer: _Answer, scrub: Scrubber) -> dict[str, Any]:
+def _result(answer: Answer, scrub: Scrubber) -> dict[str, Any]:
     result: dict[str, Any] = {"status": answer.status, "body": None}
     if not answer.content:
         return result

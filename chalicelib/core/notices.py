@@ -29,50 +29,43 @@ def _error_of(execution: Execution) -> dict[str, Any] | None:
     return {"type": execution.error.type, "message": execution.error.message, "retryable": execution.error.retryable}
 
 
-def alert_notice(job: Job, execution: Execution, now: datetime) -> Notice:
-    name = job.name
-    failures = job.consecutive_failures
-    times = "once" if failures == 1 else f"{failures} times in a row"
-    subject = f"[ALERT] Scheduled job '{name}' has failed {times}"
+def _notice(kind: NoticeKind, job_name: str, key: str, subject: str, now: datetime, **fields: Any) -> Notice:
+    """A notice of ``kind`` about ``job_name``: its id ``{job}#{kind}#{key}`` is stable (the
+    same event always has the same id), its subject at most 100 characters (SNS's limit)."""
     return Notice(
-        notice_id=f"{name}#alert#{execution.execution_id}",
-        kind=NoticeKind.ALERT,
+        notice_id=f"{job_name}#{kind.value}#{key}",
+        kind=kind,
         subject=subject[:100],
-        message={
-            "kind": NoticeKind.ALERT.value,
-            "jobName": name,
-            "consecutiveFailures": failures,
-            "alertAfterFailures": job.definition.alert_after_failures,
-            "lastExecutionId": execution.execution_id,
-            "lastStatus": execution.status.value,
-            "lastScheduledFor": iso(execution.scheduled_for),
-            "lastError": _error_of(execution),
-            "lastSuccessAt": iso(job.last_success_at) if job.last_success_at else None,
-            "jobState": job.state.value,
-            "howToInspect": _inspect_hints(name),
-            "at": iso(now),
-        },
+        message={"kind": kind.value, "jobName": job_name, **fields, "at": iso(now)},
         created_at=now,
     )
 
 
+def alert_notice(job: Job, execution: Execution, now: datetime) -> Notice:
+    failures = job.consecutive_failures
+    times = "once" if failures == 1 else f"{failures} times in a row"
+    return _notice(
+        NoticeKind.ALERT, job.name, execution.execution_id, f"[ALERT] Scheduled job '{job.name}' has failed {times}", now,
+        consecutiveFailures=failures,
+        alertAfterFailures=job.definition.alert_after_failures,
+        lastExecutionId=execution.execution_id,
+        lastStatus=execution.status.value,
+        lastScheduledFor=iso(execution.scheduled_for),
+        lastError=_error_of(execution),
+        lastSuccessAt=iso(job.last_success_at) if job.last_success_at else None,
+        jobState=job.state.value,
+        howToInspect=_inspect_hints(job.name),
+    )
+
+
 def recovery_notice(job: Job, execution: Execution, failures: int, now: datetime) -> Notice:
-    name = job.name
-    subject = f"[RECOVERED] Scheduled job '{name}' succeeded after {failures} failures"
-    return Notice(
-        notice_id=f"{name}#recovery#{execution.execution_id}",
-        kind=NoticeKind.RECOVERY,
-        subject=subject[:100],
-        message={
-            "kind": NoticeKind.RECOVERY.value,
-            "jobName": name,
-            "failuresInStreak": failures,
-            "recoveredBy": execution.execution_id,
-            "scheduledFor": iso(execution.scheduled_for),
-            "at": iso(now),
-            "howToInspect": _inspect_hints(name),
-        },
-        created_at=now,
+    return _notice(
+        NoticeKind.RECOVERY, job.name, execution.execution_id,
+        f"[RECOVERED] Scheduled job '{job.name}' succeeded after {failures} failures", now,
+        failuresInStreak=failures,
+        recoveredBy=execution.execution_id,
+        scheduledFor=iso(execution.scheduled_for),
+        howToInspect=_inspect_hints(job.name),
     )
 
 
@@ -84,56 +77,32 @@ def _hints(job_name: str) -> dict[str, str]:
 
 def set_aside_notice(job_name: str, record: SetAside, now: datetime) -> Notice:
     """Published once when a job is first set aside."""
-    return Notice(
-        notice_id=f"{job_name}#set-aside#{iso(record.since)}",
-        kind=NoticeKind.SET_ASIDE,
-        subject=f"[ALERT] Scheduled job '{job_name}' cannot be dispatched"[:100],
-        message={
-            "kind": NoticeKind.SET_ASIDE.value,
-            "jobName": job_name,
-            "reason": record.reason,
-            "since": iso(record.since),
-            "retryAt": iso(record.retry_at),
-            "attempts": record.attempts,
-            "howToRepair": _hints(job_name),
-            "at": iso(now),
-        },
-        created_at=now,
+    return _notice(
+        NoticeKind.SET_ASIDE, job_name, iso(record.since), f"[ALERT] Scheduled job '{job_name}' cannot be dispatched", now,
+        reason=record.reason,
+        since=iso(record.since),
+        retryAt=iso(record.retry_at),
+        attempts=record.attempts,
+        howToRepair=_hints(job_name),
     )
 
 
 def restored_notice(job_name: str, record: SetAside, now: datetime) -> Notice:
     """Queued in the job's outbox when a set-aside job dispatches again."""
-    return Notice(
-        notice_id=f"{job_name}#restored#{iso(record.since)}",
-        kind=NoticeKind.RESTORED,
-        subject=f"[RECOVERED] Scheduled job '{job_name}' dispatches again"[:100],
-        message={
-            "kind": NoticeKind.RESTORED.value,
-            "jobName": job_name,
-            "setAsideSince": iso(record.since),
-            "lastReason": record.reason,
-            "attempts": record.attempts,
-            "at": iso(now),
-        },
-        created_at=now,
+    return _notice(
+        NoticeKind.RESTORED, job_name, iso(record.since), f"[RECOVERED] Scheduled job '{job_name}' dispatches again", now,
+        setAsideSince=iso(record.since),
+        lastReason=record.reason,
+        attempts=record.attempts,
     )
 
 
 def pause_expired_notice(job: Job, until: datetime, now: datetime) -> Notice:
     """The notice a pause with an end sends when it ends (``resumed`` by itself)."""
-    name = job.name
-    return Notice(
-        notice_id=f"{name}#pause-expired#{iso(until)}",
-        kind=NoticeKind.PAUSE_EXPIRED,
-        subject=f"[RESUMED] Scheduled job '{name}' resumed: its pause ended"[:100],
-        message={
-            "kind": NoticeKind.PAUSE_EXPIRED.value,
-            "jobName": name,
-            "pausedUntil": iso(until),
-            "pauseReason": job.pause_reason,
-            "pausedBy": None if job.paused_by is None else job.paused_by.subject,
-            "at": iso(now),
-        },
-        created_at=now,
+    return _notice(
+        NoticeKind.PAUSE_EXPIRED, job.name, iso(until), f"[RESUMED] Scheduled job '{job.name}' resumed: its pause ended",
+        now,
+        pausedUntil=iso(until),
+        pauseReason=job.pause_reason,
+        pausedBy=None if job.paused_by is None else job.paused_by.subject,
     )

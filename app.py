@@ -1,7 +1,7 @@
 """The Chalice entry points: the REST API (its routes in ``chalicelib.api.routes``), the
 authorizer (``chalicelib.api.gateway``), the dispatcher and the worker.
 
-Each function parses its input, makes one service call and shapes the answer; the
+The dispatcher and the worker read their event, make one engine call and report; the
 logic lives in ``chalicelib``. Importing this module builds nothing: the runtime is
 built on first use from the environment (``chalicelib.bootstrap``).
 """

@@ -15,7 +15,7 @@ from typing import Any
 
 from chalicelib.adapters.dynamodb_errors import answer, translated
 from chalicelib.adapters.dynamodb_models import due_index_key, due_shard_key
-from chalicelib.core.codec import set_aside_from_document
+from chalicelib.core.codec import readable_set_aside
 from chalicelib.core.cursor import due_cursor, due_cursor_position
 from chalicelib.core.errors import InvalidCursor
 from chalicelib.core.model import SetAside, parse_iso
@@ -82,7 +82,12 @@ def due_at_of(raw: dict[str, Any]) -> datetime | None:
 
 
 def set_aside_of(raw: dict[str, Any]) -> SetAside | None:
+    """The set-aside attribute of a raw item that PynamoDB could not load."""
     try:
-        return set_aside_from_document(json.loads(raw["setAside"]["S"]))
-    except (KeyError, TypeError, ValueError):
+        text = raw["setAside"]["S"]
+    except (KeyError, TypeError):
+        return None
+    try:
+        return readable_set_aside(json.loads(text))
+    except ValueError:
         return None

@@ -24,6 +24,7 @@ from chalicelib.adapters.dynamodb_models import (
 from chalicelib.adapters.store_support import check_limit, replays_cursor, replays_cursor_position
 from chalicelib.core.channels import Channel, ChannelNotFound
 from chalicelib.core.codec import (
+    ReplayRecord,
     replay_from_record,
     replay_to_record,
 )
@@ -48,7 +49,7 @@ class ReplayRecords(BoundTables):
                 item = self._Execution.get(job_name, REPLAY_PREFIX + replay_id, consistent_read=True)
             except DoesNotExist:
                 return None
-        return replay_from_record(item.doc, int(item.version or 0))
+        return replay_from_record(ReplayRecord(item.doc, int(item.version or 0)))
 
     def list_replays(self, job_name: str, *, limit: int, cursor: str | None) -> Page[Replay]:
         check_limit(limit)
@@ -59,19 +60,19 @@ class ReplayRecords(BoundTables):
         with translated("Query"):
             results = self._Execution.query(job_name, range_key_condition=self._Execution.sk.startswith(REPLAY_PREFIX),
                                             scan_index_forward=False, limit=limit, last_evaluated_key=start)
-            replays = [replay_from_record(item.doc, int(item.version or 0)) for item in results]
+            replays = [replay_from_record(ReplayRecord(item.doc, int(item.version or 0))) for item in results]
             last_key = results.last_evaluated_key
         next_cursor = replays_cursor(job_name, last_key["sk"]["S"][len(REPLAY_PREFIX):]) if last_key else None
         return Page(items=replays, next_cursor=next_cursor)
 
     def _replay_item(self, replay: Replay) -> ExecutionItem:
-        doc, version = replay_to_record(replay)
+        record = replay_to_record(replay)
         return self._Execution(
             replay.job_name,
             REPLAY_PREFIX + replay.replay_id,
-            version=version,
+            version=record.version,
             expires_at=epoch_seconds(replay.expires_at) if replay.expires_at is not None else None,
-            doc=doc,
+            doc=record.doc,
         )
 
 

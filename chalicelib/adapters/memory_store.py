@@ -31,14 +31,15 @@ from chalicelib.core.channels import Channel, ChannelNotFound
 from chalicelib.core.codec import (
     Document,
     JobRecord,
+    ReplayRecord,
     encode_time,
     execution_from_document,
     execution_to_document,
     job_from_record,
     job_to_record,
+    readable_set_aside,
     replay_from_record,
     replay_to_record,
-    set_aside_from_document,
     set_aside_to_document,
 )
 from chalicelib.core.errors import ConcurrentUpdate, InvalidCursor, JobAlreadyExists, JobNotFound, JobUnreadable
@@ -79,7 +80,7 @@ class MemoryStore:
         self._due_at: dict[str, datetime] = {}
         self._executions: dict[str, dict[str, Document]] = {}
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
-        self._replays: dict[str, dict[str, tuple[Document, int]]] = {}  # document, version
+        self._replays: dict[str, dict[str, ReplayRecord]] = {}
         self._last_tick: datetime | None = None
         self._windows: tuple[list[Document], int] = ([], 0)  # documents, version (one record, as in DynamoDB)
         # Manual triggers counted per (caller, minute), with when each count may be dropped.
@@ -176,7 +177,7 @@ class MemoryStore:
                     raise ConcurrentUpdate(f"Idempotency key {idempotency.key!r} is already bound.")
             if replay is not None:
                 stored_replay = self._replays.get(job.name, {}).get(replay.replay.replay_id)
-                if (None if stored_replay is None else stored_replay[1]) != replay.expected_version:
+                if (None if stored_replay is None else stored_replay.version) != replay.expected_version:
                     raise ConcurrentUpdate(f"Replay {job.name}/{replay.replay.replay_id} is no longer at "
                                            f"version {replay.expected_version}.")
 
@@ -185,8 +186,8 @@ class MemoryStore:
                 self._executions.setdefault(job_name, {})[execution_id] = doc
             if idempotency is not None:
                 self._idempotency[(idempotency.job_name, idempotency.key)] = idempotency
-            if replay is not None and replay_record is not None:
-                self._replays.setdefault(job.name, {})[replay.replay.replay_id] = replay_record
+            if replay_record is not None:
+                self._replays.setdefault(job.name, {})[replay_record.doc["replay_id"]] = replay_record
         return job_from_record(job_record)
 
     def update_execution(self, update: ExecutionUpdate) -> None:
@@ -257,7 +258,7 @@ class MemoryStore:
             return job_from_record(record)
         except Exception as exc:  # noqa: BLE001 - any decoding failure is this record's, not the store's
             return UnreadableJob(job_name, f"{type(exc).__name__}: {exc}"[:300], self._due_at.get(job_name),
-                                 _readable_set_aside(record.set_aside))
+                                 readable_set_aside(record.set_aside))
 
     # --- executions -----------------------------------------------------------------
 
@@ -284,7 +285,7 @@ class MemoryStore:
     def get_replay(self, job_name: str, replay_id: str) -> Replay | None:
         with self._lock:
             record = self._replays.get(job_name, {}).get(replay_id)
-        return None if record is None else replay_from_record(*record)
+        return None if record is None else replay_from_record(record)
 
     def list_replays(self, job_name: str, *, limit: int, cursor: str | None) -> Page[Replay]:
         check_limit(limit)
@@ -293,7 +294,7 @@ class MemoryStore:
             ids = [i for i in sorted(self._replays.get(job_name, {}), reverse=True) if before is None or i < before]
             records = [self._replays[job_name][i] for i in ids[:limit]]
         next_cursor = replays_cursor(job_name, ids[limit - 1]) if len(ids) > limit else None
-        return Page(items=[replay_from_record(*record) for record in records], next_cursor=next_cursor)
+        return Page(items=[replay_from_record(record) for record in records], next_cursor=next_cursor)
 
     # --- notification channels ---------------------------------------------------------
 
@@ -371,10 +372,3 @@ class MemoryStore:
         if due_at is not None:
             del self._due[bisect.bisect_left(self._due, (due_at, job_name))]
 
-
-def _readable_set_aside(doc: Document | None) -> SetAside | None:
-    """The set-aside part of a record whose document cannot be decoded, when it can be."""
-    try:
-        return set_aside_from_document(doc)
-    except (KeyError, TypeError, ValueError):
-        return None

@@ -2,8 +2,8 @@
 
 :data:`PROBLEMS` is the one table from a domain error's type to its status, problem type
 and title (and the members it adds). A type missing from it is an opaque 500, which
-``app.py`` logs; a test checks that every domain error is in it. ``app.py`` turns a
-:class:`Problem` into a Chalice response.
+``chalicelib.api.http.api`` logs; a test checks that every domain error is in it. That
+decorator turns a :class:`Problem` into a Chalice response.
 """
 from __future__ import annotations
 

@@ -269,6 +269,15 @@ def set_aside_to_document(set_aside: SetAside) -> Document:
     }
 
 
+def readable_set_aside(doc: Any) -> SetAside | None:
+    """The set-aside part of a record whose document cannot be decoded, when it can be
+    read (None otherwise): such a record is shown and retried, whatever its other parts hold."""
+    try:
+        return set_aside_from_document(doc)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
 def set_aside_from_document(doc: Mapping[str, Any] | None) -> SetAside | None:
     if not doc:
         return None
@@ -369,14 +378,21 @@ def _job_from_document(doc: Mapping[str, Any]) -> Job:
 # --- replays ------------------------------------------------------------------------
 
 
-def replay_to_record(replay: Replay) -> tuple[Document, int]:
+@dataclass(frozen=True)
+class ReplayRecord:
     """A replay as both stores keep it: its document and, beside it, its version (the
-    compare-and-swap counter, stored once)."""
-    return _replay_to_document(replay), replay.version
+    compare-and-swap counter, stored once, as for a :class:`JobRecord`)."""
+
+    doc: Document
+    version: int
 
 
-def replay_from_record(doc: Mapping[str, Any], version: int) -> Replay:
-    return replace(_replay_from_document(doc), version=int(version))
+def replay_to_record(replay: Replay) -> ReplayRecord:
+    return ReplayRecord(doc=_replay_to_document(replay), version=replay.version)
+
+
+def replay_from_record(record: ReplayRecord) -> Replay:
+    return replace(_replay_from_document(record.doc), version=int(record.version))
 
 
 def _replay_to_document(replay: Replay) -> Document:

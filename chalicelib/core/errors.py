@@ -1,4 +1,4 @@
-"""Domain errors. Each carries what a person needs to act; ``app.py`` maps them to HTTP."""
+"""Domain errors. Each carries what a person needs to act; ``chalicelib.api.problems`` maps them to HTTP."""
 from __future__ import annotations
 
 from dataclasses import dataclass

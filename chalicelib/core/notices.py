@@ -69,7 +69,7 @@ def recovery_notice(job: Job, execution: Execution, failures: int, now: datetime
     )
 
 
-def _hints(job_name: str) -> dict[str, str]:
+def _repair_hints(job_name: str) -> dict[str, str]:
     base = "/api/v1/scheduler/jobs/" + job_name
     return {"inspect": f"GET {base}", "repair": "POST /api/v1/scheduler/jobs with the job's definition",
             "remove": f"DELETE {base}"}
@@ -83,7 +83,7 @@ def set_aside_notice(job_name: str, record: SetAside, now: datetime) -> Notice:
         since=iso(record.since),
         retryAt=iso(record.retry_at),
         attempts=record.attempts,
-        howToRepair=_hints(job_name),
+        howToRepair=_repair_hints(job_name),
     )
 
 

@@ -281,8 +281,6 @@ def check_invariants(harness: Harness, start: datetime, end: datetime, result: S
         if extra:
             problems.append(f"{name}: executions for instants that are not slots: {extra[:3]}")
         for slot, attempts in by_slot.items():
-            if slot > end:  # the quarter hour after the stretch only lets its last retries finish
-                continue
             attempts.sort(key=lambda e: e.attempt)
             if [e.attempt for e in attempts] != list(range(1, len(attempts) + 1)):
                 problems.append(f"{name} {slot}: attempts {[e.attempt for e in attempts]} not 1..n")
@@ -291,11 +289,13 @@ def check_invariants(harness: Harness, start: datetime, end: datetime, result: S
             successes = [e for e in attempts if e.status is ExecutionStatus.SUCCEEDED]
             if len(successes) > 1:
                 problems.append(f"{name} {slot}: succeeded {len(successes)} times")
+            if any(e.status is ExecutionStatus.SUCCEEDED for e in attempts[:-1]):
+                problems.append(f"{name} {slot}: ran again after succeeding")
+            if slot > end:  # the quarter hour after the stretch lets the stretch's last retries finish, not its own
+                continue
             last = attempts[-1]
             if last.status not in FINAL_OUTCOMES:
                 problems.append(f"{name} {slot}: no final outcome ({last.status.value})")
-            if any(e.status is ExecutionStatus.SUCCEEDED for e in attempts[:-1]):
-                problems.append(f"{name} {slot}: ran again after succeeding")
             if last.status in (ExecutionStatus.FAILED, ExecutionStatus.TIMED_OUT) and last.attempt < MAX_ATTEMPTS:
                 # a failure short of the last attempt is final only when a retry could not be queued
                 problems.append(f"{name} {slot}: attempt {last.attempt} failed and was never retried")

@@ -9,10 +9,14 @@ import pytest
 
 from chalicelib.core.codec import (
     JobRecord,
+    ReplayRecord,
     execution_from_document,
     execution_to_document,
     job_from_record,
     job_to_record,
+    readable_set_aside,
+    replay_from_record,
+    replay_to_record,
 )
 from chalicelib.core.model import (
     AlertState,
@@ -23,9 +27,11 @@ from chalicelib.core.model import (
     Notice,
     NoticeKind,
     PendingRetry,
+    SetAside,
     Trigger,
 )
 from tests.contract.builders import T0, make_execution, make_job
+from tests.contract.test_replay_store import make_replay
 
 
 def _through_json(doc):
@@ -41,9 +47,29 @@ def job_from_document(doc, version=0):
 
 
 def test_the_version_and_the_set_aside_are_beside_the_document_not_in_it():
-    record = job_to_record(make_job(version=12))
+    held = SetAside("ValueError: no such zone", T0, T0 + timedelta(minutes=5), attempts=2, alerted=True,
+                    notified=("team-a",))
+    job = make_job(version=12, set_aside=held)
+    record = job_to_record(job)
     assert record.version == 12 and not {"version", "set_aside"} & set(record.doc)
-    assert job_from_record(JobRecord(_through_json(record.doc), 12, None)) == make_job(version=12)
+    assert record.set_aside == _through_json(record.set_aside)
+    assert job_from_record(JobRecord(_through_json(record.doc), 12, _through_json(record.set_aside))) == job
+
+
+def test_a_record_written_before_the_version_moved_out_of_the_document_still_decodes():
+    """Until 2026-12 the document held a copy of the version; the copy is ignored."""
+    job = make_job(version=7)
+    old_job_doc = {**job_to_record(job).doc, "version": 3}
+    assert job_from_record(JobRecord(old_job_doc, 7, None)) == job
+    replay = make_replay("nightly-report", "20261128T200000000-0000", version=4)
+    old_replay_doc = {**replay_to_record(replay).doc, "version": 1}
+    assert replay_from_record(ReplayRecord(old_replay_doc, 4)) == replay
+
+
+def test_an_unreadable_set_aside_part_reads_as_none_never_raises():
+    assert readable_set_aside({"reason": "x"}) is None  # no since, no retry_at
+    assert readable_set_aside("not a mapping") is None
+    assert readable_set_aside(None) is None
 
 
 def test_a_minimal_job_round_trips_through_json():

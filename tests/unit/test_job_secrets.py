@@ -221,7 +221,7 @@ def test_log_lines_written_during_a_run_are_scrubbed_before_they_reach_cloudwatc
             written.append(self.format(record))
 
     handler = CloudWatch(level=logging.INFO)
-    handler.addFilter(RunFieldsFilter())  # as app.py installs it on the handlers of the "chalicelib" logger
+    handler.addFilter(RunFieldsFilter())  # as chalicelib.api.gateway installs it on the handlers of the "chalicelib" logger
     logging.getLogger("chalicelib").addHandler(handler)
     try:
         run_leaky(fail=True)

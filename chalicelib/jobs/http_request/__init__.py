@@ -41,7 +41,7 @@ allow-list may change in between):
   multicast, reserved, unspecified, carrier-grade NAT, unique-local, cloud metadata
   addresses, and IPv4 addresses embedded in IPv6 (mapped, 6to4, NAT64) that are any of
   those, are refused;
-* the connection goes to the address that was checked (see :class:`.client.HttpRequestHandler`).
+* the connection goes to the address that was checked (see :mod:`.wire`, :class:`.wire.PinnedConnection`).
 
 Local stack only (``local_mode``): ``http`` or ``https`` URLs whose host is exactly
 ``127.0.0.1``, ``::1`` or ``localhost`` are allowed whatever the allow-list says, and
@@ -56,8 +56,9 @@ Outcome: a 2xx (or an ``expect.status`` code, ``expectStatus`` in older payloads
 :class:`HttpRequestError`.
 
 The package: ``destinations`` (URL parsing, allow-list, address refusal), ``payload``
-(validation), ``secrets`` (secret headers, redaction, scrubbing), ``client`` (the pinned
-HTTP client), ``errors``, and ``job`` (the name and the registration).
+(validation), ``secrets`` (secret headers, redaction, scrubbing), ``wire`` (the pinned
+connection and the redirect rule), ``client`` (one attempt: secrets, headers, the result),
+``expect`` (checks of the answer), ``errors``, and ``job`` (the name and the registration).
 """
 from __future__ import annotations
 

@@ -219,6 +219,7 @@ class HttpRequestHandler:
             headers[name] = value.render(secret)
         return headers, secrets
 
+
 def _text(answer: Answer) -> str:
     try:
         text = answer.content.decode(answer.charset or "utf-8", errors="replace")

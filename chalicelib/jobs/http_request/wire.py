@@ -11,8 +11,9 @@ between (no DNS rebinding). httpx was chosen over urllib3 because it is already 
 runtime dependency; ``trust_env=False`` keeps ``HTTPS_PROXY`` and friends from routing the
 request around the check.
 
-Each request gets a fresh transport: pooled connections are keyed by address, and one
-made with SNI for host A must never carry a request for host B on the same address. When
+Each attempt gets a fresh transport (its redirect hops share it, within one origin):
+pooled connections are keyed by address, and one made with SNI for host A must never
+carry a request for host B on the same address. When
 a host has several addresses they are tried in order, moving on only when the connection
 could not be established (nothing was sent).
 """

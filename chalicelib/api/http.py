@@ -101,10 +101,11 @@ def job_name(value: str) -> str:
     return validate_job_name(value)
 
 
-def request_path() -> str:
-    """The path as the caller sent it (API Gateway's includes the stage), for Location."""
+def request_path(collection: str) -> str:
+    """The path as the caller sent it (API Gateway's includes the stage), for Location;
+    ``{BASE}/{collection}`` when the context has none."""
     context = request().context or {}
-    return str(context.get("path") or f"{BASE}/jobs").rstrip("/")
+    return str(context.get("path") or f"{BASE}/{collection}").rstrip("/")
 
 
 def body(required: bool = False) -> Any:

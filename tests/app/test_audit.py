@@ -59,3 +59,20 @@ def test_reads_write_no_audit_line(api, caplog):
     caplog.set_level(logging.INFO, logger="chalicelib.audit")
     api.call("GET", "/jobs")
     assert not [r for r in caplog.records if getattr(r, "audit", False)]
+
+
+def test_channel_and_window_lines_name_what_they_acted_on(api, caplog):
+    caplog.set_level(logging.INFO, logger="chalicelib.audit")
+    api.call("PUT", "/channels/ops-mail", {"type": "sns", "topicArn": "arn:aws:sns:eu-north-1:123456789012:ops"})
+    api.call("DELETE", "/channels/ops-mail")
+    window = api.call("POST", "/maintenance-windows", {"from": "2026-11-29T03:30:00Z", "to": "2026-11-29T05:00:00Z",
+                                                       "reason": "migration", "all": True}).json
+    api.call("DELETE", f"/maintenance-windows/{window['id']}")
+    api.call("POST", "/maintenance-windows", {"reason": ""})  # refused: no id to name
+    lines = [(r.action, r.target, r.status) for r in caplog.records if getattr(r, "audit", False)]
+    assert [(a, t) for a, t, _ in lines] == [
+        ("put-channel", "channel ops-mail"), ("delete-channel", "channel ops-mail"),
+        ("create-maintenance-window", f"window {window['id']}"), ("end-maintenance-window", f"window {window['id']}"),
+        ("create-maintenance-window", None)]
+    assert all(s < 400 for _, _, s in lines[:4]), lines
+    assert "audit: put-channel channel ops-mail by " in caplog.records[0].getMessage()

@@ -40,6 +40,19 @@ def _over_http(port: int, method: str, path: str, headers: dict[str, str]) -> tu
         connection.close()
 
 
+@pytest.mark.parametrize("method", ["HEAD", "TRACE", "FOO", "get"])
+def test_a_method_the_api_has_no_route_for_is_a_405_problem_over_http(api, local_server, method):
+    status, headers, body = _over_http(local_server, method, "/api/v1/scheduler/health", {})
+    assert status == 405 and headers["Content-Type"] == "application/problem+json"
+    assert headers["Allow"] == "GET"  # the path's own methods
+    if method == "HEAD":
+        assert body == b""  # never a body to HEAD
+    else:
+        assert json.loads(body)["status"] == 405 and method.encode() in body
+    status, headers, _ = _over_http(local_server, method, "/api/v1/scheduler/jobs", {})
+    assert status == 405 and headers["Allow"] == "GET, POST"
+
+
 @pytest.mark.parametrize("path", UNKNOWN)
 @pytest.mark.parametrize("with_token", [True, False])
 def test_an_unknown_path_is_a_404_problem_that_echoes_no_header(api, path, with_token):

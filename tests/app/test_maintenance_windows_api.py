@@ -51,6 +51,7 @@ def test_a_window_is_created_listed_applied_and_ended(api):
                       "reason": "database migration", "jobs": ["nightly"], "runMissed": True, "status": "upcoming",
                       "createdAt": "2026-11-28T20:00:00Z", "createdBy": window["createdBy"], "endedBy": None}
     assert created.headers["Location"].endswith(f"/maintenance-windows/{window['id']}")
+    assert api.call("GET", f"/maintenance-windows/{window['id']}").json == window  # where Location points
     assert api.call("GET", "/maintenance-windows").json == {"windows": [window]}
 
     api.dispatch("2026-11-29T04:00:00Z")
@@ -76,6 +77,8 @@ def test_unknown_and_malformed_window_ids(api):
     assert missing.status_code == 404 and missing.json["windowId"] == "mw-20261128T200000-abcdef"
     bad = api.call("DELETE", "/maintenance-windows/nope")
     assert bad.status_code == 400 and bad.json["errors"][0]["field"] == "id"
+    assert api.call("GET", "/maintenance-windows/mw-20261128T200000-abcdef").status_code == 404
+    assert api.call("GET", "/maintenance-windows/nope").status_code == 400
 
 
 @pytest.mark.parametrize("body, fields", [

@@ -40,7 +40,7 @@ def list_jobs() -> Response:
 def register_job() -> Response:
     job, created = http.service().jobs.register(http.body(required=True), http.caller())
     if created:
-        return http.json_response(201, job_view(job), {"Location": f"{http.request_path()}/{job.name}"})
+        return http.json_response(201, job_view(job), {"Location": f"{http.request_path('jobs')}/{job.name}"})
     return http.json_response(200, job_view(job))
 
 

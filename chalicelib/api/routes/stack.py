@@ -47,7 +47,7 @@ def create_maintenance_window() -> Response:
     service = http.service()
     window = service.windows.create(http.body(required=True), actor=http.caller())
     return http.json_response(201, maintenance_window_view(window, service.clock.now()),
-                              {"Location": f"{http.request_path()}/{window.window_id}"})
+                              {"Location": f"{http.request_path('maintenance-windows')}/{window.window_id}"})
 
 
 @app.route(f"{BASE}/maintenance-windows", methods=["GET"], authorizer=jwt_authorizer)
@@ -56,6 +56,15 @@ def list_maintenance_windows() -> Response:
     service = http.service()
     now = service.clock.now()
     return http.json_response(200, {"windows": [maintenance_window_view(w, now) for w in service.windows.list()]})
+
+
+@app.route(f"{BASE}/maintenance-windows/{{windowId}}", methods=["GET"], authorizer=jwt_authorizer)
+@http.api
+def get_maintenance_window(windowId: str) -> Response:
+    """Where the Location of a created window points."""
+    service = http.service()
+    window = service.windows.get(validate_window_id(windowId))
+    return http.json_response(200, maintenance_window_view(window, service.clock.now()))
 
 
 @app.route(f"{BASE}/maintenance-windows/{{windowId}}", methods=["DELETE"], authorizer=jwt_authorizer)

@@ -59,6 +59,14 @@ class MaintenanceWindows:
         """Current and upcoming windows and those that ended in the last 7 days, by start."""
         return maintenance.listed(self.store.maintenance_windows().windows, self.clock.now())
 
+    def get(self, window_id: str) -> MaintenanceWindow:
+        """One stored window (also one ended more than 7 days ago and not yet dropped);
+        ``MaintenanceWindowNotFound`` for an id not stored."""
+        found = [w for w in self.store.maintenance_windows().windows if w.window_id == window_id]
+        if not found:
+            raise MaintenanceWindowNotFound(window_id)
+        return found[0]
+
     def end(self, window_id: str, actor: Actor | None = None) -> MaintenanceWindow:
         """End the window now (an upcoming one never starts); ``MaintenanceWindowNotFound``
         for an id not stored. Slots a ``runMissed`` window held run when their job is next

@@ -95,7 +95,7 @@ class ChannelNotifier:
     ``publish(notice, channel)`` to a channel.
 
     ``resolve_secret`` is the jobs' resolver (confined to their namespace); ``post`` is
-    ``HttpRequestHandler.post_once`` of a handler built with the allow-list, and
+    ``PinnedConnection.post_once`` of a connection built with the allow-list, and
     ``post_slack`` that of one whose allow-list also holds ``hooks.slack.com``;
     ``sns_client`` builds the SNS client on first use.
     """
@@ -172,11 +172,10 @@ class ChannelNotifier:
 def build_channel_notifier(settings: Any, stack: Callable[[Notice], None], clock: Clock, resolve_secret: Callable[[str], str],
                            sns_client: Callable[[], Any]) -> ChannelNotifier:
     """The notifier bootstrap installs: ``stack`` for the stack's topic, the channels beside it."""
-    from chalicelib.jobs.http_request.client import HttpRequestHandler
+    from chalicelib.jobs.http_request.wire import PinnedConnection
 
     def poster(hosts: tuple[str, ...]) -> Callable[..., int]:
-        return HttpRequestHandler(allowed_hosts=hosts, local_mode=settings.local_mode,
-                                  resolve_secret=resolve_secret).post_once
+        return PinnedConnection(allowed_hosts=hosts, local_mode=settings.local_mode).post_once
 
     return ChannelNotifier(stack=stack, sns_client=sns_client, resolve_secret=resolve_secret,
                            post=poster(settings.http_allowed_hosts),

@@ -17,14 +17,10 @@ from chalicelib.core.context import RunContext
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.model import iso
 from chalicelib.jobs.http_request.destinations import (
-    BadUrl,
     HostAllowList,
     HostResolver,
-    parse_url,
 )
 from chalicelib.jobs.http_request.errors import (
-    DestinationRefused,
-    HttpConnectionFailed,
     HttpRequestError,
     HttpRequestFailed,
     HttpRequestTimeout,
@@ -168,27 +164,6 @@ class HttpRequestHandler:
                     body_excerpt=excerpt,
                 )
         raise AssertionError("unreachable: the redirect loop returns or raises")  # pragma: no cover
-
-    def post_once(self, url: str, headers: Mapping[str, str], body: bytes, *, timeout: float = 10.0,
-                  secrets: Sequence[str] = ()) -> int:
-        """POST ``body`` to ``url`` once, through the same destination policy and pinned
-        connection as a run (no redirect followed); the answer's status. For senders that
-        are not runs (notification channels). Raises :class:`DestinationRefused`,
-        :class:`HttpConnectionFailed` or :class:`HttpRequestTimeout`, scrubbed of ``secrets``."""
-        scrub = Scrubber(secrets)
-        try:
-            target = parse_url(url)
-        except BadUrl as exc:
-            raise DestinationRefused(scrub(f"refused to call the URL: it {exc}")) from None
-        sent = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **headers}
-        try:
-            with self._wire.client(timeout) as client:
-                addresses = self._wire.checked_addresses(target)
-                answer = self._wire.send(client, "POST", target, addresses, sent, body, self._monotonic() + timeout,
-                                         timeout, scrub)
-        except (DestinationRefused, HttpConnectionFailed, HttpRequestTimeout) as exc:
-            raise type(exc)(scrub(str(exc))) from None
-        return answer.status
 
     @staticmethod
     def _is_success(status: int, expect: frozenset[int] | None) -> bool:

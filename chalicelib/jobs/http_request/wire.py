@@ -49,6 +49,7 @@ from chalicelib.jobs.http_request.errors import (
     HttpRequestTimeout,
     RedirectNotFollowed,
 )
+from chalicelib.jobs.http_request.payload import USER_AGENT
 from chalicelib.jobs.http_request.secrets import Scrubber
 
 MAX_REDIRECTS = 3
@@ -94,6 +95,27 @@ class PinnedConnection:
     def client(self, timeout: float) -> httpx.Client:
         """A client on a fresh transport that follows nothing and reads no proxy settings."""
         return httpx.Client(transport=self.transport(), follow_redirects=False, trust_env=False, timeout=timeout)
+
+    def post_once(self, url: str, headers: Mapping[str, str], body: bytes, *, timeout: float = 10.0,
+                  secrets: Sequence[str] = ()) -> int:
+        """POST ``body`` to ``url`` once, through the same destination policy and pinned
+        connection as a run (no redirect followed); the answer's status. For senders that
+        are not runs (notification channels). Raises :class:`DestinationRefused`,
+        :class:`HttpConnectionFailed` or :class:`HttpRequestTimeout`, scrubbed of ``secrets``."""
+        scrub = Scrubber(secrets)
+        try:
+            target = parse_url(url)
+        except BadUrl as exc:
+            raise DestinationRefused(scrub(f"refused to call the URL: it {exc}")) from None
+        sent = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **headers}
+        try:
+            with self.client(timeout) as client:
+                addresses = self.checked_addresses(target)
+                answer = self.send(client, "POST", target, addresses, sent, body, self._monotonic() + timeout,
+                                   timeout, scrub)
+        except (DestinationRefused, HttpConnectionFailed, HttpRequestTimeout) as exc:
+            raise type(exc)(scrub(str(exc))) from None
+        return answer.status
 
     def checked_addresses(self, target: Target) -> list[IPAddress]:
         refusal = policy_refusal(target, self._allow_list, self._local_mode)

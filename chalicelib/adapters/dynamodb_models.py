@@ -148,7 +148,7 @@ class ExecutionItem(Model):
     - ``version`` (N): replays only, their compare-and-swap counter.
     - ``doc`` (S, JSON): :func:`~chalicelib.core.codec.execution_to_document`,
       ``{"execution_id", "expires_at"}`` for an idempotency record, or
-      a replay's :class:`~chalicelib.core.codec.ReplayRecord` (its ``doc``, with ``version`` beside it).
+      a replay's :class:`~chalicelib.core.replay_codec.ReplayRecord` (its ``doc``, with ``version`` beside it).
 
     Unbound: :func:`bind_models` makes a subclass with the table's name and location.
     """

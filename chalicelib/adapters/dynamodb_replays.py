@@ -23,14 +23,10 @@ from chalicelib.adapters.dynamodb_models import (
 )
 from chalicelib.adapters.store_support import check_limit, replays_cursor, replays_cursor_position
 from chalicelib.core.channels import Channel, ChannelNotFound
-from chalicelib.core.codec import (
-    ReplayRecord,
-    replay_from_record,
-    replay_to_record,
-)
 from chalicelib.core.errors import ConcurrentUpdate
 from chalicelib.core.maintenance import MaintenanceWindow
 from chalicelib.core.ports import Page, WindowSet
+from chalicelib.core.replay_codec import ReplayRecord, replay_from_record, replay_to_record
 from chalicelib.core.replays import Replay
 from chalicelib.core.stack_codec import (
     channel_from_document,

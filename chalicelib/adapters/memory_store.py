@@ -31,15 +31,12 @@ from chalicelib.core.channels import Channel, ChannelNotFound
 from chalicelib.core.codec import (
     Document,
     JobRecord,
-    ReplayRecord,
     encode_time,
     execution_from_document,
     execution_to_document,
     job_from_record,
     job_to_record,
     readable_set_aside,
-    replay_from_record,
-    replay_to_record,
     set_aside_to_document,
 )
 from chalicelib.core.errors import ConcurrentUpdate, InvalidCursor, JobAlreadyExists, JobNotFound, JobUnreadable
@@ -54,6 +51,7 @@ from chalicelib.core.ports import (
     ReplayUpdate,
     WindowSet,
 )
+from chalicelib.core.replay_codec import ReplayRecord, replay_from_record, replay_to_record
 from chalicelib.core.replays import Replay
 from chalicelib.core.stack_codec import (
     channel_from_document,

@@ -1,4 +1,5 @@
-"""The stored form of jobs and executions: JSON-compatible documents.
+"""The stored form of jobs and executions: JSON-compatible documents (replays':
+:mod:`chalicelib.core.replay_codec`; channels' and windows': :mod:`chalicelib.core.stack_codec`).
 
 Both stores keep exactly these documents (the memory store too, so the contract suite
 proves the round trip). Field names are spelled out here rather than derived from the
@@ -38,7 +39,6 @@ from chalicelib.core.model import (
     iso,
     parse_iso,
 )
-from chalicelib.core.replays import LeftOut, Replay, ReplaySelection, ReplaySlot, ReplayStatus, SlotState
 
 SCHEMA_VERSION = 1
 """Written as ``"schema"`` in every job document; bump with a migration on change."""
@@ -53,11 +53,11 @@ def encode_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _time_or_none(moment: datetime | None) -> str | None:
+def encode_optional_time(moment: datetime | None) -> str | None:
     return None if moment is None else encode_time(moment)
 
 
-def _parse_or_none(text: str | None) -> datetime | None:
+def parse_optional_time(text: str | None) -> datetime | None:
     return None if text is None else parse_iso(text)
 
 
@@ -75,14 +75,14 @@ def execution_to_document(ex: Execution) -> Document:
         "idempotency_key": ex.idempotency_key,
         "created_at": encode_time(ex.created_at),
         "payload_override": dict(ex.payload_override),
-        "started_at": _time_or_none(ex.started_at),
-        "finished_at": _time_or_none(ex.finished_at),
+        "started_at": encode_optional_time(ex.started_at),
+        "finished_at": encode_optional_time(ex.finished_at),
         "duration_ms": ex.duration_ms,
         "result": ex.result,
         "error": None if ex.error is None else {"type": ex.error.type, "message": ex.error.message,
                                                 "retryable": ex.error.retryable},
         "lease_owner": ex.lease_owner,
-        "expires_at": _time_or_none(ex.expires_at),
+        "expires_at": encode_optional_time(ex.expires_at),
         "triggered_by": actor_to_document(ex.triggered_by),
         "logs": [{"at": encode_time(line.at), "level": line.level, "message": line.message} for line in ex.logs],
         "logs_dropped": ex.logs_dropped,
@@ -103,14 +103,14 @@ def execution_from_document(doc: Mapping[str, Any]) -> Execution:
         idempotency_key=doc["idempotency_key"],
         created_at=parse_iso(doc["created_at"]),
         payload_override=dict(doc.get("payload_override") or {}),
-        started_at=_parse_or_none(doc.get("started_at")),
-        finished_at=_parse_or_none(doc.get("finished_at")),
+        started_at=parse_optional_time(doc.get("started_at")),
+        finished_at=parse_optional_time(doc.get("finished_at")),
         duration_ms=doc.get("duration_ms"),
         result=doc.get("result"),
         error=None if error is None else ExecutionError(type=error["type"], message=error["message"],
                                                         retryable=bool(error.get("retryable", True))),
         lease_owner=doc.get("lease_owner"),
-        expires_at=_parse_or_none(doc.get("expires_at")),
+        expires_at=parse_optional_time(doc.get("expires_at")),
         triggered_by=actor_from_document(doc.get("triggered_by")),
         logs=tuple(LogLine(at=parse_iso(line["at"]), level=str(line["level"]), message=str(line["message"]))
                    for line in doc.get("logs") or ()),
@@ -210,7 +210,7 @@ def _replay_cursor_to_document(cursor: ReplayCursor | None) -> Document | None:
     if cursor is None:
         return None
     return {"replay_id": cursor.replay_id, "due_at": encode_time(cursor.due_at),
-            "slot": _time_or_none(cursor.slot), "execution_id": cursor.execution_id,
+            "slot": encode_optional_time(cursor.slot), "execution_id": cursor.execution_id,
             "status": None if cursor.status is None else cursor.status.value}
 
 
@@ -219,7 +219,7 @@ def _replay_cursor_from_document(doc: Mapping[str, Any] | None) -> ReplayCursor 
         return None
     status = doc.get("status")
     return ReplayCursor(replay_id=str(doc["replay_id"]), due_at=parse_iso(doc["due_at"]),
-                        slot=_parse_or_none(doc.get("slot")), execution_id=doc.get("execution_id"),
+                        slot=parse_optional_time(doc.get("slot")), execution_id=doc.get("execution_id"),
                         status=None if status is None else ExecutionStatus(status))
 
 
@@ -231,7 +231,7 @@ def _notice_to_document(notice: Notice) -> Document:
         "message": dict(notice.message),
         "created_at": encode_time(notice.created_at),
         "attempts": notice.attempts,
-        "next_attempt_at": _time_or_none(notice.next_attempt_at),
+        "next_attempt_at": encode_optional_time(notice.next_attempt_at),
         "channel": notice.channel,
     }
 
@@ -244,7 +244,7 @@ def _notice_from_document(doc: Mapping[str, Any]) -> Notice:
         message=dict(doc["message"]),
         created_at=parse_iso(doc["created_at"]),
         attempts=int(doc.get("attempts", 0)),
-        next_attempt_at=_parse_or_none(doc.get("next_attempt_at")),
+        next_attempt_at=parse_optional_time(doc.get("next_attempt_at")),
         channel=doc.get("channel"),
     )
 
@@ -325,11 +325,11 @@ def _job_to_document(job: Job) -> Document:
         "updated_at": encode_time(job.updated_at),
         "state": job.state.value,
         "pause_reason": job.pause_reason,
-        "next_run_at": _time_or_none(job.next_run_at),
+        "next_run_at": encode_optional_time(job.next_run_at),
         "consecutive_failures": job.consecutive_failures,
         "alert_state": job.alert_state.value,
         "last_execution": None if job.last_execution is None else execution_to_document(job.last_execution),
-        "last_success_at": _time_or_none(job.last_success_at),
+        "last_success_at": encode_optional_time(job.last_success_at),
         "lease": _lease_to_document(job.lease),
         "pending_retry": _pending_retry_to_document(job.pending_retry),
         "outbox": [_notice_to_document(n) for n in job.outbox],
@@ -337,7 +337,7 @@ def _job_to_document(job: Job) -> Document:
         "updated_by": actor_to_document(job.updated_by),
         "paused_by": actor_to_document(job.paused_by),
         "replay": _replay_cursor_to_document(job.replay),
-        "paused_until": _time_or_none(job.paused_until),
+        "paused_until": encode_optional_time(job.paused_until),
         "held_slot": None if job.held_slot is None else {
             "slot": encode_time(job.held_slot.slot), "window_id": job.held_slot.window_id,
             "release_at": encode_time(job.held_slot.release_at)},
@@ -356,11 +356,11 @@ def _job_from_document(doc: Mapping[str, Any]) -> Job:
         updated_at=parse_iso(doc["updated_at"]),
         state=JobState(doc["state"]),
         pause_reason=doc.get("pause_reason"),
-        next_run_at=_parse_or_none(doc.get("next_run_at")),
+        next_run_at=parse_optional_time(doc.get("next_run_at")),
         consecutive_failures=int(doc.get("consecutive_failures", 0)),
         alert_state=AlertState(doc.get("alert_state", AlertState.OK.value)),
         last_execution=None if last is None else execution_from_document(last),
-        last_success_at=_parse_or_none(doc.get("last_success_at")),
+        last_success_at=parse_optional_time(doc.get("last_success_at")),
         lease=_lease_from_document(doc.get("lease")),
         pending_retry=_pending_retry_from_document(doc.get("pending_retry")),
         outbox=tuple(_notice_from_document(n) for n in doc.get("outbox") or ()),
@@ -368,76 +368,10 @@ def _job_from_document(doc: Mapping[str, Any]) -> Job:
         updated_by=actor_from_document(doc.get("updated_by")),
         paused_by=actor_from_document(doc.get("paused_by")),
         replay=_replay_cursor_from_document(doc.get("replay")),
-        paused_until=_parse_or_none(doc.get("paused_until")),
+        paused_until=parse_optional_time(doc.get("paused_until")),
         held_slot=_held_slot_from_document(doc.get("held_slot")),
         recent_runs=tuple(RecentRun(str(r["execution_id"]), ExecutionStatus(r["status"]), parse_iso(r["scheduled_for"]))
                           for r in doc.get("recent_runs") or ()),
-    )
-
-
-# --- replays ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ReplayRecord:
-    """A replay as both stores keep it: its document and, beside it, its version (the
-    compare-and-swap counter, stored once, as for a :class:`JobRecord`)."""
-
-    doc: Document
-    version: int
-
-
-def replay_to_record(replay: Replay) -> ReplayRecord:
-    return ReplayRecord(doc=_replay_to_document(replay), version=replay.version)
-
-
-def replay_from_record(record: ReplayRecord) -> Replay:
-    return replace(_replay_from_document(record.doc), version=int(record.version))
-
-
-def _replay_to_document(replay: Replay) -> Document:
-    return {
-        "replay_id": replay.replay_id,
-        "job_name": replay.job_name,
-        "from": encode_time(replay.window_from),
-        "to": encode_time(replay.window_to),
-        "only": replay.only.value,
-        "max_runs": replay.max_runs,
-        "slots": [{"at": encode_time(s.scheduled_for), "state": s.state.value, "execution_id": s.execution_id,
-                   "outcome": None if s.outcome is None else s.outcome.value} for s in replay.slots],
-        "left_out": [{"at": encode_time(s.scheduled_for), "reason": s.reason, "detail": s.detail}
-                     for s in replay.left_out],
-        "status": replay.status.value,
-        "created_at": encode_time(replay.created_at),
-        "updated_at": encode_time(replay.updated_at),
-        "job_created_at": encode_time(replay.job_created_at),
-        "created_by": actor_to_document(replay.created_by),
-        "idempotency_key": replay.idempotency_key,
-        "expires_at": _time_or_none(replay.expires_at),
-    }
-
-
-def _replay_from_document(doc: Mapping[str, Any]) -> Replay:
-    return Replay(
-        replay_id=str(doc["replay_id"]),
-        job_name=str(doc["job_name"]),
-        window_from=parse_iso(doc["from"]),
-        window_to=parse_iso(doc["to"]),
-        only=ReplaySelection(doc["only"]),
-        max_runs=doc.get("max_runs"),
-        slots=tuple(ReplaySlot(scheduled_for=parse_iso(s["at"]), state=SlotState(s["state"]),
-                               execution_id=s.get("execution_id"),
-                               outcome=None if s.get("outcome") is None else ExecutionStatus(s["outcome"]))
-                    for s in doc.get("slots") or ()),
-        left_out=tuple(LeftOut(parse_iso(s["at"]), str(s["reason"]), str(s["detail"]))
-                       for s in doc.get("left_out") or ()),
-        status=ReplayStatus(doc["status"]),
-        created_at=parse_iso(doc["created_at"]),
-        updated_at=parse_iso(doc["updated_at"]),
-        job_created_at=parse_iso(doc["job_created_at"]),
-        created_by=actor_from_document(doc.get("created_by")),
-        idempotency_key=doc.get("idempotency_key"),
-        expires_at=_parse_or_none(doc.get("expires_at")),
     )
 
 

@@ -9,14 +9,11 @@ import pytest
 
 from chalicelib.core.codec import (
     JobRecord,
-    ReplayRecord,
     execution_from_document,
     execution_to_document,
     job_from_record,
     job_to_record,
     readable_set_aside,
-    replay_from_record,
-    replay_to_record,
 )
 from chalicelib.core.model import (
     AlertState,
@@ -30,6 +27,7 @@ from chalicelib.core.model import (
     SetAside,
     Trigger,
 )
+from chalicelib.core.replay_codec import ReplayRecord, replay_from_record, replay_to_record
 from tests.contract.builders import T0, make_execution, make_job
 from tests.contract.test_replay_store import make_replay
 

@@ -99,8 +99,8 @@ class JobItem(Model):
     - ``createdAt`` (S, :func:`~chalicelib.core.codec.encode_time`): the job's generation; a
       commit is also conditional on it, so a job deleted and registered again (versions
       restart) never takes a write meant for its predecessor. Absent on older records.
-    - ``doc`` (S, JSON) and ``version`` and ``setAside``: the three parts of a
-      :class:`~chalicelib.core.codec.JobRecord` (:func:`~chalicelib.core.codec.job_to_record`).
+    - ``doc`` (S, JSON): a :class:`~chalicelib.core.codec.JobRecord`'s document; ``version``
+      and ``setAside`` are its other two parts (:func:`~chalicelib.core.codec.job_to_record`).
     - ``dueShard`` (S, :func:`due_shard_for`) and ``dueAt`` (S, :func:`due_index_key` of ``Job.due_at``):
       present only while the job has work; keys of the sparse GSI ``due-index``.
     - ``setAside`` (S, JSON, optional): :func:`~chalicelib.core.codec.set_aside_to_document`

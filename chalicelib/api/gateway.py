@@ -4,9 +4,9 @@ middleware and the authorizer.
 ``app.py`` imports ``app`` and ``jwt_authorizer`` from here (Chalice and Lambda look for
 them there: Chalice names a function registered on the app ``app.<function name>``, so
 the authorizer's handler is ``app.jwt_authorizer`` and the function must keep that name),
-then the route modules of ``chalicelib.api.routes``, which register on this same object. Importing this module
-builds nothing: the runtime is built on first use from the environment
-(``chalicelib.bootstrap``).
+then the route modules of ``chalicelib.api.routes``, which register on this same object.
+Importing this module builds nothing: the runtime is built on first use from the
+environment (``chalicelib.bootstrap``).
 """
 from __future__ import annotations
 
